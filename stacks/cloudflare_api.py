@@ -1,0 +1,101 @@
+"""The Cloudflare edge: an SDK client from the environment, and errors people can act on.
+
+The token is read from CLOUDFLARE_API_TOKEN at operation time and never stored; the SDK also
+honours CLOUDFLARE_BASE_URL (tests point it at a fake API on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import cloudflare
+from cloudflare import Cloudflare
+
+MAX_RETRIES = 4
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class CloudflareOperationError(Exception):
+    """A Cloudflare call failed after retries; the message says what and what to do, never a value."""
+
+
+def make_client() -> Cloudflare:
+    token = os.environ.get("CLOUDFLARE_API_TOKEN")
+    if not token:
+        raise CloudflareOperationError(
+            "CLOUDFLARE_API_TOKEN is not set: export an API token with Workers Scripts Edit and "
+            "Secrets Store Edit on the account (see SECURITY.md)"
+        )
+    timeout = float(os.environ.get("SECRETS_PLANE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S))
+    return Cloudflare(
+        api_token=token,
+        base_url=os.environ.get("CLOUDFLARE_BASE_URL") or None,
+        max_retries=int(os.environ.get("SECRETS_PLANE_MAX_RETRIES", MAX_RETRIES)),
+        timeout=timeout,
+    )
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for value in secrets:
+        if value:
+            text = text.replace(value, "[secret]")
+    return text
+
+
+def _api_messages(exc: cloudflare.APIStatusError, secrets: Iterable[str]) -> str:
+    """Cloudflare's own error codes and messages, scrubbed: a body can echo request fields."""
+    body = exc.body
+    parts: list[str] = []
+    if isinstance(body, dict):
+        for err in body.get("errors") or []:
+            if isinstance(err, dict):
+                code = err.get("code")
+                message = str(err.get("message", ""))[:200]
+                parts.append(f"{code}: {message}" if code is not None else message)
+    return _scrub("; ".join(parts), secrets)
+
+
+def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: str,
+                     secrets: Iterable[str] = ()) -> CloudflareOperationError:
+    """Translate an SDK exception into an actionable error naming the subject and the action."""
+    secrets = list(secrets)
+    prefix = f"{action} {subject} failed"
+    if isinstance(exc, cloudflare.NotFoundError):
+        return CloudflareOperationError(f"{prefix}: not found (404). {not_found_hint}")
+    if isinstance(exc, (cloudflare.PermissionDeniedError, cloudflare.AuthenticationError)):
+        status = exc.status_code
+        return CloudflareOperationError(
+            f"{prefix}: the API token was refused ({status}). Give the token 'Workers Scripts: Edit' and "
+            "'Secrets Store: Edit' on this account (SECURITY.md lists the exact permissions), then re-run."
+        )
+    if isinstance(exc, cloudflare.RateLimitError):
+        return CloudflareOperationError(
+            f"{prefix}: still rate-limited (429) after {MAX_RETRIES} retries. Nothing was half-applied "
+            "(each Worker is one call); wait a minute and re-run."
+        )
+    if isinstance(exc, cloudflare.ConflictError):
+        return CloudflareOperationError(
+            f"{prefix}: conflict (409), another change to the Worker landed at the same time. Re-run; "
+            "unmanaged bindings are re-read on every run."
+        )
+    if isinstance(exc, cloudflare.InternalServerError):
+        return CloudflareOperationError(
+            f"{prefix}: Cloudflare answered {exc.status_code} after {MAX_RETRIES} retries. Re-run later; "
+            "the Worker keeps its previous version until a write succeeds."
+        )
+    if isinstance(exc, cloudflare.APITimeoutError):
+        return CloudflareOperationError(
+            f"{prefix}: no answer from the Cloudflare API in time. Re-run; a re-run converges whether or "
+            "not the last write landed."
+        )
+    if isinstance(exc, cloudflare.APIConnectionError):
+        return CloudflareOperationError(
+            f"{prefix}: could not reach the Cloudflare API (connection failed). Check the network and "
+            "CLOUDFLARE_BASE_URL, then re-run."
+        )
+    if isinstance(exc, cloudflare.APIStatusError):
+        detail = _api_messages(exc, secrets)
+        return CloudflareOperationError(f"{prefix}: Cloudflare answered {exc.status_code}" +
+                                        (f" ({detail})" if detail else "") + ".")
+    return CloudflareOperationError(f"{prefix}: {type(exc).__name__}")

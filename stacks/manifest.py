@@ -1,0 +1,251 @@
+"""The manifest model (`secrets_manifest.yaml`) and its single-file rules.
+
+Strict pydantic v2 models with unknown keys rejected; every rule reports file, key path, line
+and a fix. Rules that need the stack files too (unknown stacks, per-account limits) live in
+`estate.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .naming import script_name
+from .errors import Location, PlaneError, ProblemCollector, did_you_mean
+from .yaml_source import KeyPath, YamlDocument, format_path, load_yaml_file
+
+Scope = Literal["access", "ai_gateway", "containers", "dex", "websearch", "workers"]
+ALL_SCOPES: tuple[str, ...] = ("access", "ai_gateway", "containers", "dex", "websearch", "workers")
+Backend = Literal["legacy", "store"]
+
+# Secrets Store refuses names with spaces; secrets-plane keeps to a portable subset.
+STORE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+JS_IDENTIFIER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+# ECMAScript reserved words that cannot be a property accessed as `env.NAME` destructuring target.
+JS_RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends false "
+    "finally for function if import in instanceof new null return super switch this throw true try "
+    "typeof var void while with yield let static implements interface package private protected public "
+    "await".split()
+)
+SCRIPT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
+STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class SecretSpec(_Strict):
+    description: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    scopes: list[Scope] = Field(default_factory=lambda: ["workers"], min_length=1)
+    rotation_days: int = Field(gt=0, le=3650)
+    comment: str | None = Field(default=None, max_length=1024)
+
+
+class WranglerSpec(_Strict):
+    """Where a Worker's wrangler config lives and which wrangler env each stack deploys."""
+
+    config: str = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class WorkerSpec(_Strict):
+    description: str | None = None
+    # Either a template using {stack}, or an explicit name per stack.
+    script_name: str | dict[str, str]
+    stacks: list[str] = Field(min_length=1)
+    secrets: list[str] = Field(default_factory=list)
+    # binding name -> secret, for code that reads a secret under another variable name.
+    bindings: dict[str, str] = Field(default_factory=dict)
+    # stack -> URL probed by the canary after a deploy.
+    health_url: dict[str, str] = Field(default_factory=dict)
+    wrangler: WranglerSpec | None = None
+
+    def binding_map(self) -> dict[str, str]:
+        """binding name -> secret name; plain `secrets` entries bind under their own name."""
+        mapping = {name: name for name in self.secrets}
+        mapping.update(self.bindings)
+        return mapping
+
+
+class Manifest(_Strict):
+    version: Literal[1]
+    backend: Backend
+    secrets: dict[str, SecretSpec] = Field(min_length=1)
+    workers: dict[str, WorkerSpec] = Field(default_factory=dict)
+
+    def normalized(self) -> dict[str, Any]:
+        """The manifest with order-insensitive lists sorted: the input of the digest."""
+        data = self.model_dump(mode="json")
+        for secret in data["secrets"].values():
+            secret["scopes"] = sorted(secret["scopes"])
+        for worker in data["workers"].values():
+            worker["secrets"] = sorted(worker["secrets"])
+            worker["stacks"] = sorted(worker["stacks"])
+        return data
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.normalized(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class LoadedManifest:
+    """A validated manifest with the document it came from (for line numbers) and its warnings."""
+
+    def __init__(self, manifest: Manifest, doc: YamlDocument, warnings: list[Any]):
+        self.manifest = manifest
+        self.doc = doc
+        self.warnings = warnings
+
+    def location(self, *path: str | int) -> Location:
+        return Location(self.doc.file, format_path(tuple(path)), self.doc.line_of(tuple(path)))
+
+
+_PYDANTIC_HINTS = {
+    "extra_forbidden": "remove this key; check its spelling against the manifest reference in README.md",
+    "missing": "add this key",
+    "literal_error": "use one of the allowed values",
+    "string_type": "write a string (quote it if YAML reads it as a number or boolean)",
+    "int_type": "write a whole number",
+    "list_type": "write a YAML list",
+    "dict_type": "write a YAML mapping",
+    "too_short": "add at least one entry",
+    "greater_than": "use a positive number",
+}
+
+
+def pydantic_problems(exc: ValidationError, doc: YamlDocument, prefix: KeyPath = ()) -> ProblemCollector:
+    """Turn pydantic's errors into located problems. Input values are never echoed."""
+    problems = ProblemCollector()
+    for err in exc.errors(include_input=False, include_url=False):
+        # Union branches add their type name to loc ("str", "dict[str,str]"): drop those parts.
+        loc: list[str | int] = []
+        for part in err["loc"]:
+            if isinstance(part, str) and ("[" in part or part in ("str", "int", "list", "dict")):
+                continue
+            loc.append(part)
+        path = prefix + tuple(loc)
+        kind = err["type"]
+        message = err["msg"]
+        if kind == "extra_forbidden" and loc:
+            field = str(loc[-1])
+            message = f"unknown key '{field}'"
+        hint = _PYDANTIC_HINTS.get(kind, "see the manifest reference in README.md")
+        if kind == "literal_error":
+            hint = message.replace("Input should be", "use")
+            message = "value not allowed"
+        location = Location(doc.file, format_path(path), doc.line_of(path))
+        if not any(p.location == location and p.message == message for p in problems.problems):
+            problems.error(location, message, hint)
+    return problems
+
+
+def load_manifest(path: Path, label: str | None = None) -> LoadedManifest:
+    doc = load_yaml_file(path, label or path.name)
+    return parse_manifest(doc)
+
+
+def parse_manifest(doc: YamlDocument) -> LoadedManifest:
+    if doc.data is None or doc.data == {}:
+        raise PlaneError.at(doc.file, "", "manifest is empty",
+                            "declare `version: 1`, `backend`, `secrets` and `workers` (see README.md)")
+    if not isinstance(doc.data, dict):
+        raise PlaneError.at(doc.file, "", "the manifest must be a YAML mapping at the top level",
+                            "start the file with `version: 1`", line=1)
+    try:
+        manifest = Manifest.model_validate(doc.data)
+    except ValidationError as exc:
+        raise PlaneError(pydantic_problems(exc, doc).errors) from None
+    problems = check_manifest_rules(manifest, doc)
+    problems.raise_if_errors()
+    return LoadedManifest(manifest, doc, problems.warnings)
+
+
+def _loc(doc: YamlDocument, *path: str | int) -> Location:
+    return Location(doc.file, format_path(tuple(path)), doc.line_of(tuple(path)))
+
+
+def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
+    out = ProblemCollector()
+    secret_names = set(m.secrets)
+    for name, secret in m.secrets.items():
+        if not STORE_NAME_RE.match(name):
+            out.error(_loc(doc, "secrets", name), f"secret name '{name}' is not accepted by Secrets Store",
+                      "use 1-255 letters, digits, '_' or '-' (no spaces)")
+        if len(set(secret.scopes)) != len(secret.scopes):
+            out.error(_loc(doc, "secrets", name, "scopes"), "a scope is listed twice", "list each scope once")
+
+    bound: set[str] = set()
+    for wname, worker in m.workers.items():
+        seen: dict[str, str] = {}
+        for i, secret in enumerate(worker.secrets):
+            where = _loc(doc, "workers", wname, "secrets", i)
+            if secret not in secret_names:
+                out.error(where, f"Worker '{wname}' binds unknown secret '{secret}'",
+                          did_you_mean(secret, secret_names) or "declare it under `secrets:` or remove it")
+            if secret in seen:
+                out.error(where, f"binding name '{secret}' is used twice in Worker '{wname}'", "list it once")
+            seen[secret] = "secrets"
+        for binding, secret in worker.bindings.items():
+            where = _loc(doc, "workers", wname, "bindings", binding)
+            if secret not in secret_names:
+                out.error(where, f"binding '{binding}' of Worker '{wname}' names unknown secret '{secret}'",
+                          did_you_mean(secret, secret_names) or "declare it under `secrets:` or fix the name")
+            if binding in seen:
+                out.error(where, f"binding name '{binding}' is used twice in Worker '{wname}'",
+                          "a rename must not reuse a name listed under `secrets`; pick another binding name")
+            seen[binding] = "bindings"
+        for binding in worker.binding_map():
+            if not JS_IDENTIFIER_RE.match(binding) or binding in JS_RESERVED:
+                source = "bindings" if binding in worker.bindings else "secrets"
+                path: tuple[str | int, ...] = ("workers", wname, source)
+                path += (binding,) if source == "bindings" else (worker.secrets.index(binding),)
+                out.error(_loc(doc, *path), f"binding name '{binding}' is not a JavaScript identifier",
+                          "use letters, digits, '_' or '$', not starting with a digit; add a rename under `bindings:`")
+        bound.update(worker.binding_map().values())
+        _check_script_names(out, doc, wname, worker)
+        if len(set(worker.stacks)) != len(worker.stacks):
+            out.error(_loc(doc, "workers", wname, "stacks"), "a stack is listed twice", "list each stack once")
+
+    for name, secret in m.secrets.items():
+        if name not in bound and set(secret.scopes) <= {"workers"}:
+            out.warning(_loc(doc, "secrets", name), f"secret '{name}' is bound by no Worker and has no other scope",
+                        "bind it from a Worker, add a scope such as ai_gateway, or remove it")
+    return out
+
+
+def _check_script_names(out: ProblemCollector, doc: YamlDocument, wname: str, worker: WorkerSpec) -> None:
+    if isinstance(worker.script_name, str):
+        template = worker.script_name
+        leftover = template.replace("{stack}", "")
+        if "{" in leftover or "}" in leftover:
+            out.error(_loc(doc, "workers", wname, "script_name"), "script_name template may only use {stack}",
+                      "write e.g. 'ascend-scheduler-{stack}' or give a name per stack")
+            return
+        for stack in worker.stacks:
+            script = script_name(worker, stack)
+            if not SCRIPT_NAME_RE.match(script):
+                out.error(_loc(doc, "workers", wname, "script_name"),
+                          f"script name '{script}' (stack {stack}) is not a valid Worker name",
+                          "use lowercase letters, digits, '-' or '_', at most 63 characters")
+        return
+    for stack in worker.stacks:
+        if stack not in worker.script_name:
+            out.error(_loc(doc, "workers", wname, "script_name"), f"no script name for stack '{stack}'",
+                      f"add `{stack}: <script>` under script_name, or remove '{stack}' from stacks")
+    for stack, script in worker.script_name.items():
+        where = _loc(doc, "workers", wname, "script_name", stack)
+        if stack not in worker.stacks:
+            out.error(where, f"script name given for stack '{stack}' where the Worker does not exist",
+                      f"add '{stack}' to `stacks` or remove this entry")
+        if not SCRIPT_NAME_RE.match(script):
+            out.error(where, f"script name '{script}' is not a valid Worker name",
+                      "use lowercase letters, digits, '-' or '_', at most 63 characters")

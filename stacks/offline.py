@@ -1,0 +1,181 @@
+"""Run the real Pulumi program offline, under Pulumi's mocks, and record what it declares.
+
+Used by `python -m stacks plan`, the tests and the benchmark. No Pulumi CLI, no Cloudflare:
+resources are recorded with their options (parent, protect, retain_on_delete, dependencies,
+additional secret outputs) and with secret inputs kept wrapped, so callers can prove values
+are marked secret and render them as placeholders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+PROJECT = "secrets-plane"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    read: bool
+    inputs: dict[str, Any]
+    protect: bool = False
+    retain_on_delete: bool = False
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[RecordedResource]
+    invokes: list[tuple[str, dict[str, Any]]]
+    outputs: dict[str, Any]
+    warnings: list[str]
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+
+def is_secret(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def reveal(value: Any) -> Any:
+    """Unwrap secret markers recursively (tests only compare structure with this)."""
+    if rpc.is_rpc_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def redact(value: Any, placeholder: str = "[secret]") -> Any:
+    """Replace every secret-marked value with a placeholder."""
+    if rpc.is_rpc_secret(value):
+        return placeholder
+    if isinstance(value, dict):
+        return {k: redact(v, placeholder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, placeholder) for v in value]
+    return value
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, invokes: list[tuple[str, dict[str, Any]]]):
+        self.invokes = invokes
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        if args.resource_id:
+            return args.resource_id, state
+        if args.typ == "cloudflare:index/secretsStore:SecretsStore":
+            return "0" * 31 + "1", state
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        self.invokes.append((args.token, dict(args.args)))
+        if args.token == "cloudflare:index/getSecretsStore:getSecretsStore":
+            store_id = args.args.get("storeId") or args.args.get("store_id")
+            return {"id": store_id, "storeId": store_id, "accountId": args.args.get("accountId"),
+                    "name": "adopted-store"}
+        return {}
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def _record(self, request: Any, urn: str, read: bool) -> None:
+        inputs = rpc.deserialize_properties(request.properties if read else request.object, keep_unknowns=True)
+        self.recorded.append(RecordedResource(
+            urn=urn, type=request.type, name=request.name, parent=request.parent,
+            custom=True if read else bool(request.custom), read=read, inputs=dict(inputs),
+            protect=bool(getattr(request, "protect", False)) if not read else False,
+            retain_on_delete=bool(getattr(request, "retainOnDelete", False)) if not read else False,
+            additional_secret_outputs=list(getattr(request, "additionalSecretOutputs", []) or []),
+            dependencies=list(getattr(request, "dependencies", []) or []),
+        ))
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != STACK_TYPE:
+            self._record(request, response.urn, read=False)
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)
+        self._record(request, response.urn, read=True)
+        return response
+
+
+class _WarningLogger:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.warnings.append(msg)
+
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.warnings.append(msg)
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    debug = info
+
+
+def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Pulumi config as the CLI hands it to a program: strings, objects JSON-encoded."""
+    config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in namespace_values.items()}
+    return config, secret_keys
+
+
+def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret_keys: list[str],
+                preview: bool = True, program: Callable[[], Any] | None = None) -> ProgramRun:
+    """Run `__main__.py` (or `program`) in a fresh Pulumi context under mocks."""
+
+    def _run() -> ProgramRun:
+        invokes: list[tuple[str, dict[str, Any]]] = []
+        monitor = _RecordingMonitor(_Mocks(invokes))
+        logger = _WarningLogger()
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            cfg, keys = stack_config(config, secret_keys)
+            pulumi.runtime.set_all_config(cfg, keys)
+            pulumi_mocks.set_mocks(_Mocks(invokes), project=PROJECT, stack=stack, preview=preview,
+                                   monitor=monitor, logger=logger)  # type: ignore[arg-type]
+            target = program or (lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__"))
+            loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(target))
+            root = pulumi.runtime.get_root_resource()
+            outputs: dict[str, Any] = {}
+            if root is not None:
+                for key, value in getattr(root, "outputs", {}).items():
+                    out = pulumi.Output.from_input(value)
+                    resolved = loop.run_until_complete(out.future(with_unknowns=True))
+                    secret = loop.run_until_complete(out.is_secret())
+                    outputs[key] = rpc.wrap_rpc_secret(resolved) if secret else resolved
+            return ProgramRun(stack, monitor.recorded, invokes, outputs, logger.warnings)
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    return contextvars.Context().run(_run)

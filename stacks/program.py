@@ -1,0 +1,43 @@
+"""The Pulumi program: load, check, build the desired state, realize it, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from .component import SecretsPlane
+from .desired_state import build_desired_state
+from .errors import PlaneError, Problem, Location
+from .estate import MANIFEST_FILE, load_estate
+from .stack_config import load_runtime_settings, set_value_command
+
+
+def run(project_dir: Path) -> SecretsPlane:
+    stack = pulumi.get_stack()
+    try:
+        estate = load_estate(project_dir, MANIFEST_FILE)
+        for warning in estate.problems.warnings:
+            if "value(s) missing" not in warning.message:  # checked below against the real config
+                pulumi.log.warn(warning.render())
+        settings, values = load_runtime_settings(stack, pulumi.runtime.get_config)
+        desired = build_desired_state(estate.manifest.manifest, settings)
+        missing = [name for name in desired.needed_values if name not in values]
+        if missing:
+            raise PlaneError([
+                Problem(Location(f"Pulumi.{stack}.yaml", f"config.secrets-plane:values.{name}"),
+                        f"no value for secret '{name}', which stack '{stack}' needs ({desired.backend} backend)",
+                        set_value_command(stack, name))
+                for name in missing
+            ])
+    except PlaneError as exc:
+        # RunError prints the message alone: no traceback, and nothing has been registered yet.
+        raise pulumi.RunError(str(exc)) from None
+
+    plane = SecretsPlane("secrets-plane", desired, values)
+    pulumi.export("backend", desired.backend)
+    pulumi.export("manifest_digest", desired.manifest_digest)
+    pulumi.export("binding_matrix", desired.binding_matrix())
+    if plane.store_id is not None:
+        pulumi.export("store_id", plane.store_id)
+    return plane

@@ -1,0 +1,234 @@
+"""Stack settings: the `secrets-plane:` namespace of a stack's Pulumi config.
+
+Two edges feed the same parser: the `Pulumi.<stack>.yaml` files on disk (offline commands; an
+encrypted `secure:` value is known only to exist) and the Pulumi runtime's config (the program;
+values are decrypted and wrapped as secrets at once).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
+from .manifest import STACK_NAME_RE, STORE_NAME_RE, Backend, pydantic_problems
+from .naming import DEFAULT_SECRET_NAME_TEMPLATE, store_secret_name
+from .yaml_source import YamlDocument, format_path, load_yaml_file
+
+NAMESPACE = "secrets-plane"
+ACCOUNT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+MAX_VALUE_BYTES = 65_536
+
+
+class StoreSetting(BaseModel):
+    """Adopt an existing store by id (never deleted) or create one by name (protected, retained)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    adopt: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    create: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class StackSettings(BaseModel):
+    """Everything a stack's config says, except the values themselves (only their names)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    stack: str
+    account_id: str = Field(alias="accountId")
+    backend: Backend | None = None
+    store: StoreSetting | None = None
+    secret_name: str = Field(default=DEFAULT_SECRET_NAME_TEMPLATE, alias="secretName")
+    promote_from: str | None = Field(default=None, alias="promoteFrom")
+    promotion_override: str | None = Field(default=None, alias="promotionOverride", min_length=1)
+    value_names: tuple[str, ...] = ()
+
+    def effective_backend(self, manifest_backend: str) -> str:
+        return self.backend or manifest_backend
+
+    def store_secret_name(self, secret: str) -> str:
+        return store_secret_name(self.secret_name, secret)
+
+
+KNOWN_KEYS = ("accountId", "backend", "store", "secretName", "promoteFrom", "promotionOverride", "values")
+
+
+class Placeholder:
+    """Stands for an encrypted value that offline commands cannot (and must not) decrypt."""
+
+    TEXT = "[secret]"
+
+    def __repr__(self) -> str:
+        return self.TEXT
+
+
+class SecretValues:
+    """Secret values by manifest secret name. Never printed: repr and str show names only."""
+
+    def __init__(self, values: Mapping[str, str | Placeholder]):
+        self._values = dict(values)
+
+    def names(self) -> list[str]:
+        return sorted(self._values)
+
+    def get(self, name: str) -> str | Placeholder:
+        return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __repr__(self) -> str:
+        return f"SecretValues(names={self.names()})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    settings: StackSettings
+    values: SecretValues
+    file: str
+    doc: YamlDocument | None
+
+    def location(self, key: str = "", *rest: str | int) -> Location:
+        path: tuple[str | int, ...] = ("config", f"{NAMESPACE}:{key}", *rest) if key else ("config",)
+        line = self.doc.line_of(path) if self.doc else None
+        return Location(self.file, format_path(path) if key else "config", line)
+
+
+def set_value_command(stack: str, name: str) -> str:
+    return f"pulumi config set --secret --path '{NAMESPACE}:values.{name}' --stack {stack}  # value on stdin"
+
+
+def discover_stacks(project_dir: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def load_stack_file(project_dir: Path, stack: str) -> LoadedStack:
+    label = f"Pulumi.{stack}.yaml"
+    path = project_dir / label
+    if not path.exists():
+        known = discover_stacks(project_dir)
+        raise PlaneError.at(label, "", f"unknown stack '{stack}'",
+                            did_you_mean(stack, known) or f"known stacks: {', '.join(known) or 'none'}")
+    doc = load_yaml_file(path, label)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise PlaneError.at(label, "", "a stack file must be a YAML mapping", "start it with `config:`", line=1)
+    config = data.get("config", {}) or {}
+    if not isinstance(config, dict):
+        raise PlaneError.at(label, "config", "`config` must be a mapping", "see README.md", line=doc.line_of(("config",)))
+    raw: dict[str, Any] = {}
+    values: dict[str, str | Placeholder] = {}
+    plaintext: list[str] = []
+    for key, value in config.items():
+        if not key.startswith(f"{NAMESPACE}:"):
+            continue
+        short = key[len(NAMESPACE) + 1:]
+        if short == "values":
+            values, plaintext = _offline_values(value, doc, key)
+            continue
+        raw[short] = value
+    return LoadedStack(parse_settings(stack, raw, values, doc, label, plaintext), SecretValues(values), label, doc)
+
+
+def _offline_values(value: Any, doc: YamlDocument, key: str) -> tuple[dict[str, str | Placeholder], list[str]]:
+    where = ("config", key)
+    if not isinstance(value, dict):
+        raise PlaneError.at(doc.file, format_path(where), "values must be a mapping of secret name -> value",
+                            f"set each with `{set_value_command('<stack>', 'NAME')}`", line=doc.line_of(where))
+    out: dict[str, str | Placeholder] = {}
+    plaintext: list[str] = []
+    for name, entry in value.items():
+        if isinstance(entry, dict) and set(entry) == {"secure"}:
+            out[name] = Placeholder()
+        else:
+            # A plaintext credential committed to a stack file: name it, never echo it.
+            out[name] = Placeholder()
+            plaintext.append(name)
+    return out, plaintext
+
+
+def load_runtime_settings(stack: str, get_config: Any) -> tuple[StackSettings, SecretValues]:
+    """Read settings from the Pulumi runtime (`pulumi.runtime.get_config`). Values stay plaintext
+    here only until the realization wraps each one in `Output.secret`."""
+    raw: dict[str, Any] = {}
+    for key in KNOWN_KEYS:
+        text = get_config(f"{NAMESPACE}:{key}")
+        if text is None:
+            continue
+        raw[key] = _decode_config(text)
+    values_raw = raw.pop("values", {}) or {}
+    label = f"Pulumi.{stack}.yaml"
+    if not isinstance(values_raw, dict) or not all(isinstance(v, str) for v in values_raw.values()):
+        raise PlaneError.at(label, f"config.{NAMESPACE}:values", "values must map each secret name to a string",
+                            f"set each with `{set_value_command(stack, 'NAME')}`")
+    settings = parse_settings(stack, raw, values_raw, None, label, [])
+    return settings, SecretValues(values_raw)
+
+
+def _decode_config(text: str) -> Any:
+    # Object config arrives as JSON; plain strings arrive as-is.
+    if text[:1] in "{[":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any], doc: YamlDocument | None,
+                   label: str, plaintext: list[str]) -> StackSettings:
+    problems = ProblemCollector()
+
+    def loc(*path: str | int) -> Location:
+        full = ("config", *path)
+        return Location(label, format_path(full), doc.line_of(full) if doc else None)
+
+    if not STACK_NAME_RE.match(stack):
+        problems.error(Location(label), f"stack name '{stack}' is not valid", "use letters, digits, '.', '_' or '-'")
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            hint = did_you_mean(key, KNOWN_KEYS) or f"known keys: {', '.join(KNOWN_KEYS)}"
+            problems.error(loc(f"{NAMESPACE}:{key}"), f"unknown setting '{NAMESPACE}:{key}'", hint)
+    if "accountId" not in raw:
+        problems.error(loc(), "this stack names no Cloudflare account",
+                       f"pulumi config set {NAMESPACE}:accountId <32-hex account id> --stack {stack}")
+    elif not isinstance(raw["accountId"], str) or not ACCOUNT_ID_RE.match(raw["accountId"]):
+        problems.error(loc(f"{NAMESPACE}:accountId"), "accountId is not a Cloudflare account id",
+                       "use the 32 lowercase hex characters shown in the dashboard's account home")
+    template = raw.get("secretName", DEFAULT_SECRET_NAME_TEMPLATE)
+    if isinstance(template, str):
+        if template.count("{name}") != 1 or not STORE_NAME_RE.match(template.replace("{name}", "X")):
+            problems.error(loc(f"{NAMESPACE}:secretName"), f"secretName '{template}' is not a valid naming rule",
+                           "use {name} once, with letters, digits, '_' or '-' around it, e.g. '{name}_STAGING'")
+    store = raw.get("store")
+    if isinstance(store, dict) and len([k for k in ("adopt", "create") if store.get(k)]) != 1:
+        problems.error(loc(f"{NAMESPACE}:store"), "store must say exactly one of `adopt: <store id>` or `create: <name>`",
+                       "adopt the account's existing store by id, or create one by name")
+    for name in plaintext:
+        problems.error(loc(f"{NAMESPACE}:values", name), f"value of '{name}' is stored in plain text",
+                       f"re-set it encrypted: {set_value_command(stack, name)}")
+    for name, value in values.items():
+        if isinstance(value, str) and len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+            problems.error(loc(f"{NAMESPACE}:values", name),
+                           f"value of '{name}' is {len(value.encode('utf-8'))} bytes, over the {MAX_VALUE_BYTES}-byte limit",
+                           "Secrets Store and Workers refuse larger values; store a reference instead")
+    problems.raise_if_errors()
+    data = {k: v for k, v in raw.items() if k in KNOWN_KEYS}
+    data.update(stack=stack, value_names=tuple(sorted(values)))
+    try:
+        return StackSettings.model_validate(data)
+    except ValidationError as exc:
+        fake_doc = doc or YamlDocument(label, None)
+        found = pydantic_problems(exc, fake_doc, ("config",))
+        fixed: list[Problem] = []
+        for p in found.errors:
+            path = p.location.path.replace("config.", f"config.{NAMESPACE}:", 1)
+            parts = tuple(path.split("."))
+            line = doc.line_of(("config", parts[1])) if doc and len(parts) > 1 else None
+            fixed.append(Problem(Location(label, path, line), p.message, p.hint))
+        raise PlaneError(fixed) from None

@@ -1,0 +1,174 @@
+"""Safe YAML reading with locations: duplicate keys rejected, alias expansion bounded.
+
+PyYAML silently keeps the last of two equal keys and expands aliases without limit (the
+"billion laughs"). This module composes the node graph (which shares aliased nodes and so is
+cheap to build), then converts it to plain Python data itself, counting every node it emits and
+recording the line of every key path for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import PlaneError
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+KeyPath = tuple[str | int, ...]
+
+
+def format_path(path: KeyPath) -> str:
+    """`("workers", "api", "secrets", 2)` -> `workers.api.secrets[2]`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + part
+    return text
+
+
+@dataclass
+class YamlDocument:
+    """Parsed data plus the line (1-based) of every key path seen."""
+
+    file: str
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader used only to compose nodes and construct scalars."""
+
+
+def _read_text(path: Path, label: str) -> str:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise PlaneError.at(label, "", "file not found", f"create {label} or pass the right path") from None
+    except OSError as exc:
+        raise PlaneError.at(label, "", f"cannot read file ({exc.strerror})", "check the path and permissions") from None
+    if size > MAX_FILE_BYTES:
+        raise PlaneError.at(
+            label, "", f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit",
+            "a manifest or stack file this large is not hand-written; check you passed the right file",
+        )
+    raw = path.read_bytes()
+    return decode_text(raw, label)
+
+
+def decode_text(raw: bytes, label: str) -> str:
+    if b"\x00" in raw:
+        raise PlaneError.at(label, "", "file contains NUL bytes (a binary file, not YAML)", "pass the YAML file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PlaneError.at(
+            label, "", f"not valid UTF-8 (byte {exc.start}: 0x{raw[exc.start]:02x})",
+            "save the file as UTF-8", line=line,
+        ) from None
+
+
+def load_yaml_file(path: Path, label: str | None = None) -> YamlDocument:
+    label = label or str(path)
+    return load_yaml_text(_read_text(path, label), label)
+
+
+def load_yaml_text(text: str, label: str) -> YamlDocument:
+    loader = _Loader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise PlaneError.at(label, "", "YAML nesting is too deep", f"keep nesting under {MAX_DEPTH} levels") from None
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else None
+            problem = exc.problem or exc.context or "invalid YAML"
+            raise PlaneError.at(label, "", f"YAML syntax error: {problem}", "fix the YAML syntax at that line", line=line) from None
+        except yaml.YAMLError as exc:
+            raise PlaneError.at(label, "", f"YAML error: {type(exc).__name__}", "fix the YAML syntax") from None
+        doc = YamlDocument(label, None)
+        if node is None:
+            return doc
+        converter = _Converter(loader, doc)
+        doc.data = converter.convert(node, (), 0)
+        return doc
+    finally:
+        loader.dispose()
+
+
+class _Converter:
+    def __init__(self, loader: _Loader, doc: YamlDocument):
+        self.loader = loader
+        self.doc = doc
+        self.count = 0
+
+    def _fail(self, node: Node, path: KeyPath, message: str, hint: str) -> PlaneError:
+        return PlaneError.at(self.doc.file, format_path(path), message, hint, line=node.start_mark.line + 1)
+
+    def convert(self, node: Node, path: KeyPath, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self._fail(
+                node, path, f"document expands to more than {MAX_NODES} values (alias expansion bomb?)",
+                "remove the nested anchors/aliases; write the values out",
+            )
+        if depth > MAX_DEPTH:
+            raise self._fail(node, path, "YAML nesting is too deep", f"keep nesting under {MAX_DEPTH} levels")
+        self.doc.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, ScalarNode):
+            try:
+                return self.loader.construct_object(node, deep=True)
+            except yaml.YAMLError as exc:
+                raise self._fail(node, path, f"invalid scalar: {getattr(exc, 'problem', None) or 'cannot parse'}",
+                                 "quote the value") from None
+            except ValueError:
+                raise self._fail(node, path, "invalid scalar value", "quote the value") from None
+        if isinstance(node, SequenceNode):
+            return [self.convert(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path, depth)
+        raise self._fail(node, path, "unsupported YAML node", "use plain mappings, lists and scalars")
+
+    def _mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise self._fail(key_node, path, "YAML merge keys (<<) are not supported",
+                                 "write the keys out explicitly")
+            if not isinstance(key_node, ScalarNode):
+                raise self._fail(key_node, path, "mapping keys must be plain strings", "use a string key")
+            key = self.convert(key_node, path + ("<key>",), depth + 1)
+            if not isinstance(key, str):
+                # Keys such as `yes`, `1` or `null` would silently become booleans, ints or None.
+                key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise self._fail(
+                    key_node, path + (key,),
+                    f"duplicate key '{key}' (first defined at line {first_line[key]})",
+                    "remove one of the two entries; YAML would otherwise keep only the last",
+                )
+            first_line[key] = line
+            self.doc.lines[path + (key,)] = line
+            result[key] = self.convert(value_node, path + (key,), depth + 1)
+        self.doc.lines.pop(path + ("<key>",), None)
+        return result
