@@ -117,13 +117,12 @@ def _check_values(estate: Estate, name: str, backend: str, out: ProblemCollector
     needed = set(desired.needed_values)
     missing = sorted(needed - set(stack.settings.value_names))
     if missing:
-        commands = "; ".join(set_value_command(name, secret) for secret in missing)
-        message = f"{len(missing)} value(s) missing for stack '{name}' ({backend} backend): {', '.join(missing)}"
+        message = f"{len(missing)} value(s) not set for stack '{name}' ({backend} backend): {', '.join(missing)}"
+        hint = f"set each with: {set_value_command(name, '<NAME>')}"
         if require_values:
-            out.error(stack.location("values"), message, commands)
+            out.error(stack.location("values"), message, hint)
         else:
-            out.warning(stack.location("values"), message + " (they may come from a Pulumi ESC environment)",
-                        commands)
+            out.warning(stack.location("values"), message + "; fine if a Pulumi ESC environment provides them", hint)
     unused = sorted(set(stack.settings.value_names) - set(estate.manifest.manifest.secrets))
     for secret in unused:
         out.warning(stack.location("values", secret), f"value set for '{secret}', which the manifest does not declare",

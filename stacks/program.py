@@ -18,7 +18,7 @@ def run(project_dir: Path) -> SecretsPlane:
     try:
         estate = load_estate(project_dir, MANIFEST_FILE)
         for warning in estate.problems.warnings:
-            if "value(s) missing" not in warning.message:  # checked below against the real config
+            if "value(s) not set" not in warning.message:  # checked below against the real config
                 pulumi.log.warn(warning.render())
         settings, values = load_runtime_settings(stack, pulumi.runtime.get_config)
         desired = build_desired_state(estate.manifest.manifest, settings)

@@ -112,7 +112,7 @@ def load_stack_file(project_dir: Path, stack: str) -> LoadedStack:
     path = project_dir / label
     if not path.exists():
         known = discover_stacks(project_dir)
-        raise PlaneError.at(label, "", f"unknown stack '{stack}'",
+        raise PlaneError.at(label, "", f"unknown stack '{stack}': there is no {label}",
                             did_you_mean(stack, known) or f"known stacks: {', '.join(known) or 'none'}")
     doc = load_yaml_file(path, label)
     data = doc.data if doc.data is not None else {}

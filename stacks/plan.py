@@ -1,0 +1,124 @@
+"""The offline plan: run the real program under mocks with a stack's config and describe it.
+
+Encrypted values are shown as placeholders; missing ones are listed (the real preview would
+stop on them). Nothing here can print a value: the program only ever sees placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .estate import Estate
+from .offline import ProgramRun, redact, reveal, run_program
+from .stack_config import NAMESPACE, Placeholder
+
+STORE_TYPE = "cloudflare:index/secretsStore:SecretsStore"
+STORE_SECRET_TYPE = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"
+BINDINGS_TYPE = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
+STORE_LOOKUP = "cloudflare:index/getSecretsStore:getSecretsStore"
+
+
+def plan_config(estate: Estate, stack: str, backend: str | None) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The stack's config as the CLI would pass it, values replaced by placeholders.
+
+    Returns (config, secret keys, names of values the stack file does not set)."""
+    loaded = estate.stacks[stack]
+    assert loaded.doc is not None
+    file_config = dict((loaded.doc.data or {}).get("config") or {})
+    config = {k: v for k, v in file_config.items() if k.startswith(f"{NAMESPACE}:") and k != f"{NAMESPACE}:values"}
+    if backend is not None:
+        config[f"{NAMESPACE}:backend"] = backend
+    desired = estate.desired_state(stack, backend)
+    present = set(loaded.settings.value_names)
+    missing = [name for name in desired.needed_values if name not in present]
+    values = {name: Placeholder.TEXT for name in sorted(present | set(desired.needed_values))}
+    config[f"{NAMESPACE}:values"] = values
+    return config, [f"{NAMESPACE}:values"], missing
+
+
+def build_plan(estate: Estate, stack: str, backend: str | None = None) -> dict[str, Any]:
+    config, secret_keys, missing = plan_config(estate, stack, backend)
+    run = run_program(estate.project_dir, stack, config, secret_keys)
+    return describe(run, missing, [p.render() for p in estate.problems.warnings
+                                   if "value(s) not set" not in p.message])
+
+
+def describe(run: ProgramRun, missing: list[str], warnings: list[str]) -> dict[str, Any]:
+    outputs = redact(run.outputs)
+    store: dict[str, Any] | None = None
+    for res in run.of_type(STORE_TYPE):
+        store = {"mode": "create", "name": res.inputs.get("name"), "protect": res.protect,
+                 "retain_on_delete": res.retain_on_delete}
+    for token, args in run.invokes:
+        if token == STORE_LOOKUP:
+            store = {"mode": "adopt", "id": args.get("storeId")}
+    store_secrets = [
+        {"name": res.name.removeprefix("secret-"), "store_secret_name": res.inputs.get("name"),
+         "scopes": res.inputs.get("scopes")}
+        for res in run.of_type(STORE_SECRET_TYPE)
+    ]
+    workers = []
+    for res in run.of_type(BINDINGS_TYPE):
+        bindings = []
+        for spec in reveal(res.inputs.get("bindings") or []):
+            entry = {"name": spec["name"], "type": spec["type"], "secret": spec["secret"]}
+            if spec["type"] == "secrets_store_secret":
+                entry["store_secret_name"] = spec["secret_name"]
+            bindings.append(entry)
+        workers.append({"worker": res.inputs.get("worker"), "script_name": res.inputs.get("script_name"),
+                        "bindings": sorted(bindings, key=lambda b: b["name"])})
+    return {
+        "stack": run.stack,
+        "backend": outputs.get("backend"),
+        "manifest_digest": outputs.get("manifest_digest"),
+        "store": store,
+        "store_secrets": sorted(store_secrets, key=lambda s: s["name"]),
+        "workers": sorted(workers, key=lambda w: w["worker"]),
+        "resources": [{"type": r.type, "name": r.name} for r in run.resources],
+        "missing_values": missing,
+        "warnings": warnings + run.warnings,
+    }
+
+
+def render_json(plan: dict[str, Any]) -> str:
+    return json.dumps(plan, indent=2, sort_keys=False)
+
+
+def render_text(plan: dict[str, Any]) -> str:
+    lines = [
+        f"stack {plan['stack']}: backend {plan['backend']}, manifest {plan['manifest_digest'][:12]}",
+    ]
+    store = plan["store"]
+    if store is None:
+        lines.append("store: none (legacy backend: values live in each Worker as secret_text)")
+    elif store["mode"] == "adopt":
+        lines.append(f"store: adopt existing store {store['id']} (read-only, never deleted)")
+    else:
+        lines.append(f"store: create '{store['name']}' (protect={store['protect']}, "
+                     f"retain_on_delete={store['retain_on_delete']})")
+    if plan["store_secrets"]:
+        lines.append(f"store secrets ({len(plan['store_secrets'])}):")
+        for s in plan["store_secrets"]:
+            lines.append(f"  {s['store_secret_name']:<40} scopes={','.join(s['scopes'])}")
+    lines.append(f"workers ({len(plan['workers'])}):")
+    for w in plan["workers"]:
+        lines.append(f"  {w['worker']} -> script {w['script_name']}: {len(w['bindings'])} bindings, one settings write")
+        for b in w["bindings"]:
+            target = f" -> store secret {b['store_secret_name']}" if "store_secret_name" in b else ""
+            source = f" (secret {b['secret']})" if b["secret"] != b["name"] else ""
+            lines.append(f"    {b['name']:<36} {b['type']}{source}{target}")
+    lines.append(f"resources declared: {len(plan['resources'])}")
+    if plan["missing_values"]:
+        lines.append(f"values not set in Pulumi.{plan['stack']}.yaml ({len(plan['missing_values'])}; "
+                     "shown as placeholders here, `pulumi preview` stops on them unless ESC provides them):")
+        for name in plan["missing_values"]:
+            lines.append(f"  pulumi config set --secret --path '{NAMESPACE}:values.{name}' --stack {plan['stack']}")
+    for w in plan["warnings"]:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
