@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(ROOT))
+
+from fake_cloudflare import FakeCloudflare  # noqa: E402
+from provider_host import ProviderHost  # noqa: E402
+
+ACCOUNT = "5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b"
+STORE_ID = "9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e"
+CANARY_PREFIX = "CANARY-7f3a9e-"
+
+
+def canary(name: str) -> str:
+    return f"{CANARY_PREFIX}{name}"
+
+
+def manifest_secret_names() -> list[str]:
+    import yaml
+
+    return sorted(yaml.safe_load((ROOT / "secrets_manifest.yaml").read_text())["secrets"])
+
+
+def stack_config(stack: str, backend: str | None = None, store: dict[str, str] | None = None,
+                 values: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """Config as `pulumi` hands it to the program for the shipped stacks, with canary values."""
+    cfg: dict[str, Any] = {
+        "secrets-plane:accountId": ACCOUNT,
+        "secrets-plane:store": store or {"adopt": STORE_ID},
+        "secrets-plane:secretName": "{name}_STAGING" if stack == "staging" else "{name}",
+        "secrets-plane:values": values if values is not None else {n: canary(n) for n in manifest_secret_names()},
+    }
+    if backend:
+        cfg["secrets-plane:backend"] = backend
+    cfg.update({f"secrets-plane:{k}": v for k, v in extra.items()})
+    return cfg
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A private copy of the project (manifest, stack files, program) a test may edit."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml", "secrets_manifest.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCloudflare]:
+    server = FakeCloudflare().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def host(fake: FakeCloudflare) -> Iterator[ProviderHost]:
+    h = ProviderHost({"CLOUDFLARE_API_TOKEN": "test-token", "CLOUDFLARE_BASE_URL": fake.base_url,
+                      "SECRETS_PLANE_HTTP_TIMEOUT": "2"})
+    yield h
+    h.close()
