@@ -9,6 +9,7 @@ from pathlib import Path
 from .desired_state import DesiredState, build_desired_state, stack_secret_names
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
 from .manifest import LoadedManifest, load_manifest
+from .naming import script_name
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
 MANIFEST_FILE = "secrets_manifest.yaml"
@@ -65,6 +66,19 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
                 hint = did_you_mean(stack, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
                 out.error(loc("workers", wname, "stacks", i), f"Worker '{wname}' names unknown stack '{stack}'",
                           hint + f" (a stack exists when Pulumi.{stack}.yaml does)")
+
+    for stack in sorted(set(estate.stacks)):
+        owners_by_script: dict[str, str] = {}
+        for wname in sorted(m.workers):
+            worker = m.workers[wname]
+            if stack not in worker.stacks or (isinstance(worker.script_name, dict) and stack not in worker.script_name):
+                continue
+            script = script_name(worker, stack)
+            if script in owners_by_script:
+                out.error(loc("workers", wname, "script_name"),
+                          f"script '{script}' is used by Workers '{owners_by_script[script]}' and '{wname}' in stack "
+                          f"'{stack}'", "one Worker entry per script: merge the two entries or rename one script")
+            owners_by_script[script] = wname
 
     by_account: dict[str, list[str]] = defaultdict(list)
     for name, stack in estate.stacks.items():

@@ -91,7 +91,12 @@ def load_yaml_file(path: Path, label: str | None = None) -> YamlDocument:
 
 
 def load_yaml_text(text: str, label: str) -> YamlDocument:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise PlaneError.at(label, "", f"character 0x{exc.character:02x} is not allowed in YAML",
+                            "remove the control character", line=line) from None
     try:
         try:
             node = loader.get_single_node()
@@ -102,6 +107,10 @@ def load_yaml_text(text: str, label: str) -> YamlDocument:
             line = mark.line + 1 if mark is not None else None
             problem = exc.problem or exc.context or "invalid YAML"
             raise PlaneError.at(label, "", f"YAML syntax error: {problem}", "fix the YAML syntax at that line", line=line) from None
+        except yaml.reader.ReaderError as exc:
+            line = text[: exc.position].count("\n") + 1
+            raise PlaneError.at(label, "", f"character 0x{exc.character:02x} is not allowed in YAML",
+                                "remove the control character", line=line) from None
         except yaml.YAMLError as exc:
             raise PlaneError.at(label, "", f"YAML error: {type(exc).__name__}", "fix the YAML syntax") from None
         doc = YamlDocument(label, None)
@@ -119,6 +128,7 @@ class _Converter:
         self.loader = loader
         self.doc = doc
         self.count = 0
+        self.open_nodes: set[int] = set()
 
     def _fail(self, node: Node, path: KeyPath, message: str, hint: str) -> PlaneError:
         return PlaneError.at(self.doc.file, format_path(path), message, hint, line=node.start_mark.line + 1)
@@ -141,10 +151,17 @@ class _Converter:
                                  "quote the value") from None
             except ValueError:
                 raise self._fail(node, path, "invalid scalar value", "quote the value") from None
-        if isinstance(node, SequenceNode):
-            return [self.convert(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path, depth)
+        if id(node) in self.open_nodes:
+            raise self._fail(node, path, "an alias refers to a node that contains it (recursive YAML)",
+                             "remove the recursive anchor/alias")
+        if isinstance(node, (SequenceNode, MappingNode)):
+            self.open_nodes.add(id(node))
+            try:
+                if isinstance(node, SequenceNode):
+                    return [self.convert(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+                return self._mapping(node, path, depth)
+            finally:
+                self.open_nodes.discard(id(node))
         raise self._fail(node, path, "unsupported YAML node", "use plain mappings, lists and scalars")
 
     def _mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
