@@ -7,7 +7,7 @@ honours CLOUDFLARE_BASE_URL (tests point it at a fake API on 127.0.0.1).
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import cloudflare
 from cloudflare import Cloudflare

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -24,11 +24,11 @@ class SecretsPlane(pulumi.ComponentResource):
     """One stack's credential plane: the store and its secrets (store backend) and one
     WorkerSecretBindings per Worker (both backends, same URN, so the flip is an in-place update)."""
 
-    store_id: Optional[pulumi.Output[str]]
+    store_id: pulumi.Output[str] | None
     bindings: dict[str, WorkerSecretBindings]
 
     def __init__(self, name: str, desired: DesiredState, values: SecretValues,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         self.store_id = None
         store_secrets: dict[str, cloudflare.SecretsStoreSecret] = {}

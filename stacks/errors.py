@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class PlaneError(Exception):
         super().__init__("\n".join(p.render() for p in self.problems))
 
     @classmethod
-    def at(cls, file: str, path: str, message: str, hint: str = "", line: int | None = None) -> "PlaneError":
+    def at(cls, file: str, path: str, message: str, hint: str = "", line: int | None = None) -> PlaneError:
         return cls(Problem(Location(file, path, line), message, hint))
 
 

@@ -61,23 +61,24 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
     m = estate.manifest.manifest
     loc = estate.manifest.location
     for wname, worker in m.workers.items():
-        for i, stack in enumerate(worker.stacks):
-            if stack not in estate.stacks:
-                hint = did_you_mean(stack, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
-                out.error(loc("workers", wname, "stacks", i), f"Worker '{wname}' names unknown stack '{stack}'",
-                          hint + f" (a stack exists when Pulumi.{stack}.yaml does)")
+        for i, listed in enumerate(worker.stacks):
+            if listed not in estate.stacks:
+                hint = did_you_mean(listed, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
+                out.error(loc("workers", wname, "stacks", i), f"Worker '{wname}' names unknown stack '{listed}'",
+                          hint + f" (a stack exists when Pulumi.{listed}.yaml does)")
 
-    for stack in sorted(set(estate.stacks)):
+    for stack_name in sorted(estate.stacks):
         owners_by_script: dict[str, str] = {}
         for wname in sorted(m.workers):
             worker = m.workers[wname]
-            if stack not in worker.stacks or (isinstance(worker.script_name, dict) and stack not in worker.script_name):
+            if stack_name not in worker.stacks or (isinstance(worker.script_name, dict)
+                                                   and stack_name not in worker.script_name):
                 continue
-            script = script_name(worker, stack)
+            script = script_name(worker, stack_name)
             if script in owners_by_script:
                 out.error(loc("workers", wname, "script_name"),
                           f"script '{script}' is used by Workers '{owners_by_script[script]}' and '{wname}' in stack "
-                          f"'{stack}'", "one Worker entry per script: merge the two entries or rename one script")
+                          f"'{stack_name}'", "one Worker entry per script: merge the two entries or rename one script")
             owners_by_script[script] = wname
 
     by_account: dict[str, list[str]] = defaultdict(list)

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .naming import script_name
 from .errors import Location, PlaneError, ProblemCollector, did_you_mean
+from .naming import script_name
 from .yaml_source import KeyPath, YamlDocument, format_path, load_yaml_file
 
 Scope = Literal["access", "ai_gateway", "containers", "dex", "websearch", "workers"]
@@ -45,7 +45,7 @@ class SecretSpec(_Strict):
     description: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     provider: str = Field(min_length=1)
-    scopes: list[Scope] = Field(default_factory=lambda: ["workers"], min_length=1)
+    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["workers"]), min_length=1)
     rotation_days: int = Field(gt=0, le=3650)
     comment: str | None = Field(default=None, max_length=1024)
 
@@ -176,11 +176,11 @@ def _loc(doc: YamlDocument, *path: str | int) -> Location:
 def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
     out = ProblemCollector()
     secret_names = set(m.secrets)
-    for name, secret in m.secrets.items():
+    for name, spec in m.secrets.items():
         if not STORE_NAME_RE.match(name):
             out.error(_loc(doc, "secrets", name), f"secret name '{name}' is not accepted by Secrets Store",
                       "use 1-255 letters, digits, '_' or '-' (no spaces)")
-        if len(set(secret.scopes)) != len(secret.scopes):
+        if len(set(spec.scopes)) != len(spec.scopes):
             out.error(_loc(doc, "secrets", name, "scopes"), "a scope is listed twice", "list each scope once")
 
     bound: set[str] = set()
@@ -215,8 +215,8 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
         if len(set(worker.stacks)) != len(worker.stacks):
             out.error(_loc(doc, "workers", wname, "stacks"), "a stack is listed twice", "list each stack once")
 
-    for name, secret in m.secrets.items():
-        if name not in bound and set(secret.scopes) <= {"workers"}:
+    for name, spec in m.secrets.items():
+        if name not in bound and set(spec.scopes) <= {"workers"}:
             out.warning(_loc(doc, "secrets", name), f"secret '{name}' is bound by no Worker and has no other scope",
                         "bind it from a Worker, add a scope such as ai_gateway, or remove it")
     return out

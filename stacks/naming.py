@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 DEFAULT_SECRET_NAME_TEMPLATE = "{name}"
 
 
-def script_name(worker: "WorkerSpec", stack: str) -> str:
+def script_name(worker: WorkerSpec, stack: str) -> str:
     """The Worker's script name in `stack`: a `{stack}` template or an explicit per-stack name."""
     if isinstance(worker.script_name, str):
         return worker.script_name.replace("{stack}", stack)

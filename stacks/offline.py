@@ -12,9 +12,10 @@ import asyncio
 import contextvars
 import json
 import runpy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -115,13 +116,13 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         ))
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
             self._record(request, response.urn, read=False)
         return response
 
     def ReadResource(self, request: Any) -> Any:
-        response = super().ReadResource(request)
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         self._record(request, response.urn, read=True)
         return response
 
@@ -163,7 +164,12 @@ def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret
             pulumi.runtime.set_all_config(cfg, keys)
             pulumi_mocks.set_mocks(_Mocks(invokes), project=PROJECT, stack=stack, preview=preview,
                                    monitor=monitor, logger=logger)  # type: ignore[arg-type]
-            target = program or (lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__"))
+            def target() -> None:
+                if program is not None:
+                    program()
+                else:
+                    runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
             loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(target))
             root = pulumi.runtime.get_root_resource()
             outputs: dict[str, Any] = {}

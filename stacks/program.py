@@ -8,7 +8,7 @@ import pulumi
 
 from .component import SecretsPlane
 from .desired_state import build_desired_state
-from .errors import PlaneError, Problem, Location
+from .errors import Location, PlaneError, Problem
 from .estate import MANIFEST_FILE, load_estate
 from .stack_config import load_runtime_settings, set_value_command
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from typing import Any, Mapping, Optional, Sequence, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import pulumi
 from cloudflare import APIError, Cloudflare, NotFoundError
@@ -75,7 +76,7 @@ def _live_matches(live: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> bo
     if live is None or live.get("type") != spec["type"]:
         return False
     if spec["type"] == STORE:
-        return live.get("store_id") == spec["store_id"] and live.get("secret_name") == spec["secret_name"]
+        return bool(live.get("store_id") == spec["store_id"] and live.get("secret_name") == spec["secret_name"])
     return True
 
 
@@ -167,7 +168,7 @@ class WorkerSecretBindingsProvider(ResourceProvider):
                 f"(wrangler deploy) or fix workers.{props.get('worker')}.script_name in secrets_manifest.yaml.")
 
     def _read_live(self, client: Cloudflare, props: Mapping[str, Any], action: str,
-                   missing_ok: bool = False) -> Optional[dict[str, dict[str, Any]]]:
+                   missing_ok: bool = False) -> dict[str, dict[str, Any]] | None:
         try:
             settings = client.workers.scripts.script_and_version_settings.get(
                 props["script_name"], account_id=props["account_id"])
@@ -216,7 +217,7 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         if needs_write:
             merged = merge_bindings(list(live.values()), api_bindings, previously_managed)
             self._write(client, props, merged, "apply", list(values.values()))
-        now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+        now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
         old_stamps: Mapping[str, str] = olds.get("value_changed_at") or {}
         stamps = {}
         for spec in specs:
@@ -262,7 +263,7 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
         worker: str,
         bindings: pulumi.Input[Sequence[pulumi.Input[Mapping[str, pulumi.Input[str]]]]],
         values: pulumi.Input[Mapping[str, pulumi.Input[str]]],
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
             "account_id": account_id,

@@ -104,9 +104,10 @@ def load_yaml_text(text: str, label: str) -> YamlDocument:
             raise PlaneError.at(label, "", "YAML nesting is too deep", f"keep nesting under {MAX_DEPTH} levels") from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
+            mark_line = mark.line + 1 if mark is not None else None
             problem = exc.problem or exc.context or "invalid YAML"
-            raise PlaneError.at(label, "", f"YAML syntax error: {problem}", "fix the YAML syntax at that line", line=line) from None
+            raise PlaneError.at(label, "", f"YAML syntax error: {problem}", "fix the YAML syntax at that line",
+                                line=mark_line) from None
         except yaml.reader.ReaderError as exc:
             line = text[: exc.position].count("\n") + 1
             raise PlaneError.at(label, "", f"character 0x{exc.character:02x} is not allowed in YAML",

@@ -7,10 +7,11 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 PREFIX = "/client/v4"
@@ -60,7 +61,7 @@ class FakeCloudflare:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "FakeCloudflare":
+    def start(self) -> FakeCloudflare:
         self._thread.start()
         return self
 

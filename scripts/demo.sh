@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on the embedded default (the shipped manifest and stacks), offline:
+# validate everything, then plan staging with the manifest's backend and after the flip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh runtime
+py=.venv/bin/python
+echo "== validate"
+$py -m stacks validate 2>/dev/null
+echo
+echo "== plan staging (manifest backend)"
+$py -m stacks plan --stack staging 2>/dev/null | grep -v '^  pulumi config set' | grep -v '^    '
+echo
+echo "== plan staging after the flip (--backend store)"
+$py -m stacks plan --stack staging --backend store | grep -v '^  pulumi config set' | grep -v '^    '
+echo
+echo "full plans: $py -m stacks plan --stack staging|prod [--backend legacy|store] [--format json]"
