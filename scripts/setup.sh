@@ -9,5 +9,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 req=requirements.txt
 [ "$kind" = dev ] && req=requirements-dev.txt
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req" -c constraints.txt
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . >/dev/null
+pip_install() {
+  # This machine's pip config names extra local indexes that may be absent: drop that noise only.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v '^WARNING: Location' >&2)
+}
+pip_install -r "$req" -c constraints.txt
+# The package itself, editable, for the `secrets-plane` console script.
+pip_install --no-deps -e .
