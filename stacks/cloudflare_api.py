@@ -6,6 +6,7 @@ honours CLOUDFLARE_BASE_URL (tests point it at a fake API on 127.0.0.1).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 
@@ -20,7 +21,24 @@ class CloudflareOperationError(Exception):
     """A Cloudflare call failed after retries; the message says what and what to do, never a value."""
 
 
+class _RedactRequestOptions(logging.Filter):
+    """The SDK logs every request's options at debug level (CLOUDFLARE_LOG=debug), body included:
+    a secret_text value would land in the log. Keep the line, drop its content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Request options"):
+            record.msg = "Request options: [not logged: may carry secret values]"
+            record.args = ()
+        return True
+
+
+_FILTER = _RedactRequestOptions()
+
+
 def make_client() -> Cloudflare:
+    sdk_logger = logging.getLogger("cloudflare._base_client")
+    if _FILTER not in sdk_logger.filters:
+        sdk_logger.addFilter(_FILTER)
     token = os.environ.get("CLOUDFLARE_API_TOKEN")
     if not token:
         raise CloudflareOperationError(
@@ -44,16 +62,19 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def _api_messages(exc: cloudflare.APIStatusError, secrets: Iterable[str]) -> str:
-    """Cloudflare's own error codes and messages, scrubbed: a body can echo request fields."""
+    """Cloudflare's own error codes and messages, scrubbed: a body can echo request fields.
+    Scrub before truncating, so no fragment of a value survives a cut."""
     body = exc.body
     parts: list[str] = []
     if isinstance(body, dict):
         for err in body.get("errors") or []:
             if isinstance(err, dict):
                 code = err.get("code")
-                message = str(err.get("message", ""))[:200]
+                message = " ".join(_scrub(str(err.get("message", "")), secrets).split())
+                if len(message) > 200:
+                    message = message[:200] + "..."
                 parts.append(f"{code}: {message}" if code is not None else message)
-    return _scrub("; ".join(parts), secrets)
+    return "; ".join(parts)
 
 
 def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: str,
@@ -97,5 +118,6 @@ def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: 
     if isinstance(exc, cloudflare.APIStatusError):
         detail = _api_messages(exc, secrets)
         return CloudflareOperationError(f"{prefix}: Cloudflare answered {exc.status_code}" +
-                                        (f" ({detail})" if detail else "") + ".")
+                                        (f" ({detail})" if detail else "") +
+                                        ". The Worker was not changed; fix the cause and re-run.")
     return CloudflareOperationError(f"{prefix}: {type(exc).__name__}")

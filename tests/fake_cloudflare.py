@@ -130,6 +130,11 @@ class FakeCloudflare:
                         return
                     if fault.kind == "delay":
                         time.sleep(fault.delay_s)
+                    elif fault.kind == "echo":
+                        # Some APIs quote the offending request in their error: a leak vector.
+                        self._send(fault.status, _envelope(None, [{"code": 10021, "message":
+                                                                     "bad request: " + body.decode(errors="replace")}]))
+                        return
                     else:
                         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                         self._send(fault.status, _envelope(None, [{"code": 10000 + fault.status,
