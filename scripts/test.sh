@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev
 py=.venv/bin/python
-$py -m ruff check stacks tests __main__.py
+$py -m ruff check stacks tests policy bench __main__.py
 $py -m mypy
 $py -m pytest -q "$@"

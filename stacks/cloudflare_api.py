@@ -42,8 +42,8 @@ def make_client() -> Cloudflare:
     token = os.environ.get("CLOUDFLARE_API_TOKEN")
     if not token:
         raise CloudflareOperationError(
-            "CLOUDFLARE_API_TOKEN is not set: export an API token with Workers Scripts Edit and "
-            "Secrets Store Edit on the account (see SECURITY.md)"
+            "CLOUDFLARE_API_TOKEN is not set: export an API token with Workers Scripts Write and "
+            "Secrets Store Write on the account (see SECURITY.md)"
         )
     timeout = float(os.environ.get("SECRETS_PLANE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S))
     return Cloudflare(
@@ -87,8 +87,9 @@ def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: 
     if isinstance(exc, (cloudflare.PermissionDeniedError, cloudflare.AuthenticationError)):
         status = exc.status_code
         return CloudflareOperationError(
-            f"{prefix}: the API token was refused ({status}). Give the token 'Workers Scripts: Edit' and "
-            "'Secrets Store: Edit' on this account (SECURITY.md lists the exact permissions), then re-run."
+            f"{prefix}: the API token was refused ({status}). Give the token 'Workers Scripts Write' (and "
+            "'Secrets Store Write' for the store backend) on this account (SECURITY.md lists the exact "
+            "permissions), then re-run."
         )
     if isinstance(exc, cloudflare.RateLimitError):
         return CloudflareOperationError(
