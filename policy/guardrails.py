@@ -6,8 +6,9 @@ Each takes `args` (a pulumi_policy ResourceValidationArgs or anything shaped lik
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

@@ -97,7 +97,7 @@ def test_runtime_missing_and_oversized_value_errors_name_no_value() -> None:
         [sys.executable, "-c", (
             "import json,sys; from pathlib import Path; sys.path.insert(0, 'tests'); "
             "from conftest import stack_config; from stacks.offline import run_program; "
-            f"run_program(Path('.'), 'prod', stack_config('prod', values=json.loads(sys.argv[1])), ['secrets-plane:values'])"),
+            "run_program(Path('.'), 'prod', stack_config('prod', values=json.loads(sys.argv[1])), ['secrets-plane:values'])"),
          json.dumps(values)],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
