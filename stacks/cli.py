@@ -8,8 +8,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pulumi
+
+from .cloudflare_api import CloudflareOperationError
 from .errors import PlaneError
-from .estate import MANIFEST_FILE, load_estate
+from .estate import MANIFEST_FILE, Estate, load_estate
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -41,6 +44,68 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack(estate: Estate, project: Path, stack: str) -> None:
+    if stack not in estate.stacks:
+        from .stack_config import load_stack_file
+
+        load_stack_file(project, stack)  # raises the "unknown stack" error with a suggestion
+
+
+def cmd_canary(args: argparse.Namespace) -> int:
+    from .canary import render, run_canary
+    from .live import LiveAccount
+
+    estate = load_estate(_project(args), args.manifest)
+    _stack(estate, _project(args), args.stack)
+    desired = estate.desired_state(args.stack)
+    health = {name: w.health_url[args.stack] for name, w in estate.manifest.manifest.workers.items()
+              if args.stack in w.health_url}
+    report = run_canary(desired, LiveAccount(desired.account_id), health)
+    print(render(report))
+    return 0 if report.ok else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+
+    from .audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
+    from .live import LiveAccount
+
+    estate = load_estate(_project(args), args.manifest)
+    _stack(estate, _project(args), args.stack)
+    desired = estate.desired_state(args.stack)
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.datetime.now(dt.UTC).date()
+    dates = None
+    if args.stack_outputs:
+        try:
+            dates = load_rotation_dates(json.loads(Path(args.stack_outputs).read_text()))
+        except (OSError, ValueError) as exc:
+            raise PlaneError.at(args.stack_outputs, "", f"cannot read stack outputs ({type(exc).__name__})",
+                                f"write it with: pulumi stack output --json --show-secrets=false --stack {args.stack} "
+                                f"> {args.stack_outputs}") from None
+    report = build_audit(estate, desired, LiveAccount(desired.account_id), as_of, dates)
+    render = {"table": render_table, "json": render_json, "markdown": render_markdown}[args.format]
+    print(render(report))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import draft_import
+    from .live import LiveAccount
+
+    estate = load_estate(_project(args), args.manifest)
+    _stack(estate, _project(args), args.stack)
+    account = estate.stacks[args.stack].settings.account_id
+    text, notes = draft_import(estate, args.stack, args.worker, args.script, LiveAccount(account))
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    if not text:
+        return 1
+    print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secrets-plane", description=__doc__)
     parser.add_argument("--project-dir", default=".", help="folder holding Pulumi.yaml and the manifest")
@@ -58,6 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["legacy", "store"], help="override the backend for this plan")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("canary", help="live check: every Worker carries exactly the desired bindings")
+    p.add_argument("--stack", required=True)
+    p.set_defaults(func=cmd_canary)
+
+    p = sub.add_parser("audit", help="every credential, its owner, Workers, last change and live status")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    p.add_argument("--as-of", help="date to judge rotation against (YYYY-MM-DD, default today)")
+    p.add_argument("--stack-outputs", help="`pulumi stack output --json` file: exact legacy rotation dates")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("import", help="draft manifest entries from a live Worker's secrets (names only)")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--worker", required=True, help="the manifest key to use for this Worker")
+    p.add_argument("--script", required=True, help="the live script name")
+    p.set_defaults(func=cmd_import)
     return parser
 
 
@@ -71,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlaneError as exc:
         for problem in exc.problems:
             print(problem.render(), file=sys.stderr)
+        return 1
+    except CloudflareOperationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except pulumi.RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

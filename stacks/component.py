@@ -28,8 +28,12 @@ class SecretsPlane(pulumi.ComponentResource):
     bindings: dict[str, WorkerSecretBindings]
 
     def __init__(self, name: str, desired: DesiredState, values: SecretValues,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None, gate: pulumi.Output[bool] | None = None) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
+        # Every child takes the account id through the promotion gate (when there is one), so a
+        # refused promotion registers nothing.
+        self.account_id: pulumi.Input[str] = (
+            gate.apply(lambda _: desired.account_id) if gate is not None else desired.account_id)
         self.store_id = None
         store_secrets: dict[str, cloudflare.SecretsStoreSecret] = {}
         if desired.backend == "store":
@@ -37,7 +41,7 @@ class SecretsPlane(pulumi.ComponentResource):
             for spec in desired.store_secrets:
                 store_secrets[spec.secret] = cloudflare.SecretsStoreSecret(
                     resource_name("secret", spec.secret),
-                    account_id=desired.account_id,
+                    account_id=self.account_id,
                     store_id=self.store_id,
                     name=spec.store_secret_name,
                     value=_secret(values, spec.secret),
@@ -64,12 +68,12 @@ class SecretsPlane(pulumi.ComponentResource):
         if store.mode == "adopt":
             # Read-only lookup: fails at preview if the store is not there, and is never deleted.
             found = cloudflare.get_secrets_store_output(
-                account_id=desired.account_id, store_id=store.id,
+                account_id=self.account_id, store_id=store.id,
                 opts=pulumi.InvokeOptions(parent=self))
             return found.apply(lambda s: s.store_id or s.id)
         created = cloudflare.SecretsStore(
             resource_name("store"),
-            account_id=desired.account_id,
+            account_id=self.account_id,
             name=store.name,
             # One store per account, shared by every stack on it: never let a destroy take it.
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
@@ -92,7 +96,7 @@ class SecretsPlane(pulumi.ComponentResource):
         return WorkerSecretBindings(
             # Named by script, not backend: the flip keeps the URN and is an in-place update.
             resource_name(worker.script_name),
-            account_id=desired.account_id,
+            account_id=self.account_id,
             script_name=worker.script_name,
             worker=worker.worker,
             bindings=specs,

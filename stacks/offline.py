@@ -79,11 +79,18 @@ def redact(value: Any, placeholder: str = "[secret]") -> Any:
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, invokes: list[tuple[str, dict[str, Any]]]):
+    def __init__(self, invokes: list[tuple[str, dict[str, Any]]],
+                 stack_outputs: Mapping[str, Mapping[str, Any]] | None = None):
         self.invokes = invokes
+        self.stack_outputs = stack_outputs or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            # A referenced stack that never ran reports no outputs.
+            name = str(args.inputs.get("name") or args.resource_id)
+            return name, {"name": name, "outputs": dict(self.stack_outputs.get(name, {})),
+                          "secretOutputNames": []}
         if args.resource_id:
             return args.resource_id, state
         if args.typ == "cloudflare:index/secretsStore:SecretsStore":
@@ -150,20 +157,26 @@ def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) ->
 
 
 def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret_keys: list[str],
-                preview: bool = True, program: Callable[[], Any] | None = None) -> ProgramRun:
+                preview: bool = True, program: Callable[[], Any] | None = None,
+                stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> ProgramRun:
     """Run `__main__.py` (or `program`) in a fresh Pulumi context under mocks."""
 
     def _run() -> ProgramRun:
         invokes: list[tuple[str, dict[str, Any]]] = []
-        monitor = _RecordingMonitor(_Mocks(invokes))
+        mocks = _Mocks(invokes, stack_outputs)
+        monitor = _RecordingMonitor(mocks)
         logger = _WarningLogger()
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
             cfg, keys = stack_config(config, secret_keys)
             pulumi.runtime.set_all_config(cfg, keys)
-            pulumi_mocks.set_mocks(_Mocks(invokes), project=PROJECT, stack=stack, preview=preview,
+            pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
                                    monitor=monitor, logger=logger)  # type: ignore[arg-type]
+            # A program that failed earlier in this process can leave RPCs bound to its closed loop.
+            settings = pulumi.runtime.settings.SETTINGS
+            settings.rpc_manager.clear()
+            settings.outputs.clear()
             def target() -> None:
                 if program is not None:
                     program()
@@ -181,6 +194,12 @@ def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret
                     outputs[key] = rpc.wrap_rpc_secret(resolved) if secret else resolved
             return ProgramRun(stack, monitor.recorded, invokes, outputs, logger.warnings)
         finally:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
             loop.close()
             asyncio.set_event_loop(None)
 

@@ -38,11 +38,29 @@ def plan_config(estate: Estate, stack: str, backend: str | None) -> tuple[dict[s
     return config, [f"{NAMESPACE}:values"], missing
 
 
+def assumed_promotion_source(estate: Estate, stack: str, backend: str | None) -> dict[str, Any] | None:
+    """Offline, the stack production is promoted from is assumed to run this manifest (with the
+    planned backend); `pulumi preview` checks the real one."""
+    source = estate.stacks[stack].settings.promote_from
+    if not source:
+        return None
+    name = source.rsplit("/", 1)[-1]
+    source_backend = backend
+    if source_backend is None and name in estate.stacks:
+        source_backend = estate.stacks[name].settings.effective_backend(estate.manifest.manifest.backend)
+    return {"from": source, "assumes": {"manifest_digest": estate.manifest.manifest.digest(),
+                                        "backend": source_backend or estate.manifest.manifest.backend}}
+
+
 def build_plan(estate: Estate, stack: str, backend: str | None = None) -> dict[str, Any]:
     config, secret_keys, missing = plan_config(estate, stack, backend)
-    run = run_program(estate.project_dir, stack, config, secret_keys)
-    return describe(run, missing, [p.render() for p in estate.problems.warnings
+    promotion = assumed_promotion_source(estate, stack, backend)
+    outputs = {promotion["from"]: promotion["assumes"]} if promotion else None
+    run = run_program(estate.project_dir, stack, config, secret_keys, stack_outputs=outputs)
+    plan = describe(run, missing, [p.render() for p in estate.problems.warnings
                                    if "value(s) not set" not in p.message])
+    plan["promotion"] = promotion
+    return plan
 
 
 def describe(run: ProgramRun, missing: list[str], warnings: list[str]) -> dict[str, Any]:
@@ -110,6 +128,11 @@ def render_text(plan: dict[str, Any]) -> str:
             source = f" (secret {b['secret']})" if b["secret"] != b["name"] else ""
             lines.append(f"    {b['name']:<36} {b['type']}{source}{target}")
     lines.append(f"resources declared: {len(plan['resources'])}")
+    promotion = plan.get("promotion")
+    if promotion:
+        lines.append(f"promotion gate: applies only if {promotion['from']} runs manifest "
+                     f"{promotion['assumes']['manifest_digest'][:12]} with backend {promotion['assumes']['backend']} "
+                     "(assumed here; checked by pulumi preview)")
     if plan["missing_values"]:
         lines.append(f"values not set in Pulumi.{plan['stack']}.yaml ({len(plan['missing_values'])}; "
                      "shown as placeholders here, `pulumi preview` stops on them unless ESC provides them):")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
 from .component import SecretsPlane
-from .desired_state import build_desired_state
+from .desired_state import DesiredState, build_desired_state
 from .errors import Location, PlaneError, Problem
 from .estate import MANIFEST_FILE, load_estate
-from .stack_config import load_runtime_settings, set_value_command
+from .promotion import gate_message, promotion_problems
+from .stack_config import StackSettings, load_runtime_settings, set_value_command
 
 
 def run(project_dir: Path) -> SecretsPlane:
@@ -34,10 +36,33 @@ def run(project_dir: Path) -> SecretsPlane:
         # RunError prints the message alone: no traceback, and nothing has been registered yet.
         raise pulumi.RunError(str(exc)) from None
 
-    plane = SecretsPlane("secrets-plane", desired, values)
+    gate = promotion_gate(desired, settings)
+    plane = SecretsPlane("secrets-plane", desired, values, gate=gate)
     pulumi.export("backend", desired.backend)
     pulumi.export("manifest_digest", desired.manifest_digest)
     pulumi.export("binding_matrix", desired.binding_matrix())
     if plane.store_id is not None:
         pulumi.export("store_id", plane.store_id)
+    pulumi.export("value_changed_at", {script: res.value_changed_at for script, res in plane.bindings.items()})
+    if settings.promotion_override:
+        pulumi.export("promotion_override", settings.promotion_override)
     return plane
+
+
+def promotion_gate(desired: DesiredState, settings: StackSettings) -> pulumi.Output[bool] | None:
+    """An Output every resource's account id waits on: if the gate refuses, nothing registers."""
+    if not settings.promote_from:
+        return None
+    source = pulumi.StackReference(settings.promote_from)
+
+    def check(args: list[Any]) -> bool:
+        problems = promotion_problems(desired, settings, args[0], args[1])
+        if not problems:
+            return True
+        if settings.promotion_override:
+            pulumi.log.warn(f"PROMOTION GATE OVERRIDDEN ({settings.promotion_override}): "
+                            + "; ".join(problems))
+            return True
+        raise pulumi.RunError(gate_message(problems, desired.stack))
+
+    return pulumi.Output.all(source.get_output("manifest_digest"), source.get_output("backend")).apply(check)

@@ -32,6 +32,7 @@ class Fault:
 class Script:
     bindings: list[dict[str, Any]] = field(default_factory=list)
     versions: int = 1
+    version_dates: list[str] = field(default_factory=lambda: ["2026-01-05T10:00:00Z"])
 
 
 @dataclass
@@ -39,6 +40,7 @@ class StoreSecret:
     id: str
     name: str
     scopes: list[str]
+    store_id: str = ""
     comment: str = ""
     status: str = "active"
     created: str = "2026-01-05T10:00:00Z"
@@ -55,6 +57,7 @@ class FakeCloudflare:
         self.bodies: list[bytes] = []
         self.page_size = page_size
         self.denied_token: str | None = None
+        self.now = "2026-11-20T09:00:00Z"
         self.before_settings_write: Callable[[str, str], None] | None = None
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -86,6 +89,7 @@ class FakeCloudflare:
         self.store_secrets.setdefault(store_id, {})
 
     def add_store_secret(self, store_id: str, secret: StoreSecret) -> None:
+        secret.store_id = store_id
         self.store_secrets.setdefault(store_id, {})[secret.id] = secret
 
     def bindings(self, account: str, name: str) -> dict[str, dict[str, Any]]:
@@ -118,6 +122,10 @@ class FakeCloudflare:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 url = urlparse(self.path)
+                if url.path.startswith("/health/"):
+                    # A Worker health endpoint for the canary: /health/<status>.
+                    self._send(int(url.path.rsplit("/", 1)[1]), {"ok": True})
+                    return
                 path = url.path[len(PREFIX):] if url.path.startswith(PREFIX) else url.path
                 with fake.lock:
                     fake.calls.append((method, path))
@@ -197,6 +205,16 @@ class FakeCloudflare:
                 return 404, _envelope(None, [{"code": 1001, "message": "store not found"}])
             items = [vars(s) for s in self.store_secrets.get(m.group(2), {}).values()]
             return self._page(items, query)
+        m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/versions", path)
+        if m and method == "GET":
+            script = self.scripts.get((m.group(1), m.group(2)))
+            if script is None:
+                return 404, _envelope(None, [{"code": 10007, "message": "This Worker does not exist on your account."}])
+            items = [{"id": f"v{i}", "number": i, "metadata": {"created_on": d, "source": "api"}}
+                     for i, d in reversed(list(enumerate(script.version_dates, 1)))]
+            page = int((query.get("page") or ["1"])[0])
+            chunk = items if page == 1 else []
+            return 200, {**_envelope({"items": chunk}), "result_info": {"page": page, "count": len(chunk)}}
         m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/secrets", path)
         if m and method == "GET":
             script = self.scripts.get((m.group(1), m.group(2)))
@@ -245,6 +263,7 @@ class FakeCloudflare:
             return 400, _envelope(None, [{"code": 10021, "message": "duplicate binding name"}])
         script.bindings = new
         script.versions += 1
+        script.version_dates.append(self.now)
         return 200, _envelope({"bindings": [_public(b) for b in new]})
 
 

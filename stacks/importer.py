@@ -1,0 +1,66 @@
+"""Import: draft manifest entries from the secrets a live Worker already has (names, never values)."""
+
+from __future__ import annotations
+
+import re
+
+from .estate import Estate
+from .live import LiveAccount
+from .manifest import JS_IDENTIFIER_RE
+
+SECRET_TYPES = ("secret_text", "secrets_store_secret")
+
+
+def _guess_provider(name: str) -> str:
+    head = re.split(r"[_-]", name.lower())[0]
+    return head or "unknown"
+
+
+def draft_import(estate: Estate, stack: str, worker: str, script: str, live: LiveAccount) -> tuple[str, list[str]]:
+    """Returns (YAML text, notes). Raises nothing for a missing Worker: the note says so."""
+    bindings = live.worker_bindings(script)
+    if bindings is None:
+        return "", [f"script '{script}' does not exist in account {live.account_id}"]
+    m = estate.manifest.manifest
+    settings = estate.stacks[stack].settings
+    by_store_name = {settings.store_secret_name(s): s for s in m.secrets}
+    found: list[tuple[str, str, str]] = []  # binding name, type, secret name it maps to
+    for name, binding in sorted(bindings.items()):
+        kind = str(binding.get("type"))
+        if kind not in SECRET_TYPES:
+            continue
+        secret = name
+        if kind == "secrets_store_secret":
+            secret = by_store_name.get(str(binding.get("secret_name")), str(binding.get("secret_name")))
+        found.append((name, kind, secret))
+    known = [f for f in found if f[2] in m.secrets]
+    new = [f for f in found if f[2] not in m.secrets]
+    notes = [f"{len(found)} secret bindings on '{script}': {len(known)} already in the manifest"
+             + (f" ({', '.join(sorted({k[2] for k in known}))})" if known else "") + f", {len(new)} new"]
+    lines = [f"# Draft from live Worker '{script}' (stack {stack}): names and types only, never values.",
+             "# Fill in description, owner, provider and rotation_days, then merge into secrets_manifest.yaml."]
+    if new:
+        lines.append("secrets:")
+        for _, kind, secret in new:
+            lines += [f"  {secret}:  # live as {kind}",
+                      "    description: TODO",
+                      "    owner: TODO",
+                      f"    provider: {_guess_provider(secret)}",
+                      "    rotation_days: 90"]
+    existing = m.workers.get(worker)
+    lines += ["workers:", f"  {worker}:"]
+    if existing is None:
+        lines += ["    script_name:", f"      {stack}: {script}", f"    stacks: [{stack}]"]
+    else:
+        lines.append(f"    # '{worker}' exists in the manifest: merge the lists below into it")
+    plain = sorted(n for n, _, s in found if n == s)
+    renamed = sorted((n, s) for n, _, s in found if n != s)
+    lines.append("    secrets:" + (" []" if not plain else ""))
+    lines += [f"      - {n}" for n in plain]
+    if renamed:
+        lines.append("    bindings:")
+        lines += [f"      {n}: {s}" for n, s in renamed]
+    for n, _, _ in found:
+        if not JS_IDENTIFIER_RE.match(n):
+            notes.append(f"binding '{n}' is not a JavaScript identifier: rename it in the draft")
+    return "\n".join(lines) + "\n", notes
