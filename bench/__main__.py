@@ -70,21 +70,31 @@ def main() -> int:
     cpu = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     lines.append(f"Measured by `python -m bench` on {cpu} (a shared machine: times vary, counts do not).")
     lines.append("")
-    sizes = [(10, 10, 5), (25, 50, 10), (50, 100, 15), (100, 200, 25)] if not args.quick else [(10, 10, 5), (20, 20, 5)]
+    # Grow W at fixed S and k, then S at fixed W: time per binding should stay flat if the
+    # program (validation, desired state, registration) is linear.
+    sizes = ([(100, 25, 25), (100, 50, 25), (100, 100, 25), (100, 200, 25), (25, 200, 25), (50, 200, 25)]
+             if not args.quick else [(10, 10, 5), (20, 20, 5)])
     runs = 3
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         lines += ["Program evaluation under Pulumi mocks (median of 3 runs, its own process):", "",
                   "| S secrets | W Workers | k per Worker | backend | resources | per-(Worker, secret) design | "
-                  "eval time | time per resource | peak RSS |", "|---|---|---|---|---|---|---|---|---|"]
+                  "eval time | per binding | peak RSS |", "|---|---|---|---|---|---|---|---|---|"]
+        per_binding: dict[tuple[int, int, str], float] = {}
         for s, w, k in sizes:
             for backend in ("legacy", "store"):
                 r = evaluate(workdir, s, w, k, backend, runs)
                 per_pair = w * k + (s if backend == "store" else 0)
+                per_binding[(s, w, backend)] = r["median_s"] / (w * k)
                 lines.append(f"| {s} | {w} | {k} | {backend} | {r['resources']} | {per_pair} | "
-                             f"{r['median_s']:.2f} s | {1000 * r['median_s'] / r['resources']:.1f} ms | "
+                             f"{r['median_s']:.2f} s | {1000 * r['median_s'] / (w * k):.2f} ms | "
                              f"{r['peak_rss_mb']:.0f} MB |")
-        s, w, k = sizes[-1]
+        if not args.quick:
+            for backend in ("legacy", "store"):
+                ratio = per_binding[(100, 200, backend)] / per_binding[(100, 25, backend)]
+                lines.append(f"\nLinearity ({backend}): time per binding at W=200 / at W=25 = {ratio:.2f} "
+                             "(1.0 is perfectly linear; a quadratic step would make it about 8).")
+        s, w, k = (100, 200, 25) if not args.quick else sizes[-1]
         lines += ["", f"`validate` of the largest manifest ({s} secrets, {w} Workers, {k} bindings each, "
                       f"{w * k} bindings): {validate_time(workdir, s, w, k):.2f} s median of 5 (whole process).", ""]
         ss, sw, sk = (100, 200, 25) if not args.quick else (10, 5, 4)
