@@ -106,6 +106,62 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wrangler(args: argparse.Namespace) -> int:
+    from .errors import PlaneError as _PlaneError
+    from .wrangler_config import desired_entries, sync
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    _stack(estate, project, args.stack)
+    desired = estate.desired_state(args.stack)
+    worker = next((w for w in desired.workers if w.worker == args.worker), None)
+    spec = estate.manifest.manifest.workers.get(args.worker)
+    if worker is None or spec is None:
+        from .errors import did_you_mean
+
+        raise _PlaneError.at(MANIFEST_FILE, f"workers.{args.worker}", f"no Worker '{args.worker}' in stack {args.stack}",
+                             did_you_mean(args.worker, estate.manifest.manifest.workers) or "check the name")
+    config = args.config or (spec.wrangler.config if spec.wrangler else None)
+    if not config:
+        raise _PlaneError.at(MANIFEST_FILE, f"workers.{args.worker}.wrangler.config", "no wrangler config path",
+                             "pass --config PATH or record `wrangler: {config: PATH}` for this Worker")
+    env = args.env if args.env is not None else (spec.wrangler.env.get(args.stack) if spec.wrangler else None)
+    store_id = args.store_id
+    if store_id is None and desired.store is not None and desired.store.mode == "adopt":
+        store_id = desired.store.id
+    entries = desired_entries(desired, worker, store_id)
+    path = (project / config) if not Path(config).is_absolute() else Path(config)
+    result = sync(path, env or None, entries, write=args.action == "sync")
+    where = f"{path}" + (f" [env.{env}]" if env else "")
+    if args.action == "check":
+        if result.changed:
+            print(result.diff(), end="")
+            print(f"out of sync: {where} needs {len(entries)} secrets_store_secrets entries "
+                  f"({desired.backend} backend); run: python -m stacks wrangler sync --stack {args.stack} "
+                  f"--worker {args.worker}", file=sys.stderr)
+            return 1
+        print(f"in sync: {where} ({len(entries)} secrets_store_secrets entries, {desired.backend} backend)")
+        return 0
+    print(f"{'updated' if result.changed else 'unchanged'}: {where} ({len(entries)} secrets_store_secrets entries)")
+    return 0
+
+
+def cmd_types(args: argparse.Namespace) -> int:
+    from .worker_types import render_types
+
+    estate = load_estate(_project(args), args.manifest)
+    _stack(estate, _project(args), args.stack)
+    print(render_types(estate, args.stack, args.worker), end="")
+    return 0
+
+
+def cmd_codemod(args: argparse.Namespace) -> int:
+    from .codemod import run_codemod
+
+    estate = load_estate(_project(args), args.manifest)
+    return run_codemod(estate, [Path(p) for p in args.paths], args.worker, Path(args.accessor), args.write)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secrets-plane", description=__doc__)
     parser.add_argument("--project-dir", default=".", help="folder holding Pulumi.yaml and the manifest")
@@ -140,6 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker", required=True, help="the manifest key to use for this Worker")
     p.add_argument("--script", required=True, help="the live script name")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("wrangler", help="keep a Worker's wrangler config's secrets_store_secrets in step")
+    p.add_argument("action", choices=["sync", "check"])
+    p.add_argument("--stack", required=True)
+    p.add_argument("--worker", required=True)
+    p.add_argument("--config", help="wrangler.toml / wrangler.json(c); default: the manifest's wrangler.config")
+    p.add_argument("--env", help="wrangler env; default: the manifest's wrangler.env for the stack")
+    p.add_argument("--store-id", help="store id, when the stack creates its store (pulumi stack output store_id)")
+    p.set_defaults(func=cmd_wrangler)
+
+    p = sub.add_parser("types", help="TypeScript interface of a Worker's secret bindings (dual shape)")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--worker", required=True)
+    p.set_defaults(func=cmd_types)
+
+    p = sub.add_parser("codemod", help="route a Worker's secret reads through the accessor (tree-sitter)")
+    p.add_argument("paths", nargs="+", help="TypeScript files or folders")
+    p.add_argument("--worker", required=True)
+    p.add_argument("--accessor", required=True, help="path of the accessor module (secrets.ts) in the Worker project")
+    p.add_argument("--write", action="store_true", help="rewrite files; without it, print a unified diff")
+    p.set_defaults(func=cmd_codemod)
     return parser
 
 

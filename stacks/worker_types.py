@@ -1,0 +1,46 @@
+"""TypeScript typings of a Worker's secret bindings, generated from the manifest."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import PlaneError, did_you_mean
+from .estate import MANIFEST_FILE, Estate
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "Worker"
+
+
+def render_types(estate: Estate, stack: str, worker_name: str) -> str:
+    desired = estate.desired_state(stack)
+    worker = next((w for w in desired.workers if w.worker == worker_name), None)
+    if worker is None:
+        known = [w.worker for w in desired.workers]
+        raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
+                            did_you_mean(worker_name, known) or f"Workers in {stack}: {', '.join(known)}")
+    m = estate.manifest.manifest
+    iface = f"{_pascal(worker_name)}Secrets"
+    const = f"{re.sub(r'[^A-Za-z0-9]+', '_', worker_name).upper()}_SECRET_BINDINGS"
+    lines = [
+        f"// Secret bindings of Worker '{worker_name}' (script {worker.script_name}, stack {stack}).",
+        f"// Generated from {MANIFEST_FILE} by `python -m stacks types --stack {stack} --worker {worker_name}`: "
+        "do not edit.",
+        "// Each is a string (secret_text, legacy backend) or a Secrets Store binding (store backend):",
+        "// read it with `await readSecret(env.NAME, \"NAME\")` and the same code serves both.",
+        "",
+        "export interface SecretsStoreSecret {",
+        "  get(): Promise<string>;",
+        "}",
+        "",
+        f"export interface {iface} {{",
+    ]
+    for b in worker.bindings:
+        spec = m.secrets[b.secret]
+        source = "" if b.name == b.secret else f" Secret {b.secret}."
+        lines.append(f"  /** {spec.description}. Owner: {spec.owner}. Provider: {spec.provider}.{source} */")
+        lines.append(f"  readonly {b.name}: string | SecretsStoreSecret;")
+    lines += ["}", "", f"/** Binding names, for withSecretMemo(env, {const}). */",
+              f"export const {const} = [{', '.join(repr(b.name).replace(chr(39), chr(34)) for b in worker.bindings)}] as const;",
+              ""]
+    return "\n".join(lines)

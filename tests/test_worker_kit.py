@@ -1,0 +1,290 @@
+"""The Worker-side kit, proven with Cloudflare's own tools run locally: wrangler config sync and
+check (real wrangler dry-run), the dual-shape accessor, typings, and the codemod (tsc, miniflare)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+from conftest import CANARY_PREFIX, ROOT
+
+from stacks.cli import main
+from stacks.codemod import rewrite_source
+
+FIXTURE = ROOT / "tests" / "fixtures" / "worker"
+NODE_BIN = ROOT / "node_modules" / ".bin"
+ROUTES = ["/hubspot", "/llm", "/google", "/salesforce", "/slack", "/telemetry"]
+API_SECRETS = ["HUBSPOT_ACCESS_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_OAUTH_CLIENT_ID",
+               "GOOGLE_OAUTH_CLIENT_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SALESFORCE_CLIENT_ID",
+               "SALESFORCE_CLIENT_SECRET"]
+NODE_ENV = {**os.environ, "CI": "1", "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1"}
+
+
+def need_node() -> None:
+    if shutil.which("node") is None or not (NODE_BIN / "wrangler").exists():
+        pytest.fail("node and the pinned npm packages are required: run scripts/test.sh (it runs npm ci)")
+
+
+def cli(*args: str, project: Path = ROOT) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["--project-dir", str(project), *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Path:
+    dest = tmp_path / "worker"
+    shutil.copytree(FIXTURE, dest)
+    (dest / "src" / "lib").mkdir()
+    shutil.copy(ROOT / "worker-kit" / "secrets.ts", dest / "src" / "lib" / "secrets.ts")
+    (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    return dest
+
+
+def pin(project: Path, stack: str, backend: str) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    path.write_text(path.read_text() + f"  secrets-plane:backend: {backend}\n")
+
+
+def run(cmd: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=NODE_ENV)
+
+
+def dry_run_bindings(worker: Path, env: str | None) -> list[str]:
+    cmd = [str(NODE_BIN / "wrangler"), "deploy", "--dry-run", "--outdir", "dist"] + (["--env", env] if env else ["--env", ""])
+    proc = run(cmd, worker)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return sorted(line.split()[0].removeprefix("env.") for line in proc.stdout.splitlines()
+                  if line.rstrip().endswith("Secrets Store Secret"))
+
+
+# ---- wrangler config ------------------------------------------------------------------------
+
+def test_sync_check_toml_with_real_wrangler(worker: Path, project: Path) -> None:
+    need_node()
+    pin(project, "staging", "store")
+    config = worker / "wrangler.toml"
+    original = config.read_text()
+    args = ["--stack", "staging", "--worker", "api", "--config", str(config), "--env", "staging"]
+
+    code, out, err = cli("wrangler", "check", *args, project=project)
+    assert code == 1 and "+[[env.staging.secrets_store_secrets]]" in out and "out of sync" in err
+
+    code, out, _ = cli("wrangler", "sync", *args, project=project)
+    assert code == 0 and "updated" in out
+    synced = config.read_text()
+    # Nothing else changed: the original file, comments included, is intact and the entries follow it.
+    assert synced.startswith(original) and synced.count("[[env.staging.secrets_store_secrets]]") == 19
+    assert cli("wrangler", "check", *args, project=project)[0] == 0
+    assert cli("wrangler", "sync", *args, project=project)[1].startswith("unchanged")
+    assert config.read_text() == synced
+
+    from stacks.estate import load_estate
+
+    desired = load_estate(project).desired_state("staging")
+    api = next(w for w in desired.workers if w.worker == "api")
+    assert dry_run_bindings(worker, "staging") == sorted(b.name for b in api.bindings)
+    assert dry_run_bindings(worker, None) == [], "the top-level env is not touched"
+
+    # Back to legacy: the entries go, and the file is what it was.
+    (project / "Pulumi.staging.yaml").write_text((project / "Pulumi.staging.yaml").read_text().replace(
+        "secrets-plane:backend: store", "secrets-plane:backend: legacy"))
+    assert cli("wrangler", "check", *args, project=project)[0] == 1
+    assert cli("wrangler", "sync", *args, project=project)[0] == 0
+    assert config.read_text().rstrip() == original.rstrip()
+    assert dry_run_bindings(worker, "staging") == []
+
+
+def test_check_json_and_jsonc(tmp_path: Path, project: Path) -> None:
+    pin(project, "prod", "store")
+    args = ["--stack", "prod", "--worker", "scheduler"]
+    jsonc = tmp_path / "wrangler.jsonc"
+    jsonc.write_text('{\n  // scheduler\n  "name": "ascend-scheduler", /* cron */\n  "main": "src/index.ts",\n}\n')
+    code, out, _ = cli("wrangler", "check", *args, "--config", str(jsonc), project=project)
+    assert code == 1 and '"secrets_store_secrets"' in out
+    code, _, err = cli("wrangler", "sync", *args, "--config", str(jsonc), project=project)
+    assert code == 1 and "would drop the comments" in err
+    plain = tmp_path / "wrangler.json"
+    plain.write_text('{\n  "name": "ascend-scheduler",\n  "main": "src/index.ts"\n}\n')
+    assert cli("wrangler", "sync", *args, "--config", str(plain), project=project)[0] == 0
+    data = json.loads(plain.read_text())
+    assert len(data["secrets_store_secrets"]) == 13 and data["name"] == "ascend-scheduler"
+    assert cli("wrangler", "check", *args, "--config", str(plain), project=project)[0] == 0
+
+
+def test_wrangler_errors_are_located(project: Path, tmp_path: Path) -> None:
+    code, _, err = cli("wrangler", "check", "--stack", "prod", "--worker", "apii", "--config", "x.toml", project=project)
+    assert code == 1 and "did you mean 'api'?" in err
+    code, _, err = cli("wrangler", "check", "--stack", "prod", "--worker", "api", project=project)
+    assert code == 1 and "no wrangler config path" in err
+    broken = tmp_path / "wrangler.toml"
+    broken.write_text("name = \n")
+    code, _, err = cli("wrangler", "check", "--stack", "prod", "--worker", "api", "--config", str(broken), project=project)
+    assert code == 1 and "TOML parse error" in err and "Traceback" not in err
+
+
+# ---- typings --------------------------------------------------------------------------------
+
+def test_types_cover_the_workers_bindings() -> None:
+    code, out, _ = cli("types", "--stack", "staging", "--worker", "context")
+    assert code == 0
+    assert "export interface ContextSecrets {" in out
+    assert "  readonly GOOGLE_CLIENT_ID: string | SecretsStoreSecret;" in out
+    assert "Secret GOOGLE_OAUTH_CLIENT_ID." in out
+    assert 'export const CONTEXT_SECRET_BINDINGS = ["ANTHROPIC_API_KEY",' in out
+    assert out.count("readonly ") == 11
+    assert cli("types", "--stack", "prod", "--worker", "dev")[0] == 1  # dev exists only in staging
+
+
+# ---- accessor -------------------------------------------------------------------------------
+
+ACCESSOR_CHECK = r"""
+import { readSecret, withSecretMemo, MissingSecretError } from "./secrets.js";
+const results = {};
+results.string = await readSecret("plain", "A");
+let calls = 0;
+const store = { get: async () => { calls += 1; return "from-store"; } };
+results.store = await readSecret(store, "B");
+try { await readSecret(undefined, "MISSING_ONE"); } catch (e) { results.missing = [e.name, e.message, e instanceof MissingSecretError]; }
+try { await readSecret({ get: async () => { throw new Error("not found"); } }, "GONE"); } catch (e) { results.gone = e.message; }
+calls = 0;
+let kvCalls = 0;
+const env = { B: store, KV: { get: async (k) => { kvCalls += 1; return k; } }, S: "str" };
+const request1 = withSecretMemo(env, ["B", "S"]);
+await Promise.all([readSecret(request1.B, "B"), readSecret(request1.B, "B"), readSecret(request1.B, "B")]);
+results.callsFirstRequest = calls;
+const request2 = withSecretMemo(env, ["B", "S"]);
+await readSecret(request2.B, "B");
+results.callsAfterSecondRequest = calls;
+await request1.KV.get("x"); await request1.KV.get("x");
+results.kvCalls = kvCalls;
+results.stringThroughMemo = await readSecret(request1.S, "S");
+console.log(JSON.stringify(results));
+"""
+
+
+def test_accessor_dual_shape_memo_and_named_errors(tmp_path: Path) -> None:
+    need_node()
+    shutil.copy(ROOT / "worker-kit" / "secrets.ts", tmp_path / "secrets.ts")
+    proc = run([str(NODE_BIN / "tsc"), "--target", "es2022", "--module", "es2022", "--outDir", str(tmp_path),
+                "--strict", str(tmp_path / "secrets.ts")], ROOT)
+    assert proc.returncode == 0, proc.stdout
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "check.js").write_text(ACCESSOR_CHECK)
+    proc = run(["node", str(tmp_path / "check.js")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r["string"] == "plain" and r["store"] == "from-store"
+    assert r["missing"][0] == "MissingSecretError" and "MISSING_ONE" in r["missing"][1] and r["missing"][2]
+    assert "secret binding GONE" in r["gone"]
+    assert r["callsFirstRequest"] == 1, "one .get() per binding per request"
+    assert r["callsAfterSecondRequest"] == 2, "a new request reads again (rotation is seen)"
+    assert r["kvCalls"] == 2, "bindings not listed (a KV namespace) pass through untouched"
+    assert r["stringThroughMemo"] == "str"
+
+
+# ---- codemod --------------------------------------------------------------------------------
+
+def codemod(worker: Path, *extra: str) -> tuple[int, str, str]:
+    return cli("codemod", str(worker / "src"), "--worker", "api", "--accessor", str(worker / "src" / "lib" / "secrets.ts"),
+               *extra)
+
+
+def test_codemod_diff_then_write_then_idempotent(worker: Path) -> None:
+    before = {p: p.read_text() for p in (worker / "src").rglob("*.ts")}
+    code, diff, report = codemod(worker)
+    assert code == 0 and diff.startswith("--- a/")
+    assert {p: p.read_text() for p in before} == before, "without --write nothing changes"
+    assert ("codemod worker api: 9 secret reads found, 8 rewritten now, 0 already through the accessor "
+            "(88% through the accessor); 2 site(s) left for a person; 5 file(s) would change") in report
+    assert "slack.ts:6: SLACK_BOT_TOKEN: inside non-async function `slackConfigured`" in report
+    assert "index.ts:24: (env): env object passed to `initTelemetry()`, outside the scanned files" in report
+
+    code, out, _ = codemod(worker, "--write")
+    assert "8 rewritten now" in out and "5 file(s) changed" in out
+    after = {p: p.read_text() for p in (worker / "src").rglob("*.ts")}
+    code, out, _ = codemod(worker, "--write")
+    assert "0 rewritten now, 8 already through the accessor" in out and "0 file(s) changed" in out
+    assert {p: p.read_text() for p in after} == after
+    llm = (worker / "src" / "adapters" / "llm.ts").read_text()
+    assert 'const anthropic = await readSecret(env.ANTHROPIC_API_KEY, "ANTHROPIC_API_KEY");' in llm
+    assert 'import { readSecret } from "../lib/secrets";' in llm
+
+
+@pytest.mark.parametrize("source,expected_reason", [
+    ("const key = env.OPENAI_API_KEY;\n", "module scope"),
+    ("class A { key = this.env.OPENAI_API_KEY; }\n", "class field initializer"),
+    ("async function f(env) { const { OPENAI_API_KEY, ...rest } = env; }\n", "rest element"),
+    ("async function f(env) { const { OPENAI_API_KEY = 'x' } = env; }\n", "default value"),
+    ("function f(env) { return env.OPENAI_API_KEY; }\n", "non-async function `f`"),
+    ("const f = (env) => env.OPENAI_API_KEY;\n", "non-async function `f`"),
+    ("import { Client } from 'sdk';\nasync function f(env) { return new Client().start(env); }\n", "env object passed"),
+])
+def test_codemod_leaves_unsafe_sites(source: str, expected_reason: str, tmp_path: Path) -> None:
+    result = rewrite_source(tmp_path / "a.ts", source, {"OPENAI_API_KEY"}, tmp_path / "lib" / "secrets.ts", set())
+    assert result.after == source
+    assert [s for s in result.sites if not s.rewritten and expected_reason in s.reason]
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("async function f(env) { return env.OPENAI_API_KEY; }\n",
+     'return await readSecret(env.OPENAI_API_KEY, "OPENAI_API_KEY");'),
+    ("const f = async (c) => { const k = c.env.OPENAI_API_KEY; };\n",
+     'const k = await readSecret(c.env.OPENAI_API_KEY, "OPENAI_API_KEY");'),
+    ("class A { async m() { return this.env.OPENAI_API_KEY.length; } }\n",
+     'return (await readSecret(this.env.OPENAI_API_KEY, "OPENAI_API_KEY")).length;'),
+    ("async function f(env) { if (typeof env.OPENAI_API_KEY === 'string') {} }\n", "typeof env.OPENAI_API_KEY"),
+])
+def test_codemod_rewrites_safe_sites(source: str, expected: str, tmp_path: Path) -> None:
+    result = rewrite_source(tmp_path / "a.ts", source, {"OPENAI_API_KEY"}, tmp_path / "lib" / "secrets.ts", set())
+    assert expected in result.after
+
+
+# ---- the proof: tsc, then the same code under miniflare with both binding shapes ----------------
+
+def bundle(worker: Path) -> Path:
+    proc = run([str(NODE_BIN / "wrangler"), "deploy", "--dry-run", "--outdir", "dist", "--env", ""], worker)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return worker / "dist" / "index.js"
+
+
+def serve(worker: Path, bundle_path: Path, mode: str, tmp_path: Path) -> dict[str, str]:
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({n: f"{CANARY_PREFIX}{n.lower()}" for n in API_SECRETS}))
+    proc = run(["node", str(ROOT / "tests" / "worker_harness.mjs"), str(bundle_path), mode, str(values),
+                json.dumps(ROUTES)], ROOT)
+    assert proc.returncode == 0, proc.stderr
+    answers: dict[str, str] = json.loads(proc.stdout)
+    assert CANARY_PREFIX not in proc.stdout
+    return answers
+
+
+def test_migrated_worker_typechecks_and_serves_both_shapes_the_same(worker: Path, tmp_path: Path) -> None:
+    need_node()
+    # Before: strings only. Under Secrets Store bindings the unmigrated code breaks.
+    legacy_before = serve(worker, bundle(worker), "legacy", tmp_path)
+    store_before = serve(worker, bundle(worker), "store", tmp_path)
+    assert legacy_before != store_before
+
+    # Migrate: dual-shape typings from the manifest, then the codemod, then the person's fix.
+    code, types_ts, _ = cli("types", "--stack", "prod", "--worker", "api")
+    (worker / "src" / "secrets.generated.ts").write_text(types_ts)
+    (worker / "src" / "env.ts").write_text(
+        'import type { ApiSecrets } from "./secrets.generated";\n\n'
+        "export interface Env extends ApiSecrets {\n  CACHE: KVNamespace;\n  ENVIRONMENT: string;\n}\n")
+    codemod(worker, "--write")
+    tsc = run([str(NODE_BIN / "tsc"), "-p", str(worker)], worker)
+    assert tsc.returncode == 0, tsc.stdout
+
+    after = bundle(worker)
+    legacy_after = serve(worker, after, "legacy", tmp_path)
+    store_after = serve(worker, after, "store", tmp_path)
+    assert legacy_after == store_after == legacy_before
+    assert all(answer.startswith("200 ") for answer in store_after.values())

@@ -1,0 +1,76 @@
+/**
+ * secrets-plane accessor: read a Worker secret the same way whichever backend bound it.
+ *
+ * - legacy backend: `secret_text` bindings arrive as plain strings;
+ * - store backend: `secrets_store_secret` bindings arrive as `{ get(): Promise<string> }`.
+ *
+ * Deploy code that reads through `readSecret` first; after that the backend flip (and the flip
+ * back) needs no code change. Copy this file into the Worker project (for example
+ * `src/lib/secrets.ts`) and run `python -m stacks codemod` to route reads through it.
+ */
+
+export interface SecretsStoreSecret {
+  get(): Promise<string>;
+}
+
+export type SecretBinding = string | SecretsStoreSecret;
+
+/** Thrown when a binding is absent or its store secret does not exist; names the binding. */
+export class MissingSecretError extends Error {
+  readonly binding: string;
+
+  constructor(binding: string, detail: string) {
+    super(`secret binding ${binding}: ${detail}`);
+    this.name = "MissingSecretError";
+    this.binding = binding;
+  }
+}
+
+/**
+ * The secret's value. Call it inside a request handler (never at module scope: a store secret is
+ * read at request time, which is what makes rotation take effect without a deploy).
+ */
+export async function readSecret(binding: SecretBinding | null | undefined, name = "(unnamed)"): Promise<string> {
+  if (typeof binding === "string") {
+    return binding;
+  }
+  if (binding !== null && binding !== undefined && typeof binding.get === "function") {
+    try {
+      return await binding.get();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new MissingSecretError(name, `the store secret could not be read (${reason}); check the Secrets Store and the binding's secret_name`);
+    }
+  }
+  throw new MissingSecretError(name, "no such binding on this Worker; check secrets_manifest.yaml and the deploy");
+}
+
+/**
+ * A per-request view of `env` in which each named Secrets Store binding's `.get()` runs at most
+ * once and is reused for the rest of the request. Create it at the top of each handler:
+ *
+ *   async fetch(request, env, ctx) { env = withSecretMemo(env, SECRET_BINDINGS); ... }
+ *
+ * Only the listed names are wrapped (a KV namespace also has a `.get`); strings pass through.
+ */
+export function withSecretMemo<E extends object>(env: E, names: readonly string[]): E {
+  const wanted = new Set<PropertyKey>(names);
+  const cache = new Map<PropertyKey, SecretsStoreSecret>();
+  return new Proxy(env, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (!wanted.has(prop) || typeof value === "string" || value === null || typeof value !== "object"
+          || typeof (value as SecretsStoreSecret).get !== "function") {
+        return value;
+      }
+      let memo = cache.get(prop);
+      if (memo === undefined) {
+        const binding = value as SecretsStoreSecret;
+        let pending: Promise<string> | undefined;
+        memo = { get: () => (pending ??= binding.get()) };
+        cache.set(prop, memo);
+      }
+      return memo;
+    },
+  });
+}
