@@ -252,7 +252,7 @@ def _imported_names(root: Node, src: bytes) -> set[str]:
 def _add_import(source: str, specifier: str) -> str:
     line = f'import {{ readSecret }} from "{specifier}";\n'
     lines = source.splitlines(keepends=True)
-    last_import = max((i for i, l in enumerate(lines) if l.startswith("import ")), default=-1)
+    last_import = max((i for i, text in enumerate(lines) if text.startswith("import ")), default=-1)
     if last_import < 0:
         return line + source
     # An import can span lines: insert after the line that closes it.

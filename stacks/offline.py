@@ -52,6 +52,20 @@ class ProgramRun:
         return [r for r in self.resources if r.type == type_token]
 
 
+UNKNOWN_TEXT = "[known after apply]"
+
+
+def _known(value: Any) -> Any:
+    """Outputs computed by providers are unknown in a preview: show them as such."""
+    if isinstance(value, dict):
+        return {k: _known(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known(v) for v in value]
+    if type(value).__name__ == "Unknown":
+        return UNKNOWN_TEXT
+    return value
+
+
 def is_secret(value: Any) -> bool:
     return rpc.is_rpc_secret(value)
 
@@ -191,6 +205,7 @@ def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret
                     out = pulumi.Output.from_input(value)
                     resolved = loop.run_until_complete(out.future(with_unknowns=True))
                     secret = loop.run_until_complete(out.is_secret())
+                    resolved = _known(resolved)
                     outputs[key] = rpc.wrap_rpc_secret(resolved) if secret else resolved
             return ProgramRun(stack, monitor.recorded, invokes, outputs, logger.warnings)
         finally:
