@@ -13,8 +13,13 @@ ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(ROOT))
 
+from collections import Counter  # noqa: E402
+
 from fake_cloudflare import FakeCloudflare  # noqa: E402
 from provider_host import ProviderHost  # noqa: E402
+
+# Figures the hardening tests count as they run; printed at the end of the session.
+FIGURES: Counter[str] = Counter()
 
 ACCOUNT = "5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b"
 STORE_ID = "9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e"
@@ -69,3 +74,19 @@ def host(fake: FakeCloudflare) -> Iterator[ProviderHost]:
                       "SECRETS_PLANE_HTTP_TIMEOUT": "2"})
     yield h
     h.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIGURES:
+        return
+    f = FIGURES
+    terminalreporter.write_sep("-", "hardening figures (counted by the tests that ran)")
+    terminalreporter.write_line(
+        f"bad input: {f['bad_inputs']} broken inputs tried, {f['bad_inputs_exit_1']} exited 1 with their exact "
+        f"message; {f['fuzz_examples']} fuzz examples, {f['fuzz_escapes']} escaped the project's error type")
+    terminalreporter.write_line(
+        f"faults: {f['faults_injected']} injected through the provider host, {f['faults_recovered']} retried and "
+        f"converged, {f['faults_clear_errors']} failed with a clear error, {f['unmanaged_lost']} unmanaged bindings "
+        f"lost or changed")
+    terminalreporter.write_line(
+        f"leaks: {f['leak_outputs_scanned']} outputs scanned for canary values, {f['leaks_found']} leaks found")

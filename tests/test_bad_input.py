@@ -13,7 +13,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import FIGURES, ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -196,6 +196,7 @@ def test_base_of_the_catalogue_is_valid(tmp_path: Path) -> None:
 def test_broken_input_exits_1_with_its_message(tmp_path: Path, case_id: str, manifest: str | bytes | None,
                                                stacks: dict[str, str], expected: str) -> None:
     project = write_project(tmp_path, manifest, stacks)
+    FIGURES["bad_inputs"] += 1
     for command in (["validate"], ["plan", "--stack", "prod"]):
         started = time.monotonic()
         code, out, err = run_cli(project, *command)
@@ -203,6 +204,7 @@ def test_broken_input_exits_1_with_its_message(tmp_path: Path, case_id: str, man
         assert expected in err, err
         assert "Traceback" not in err and "CANARY" not in err + out
         assert time.monotonic() - started < 10
+    FIGURES["bad_inputs_exit_1"] += 1
 
 
 def test_catalogue_size() -> None:
@@ -258,16 +260,24 @@ def test_fuzz_structures_only_raise_plane_error(data: dict[str, object]) -> None
     import yaml
 
     text = yaml.safe_dump(data)
+    FIGURES["fuzz_examples"] += 1
     try:
         parse_manifest(load_yaml_text(text, M))
     except PlaneError as exc:
         assert exc.problems and all(p.location.file == M for p in exc.problems)
+    except Exception:
+        FIGURES["fuzz_escapes"] += 1
+        raise
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_fuzz_raw_text_only_raises_plane_error(text: str) -> None:
+    FIGURES["fuzz_examples"] += 1
     try:
         parse_manifest(load_yaml_text(text, M))
     except PlaneError:
         pass
+    except Exception:
+        FIGURES["fuzz_escapes"] += 1
+        raise

@@ -5,7 +5,7 @@ lost or changed unmanaged binding."""
 from __future__ import annotations
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
 from fake_cloudflare import Fault
 from provider_host import HostError
 from test_worker_bindings import UNMANAGED, legacy_props, unmanaged_unchanged
@@ -31,7 +31,6 @@ FATAL = [
     (Fault("PATCH", SETTINGS, kind="echo", status=400, times=99), "Cloudflare answered 400"),
 ]
 OPERATIONS = ["create", "update", "read", "delete"]
-FIGURES = {"injected": 0, "recovered": 0, "clear_errors": 0}
 
 
 def _applies(fault: Fault, operation: str) -> bool:
@@ -67,10 +66,11 @@ TRANSIENT_CASES = [pytest.param(op, f, id=f"{op}-{f.method}-{f.kind}-{f.status}"
 def test_transient_faults_are_retried_and_converge(fake, host, operation, fault):  # type: ignore[no-untyped-def]
     state = _prepare(fake, host, operation)
     fake.faults.append(Fault(**vars(fault)))
+    FIGURES["faults_injected"] += 1
     _run(host, operation, state)
-    FIGURES["injected"] += 1
-    FIGURES["recovered"] += 1
     live = fake.bindings(ACCOUNT, "w")
+    if not unmanaged_unchanged(fake, "w"):
+        FIGURES["unmanaged_lost"] += 1
     assert unmanaged_unchanged(fake, "w")
     if operation == "create":
         assert {"A", "B"} <= set(live)
@@ -78,6 +78,7 @@ def test_transient_faults_are_retried_and_converge(fake, host, operation, fault)
         assert "C" in live and "B" not in live
     elif operation == "delete":
         assert not {"A", "B"} & set(live)
+    FIGURES["faults_recovered"] += 1
 
 
 @pytest.mark.parametrize("operation", ["create", "update", "delete"])
@@ -86,16 +87,16 @@ def test_persistent_faults_fail_clearly_and_leave_the_worker_as_it_was(fake, hos
     state = _prepare(fake, host, operation)
     before = {k: dict(v) for k, v in fake.bindings(ACCOUNT, "w").items()}
     fake.faults.append(Fault(**vars(fault)))
+    FIGURES["faults_injected"] += 1
     with pytest.raises(HostError) as info:
         _run(host, operation, state)
-    FIGURES["injected"] += 1
-    FIGURES["clear_errors"] += 1
     message = info.value.details.strip().splitlines()[-1]
     assert expected in message
     assert "Worker 'api' (script 'w')" in message
     assert "re-run" in message.lower() or "permission" in message.lower() or "token" in message
     assert CANARY_PREFIX not in info.value.details
     assert fake.bindings(ACCOUNT, "w") == before, "a failed operation changes nothing"
+    FIGURES["faults_clear_errors"] += 1
 
 
 def test_missing_worker_on_update_names_the_fix(fake, host):  # type: ignore[no-untyped-def]

@@ -12,13 +12,21 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, ROOT, canary, stack_config
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, ROOT, canary, stack_config
 from fake_cloudflare import Fault
 from provider_host import HostError, ProviderHost
 from test_worker_bindings import UNMANAGED, legacy_props
 
 from stacks.cli import main
 from stacks.offline import redact, run_program
+
+
+def scanned(text: str) -> str:
+    """Count an output as scanned, and any canary in it as a leak."""
+    FIGURES["leak_outputs_scanned"] += 1
+    if CANARY_PREFIX in text:
+        FIGURES["leaks_found"] += 1
+    return text
 
 
 def cli(project: Path, *args: str) -> tuple[int, str]:
@@ -30,7 +38,7 @@ def cli(project: Path, *args: str) -> tuple[int, str]:
             code = main(["--project-dir", str(project), "--debug", *args])
     finally:
         logging.getLogger().removeHandler(handler)
-    return code, out.getvalue() + err.getvalue()
+    return code, scanned(out.getvalue() + err.getvalue())
 
 
 def test_cli_paths_never_print_a_value(project: Path) -> None:
@@ -60,10 +68,10 @@ def test_plan_output_is_placeholders_only(project: Path) -> None:
                                            ("prod", "store")])
 def test_program_outputs_and_unmarked_inputs_carry_no_value(stack: str, backend: str) -> None:
     result = run_program(ROOT, stack, stack_config(stack, backend=backend), ["secrets-plane:values"])
-    assert CANARY_PREFIX not in json.dumps(redact(result.outputs))
+    assert CANARY_PREFIX not in scanned(json.dumps(redact(result.outputs)))
     for res in result.resources:
-        assert CANARY_PREFIX not in json.dumps(redact(res.inputs), default=str), res.name
-    assert CANARY_PREFIX not in " ".join(result.warnings)
+        assert CANARY_PREFIX not in scanned(json.dumps(redact(res.inputs), default=str)), res.name
+    assert CANARY_PREFIX not in scanned(" ".join(result.warnings))
 
 
 def test_provider_debug_logs_and_errors_carry_no_value(fake) -> None:  # type: ignore[no-untyped-def]
@@ -77,13 +85,13 @@ def test_provider_debug_logs_and_errors_carry_no_value(fake) -> None:  # type: i
         fake.faults.append(Fault("PATCH", r"/settings$", kind="echo", status=400, times=99))
         with pytest.raises(HostError) as info:
             host.up("w", state, rotated)
-        assert CANARY_PREFIX not in info.value.details
+        assert CANARY_PREFIX not in scanned(info.value.details)
         assert "[secret]" in info.value.details
         public = {k: v for k, v in state.items() if k != "values"}
-        assert CANARY_PREFIX not in json.dumps(public)
+        assert CANARY_PREFIX not in scanned(json.dumps(public))
     finally:
         host.close()
-    log = host.stderr_tail.decode(errors="replace")
+    log = scanned(host.stderr_tail.decode(errors="replace"))
     assert "Request options: [not logged" in log, "debug logging was on, so the redacted line must be there"
     assert CANARY_PREFIX not in log
     # The values did reach the API, and only there.
@@ -102,4 +110,4 @@ def test_runtime_missing_and_oversized_value_errors_name_no_value() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "over the 65536-byte limit" in proc.stderr
-    assert CANARY_PREFIX not in proc.stdout + proc.stderr.replace(json.dumps(values), "")
+    assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr.replace(json.dumps(values), ""))
