@@ -48,9 +48,6 @@ class WorkerState:
     script_name: str
     bindings: tuple[Binding, ...]
 
-    def binding(self, name: str) -> Binding | None:
-        return next((b for b in self.bindings if b.name == name), None)
-
 
 @dataclass(frozen=True)
 class DesiredState:

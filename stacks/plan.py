@@ -7,7 +7,6 @@ stop on them). Nothing here can print a value: the program only ever sees placeh
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from .estate import Estate
@@ -141,7 +140,3 @@ def render_text(plan: dict[str, Any]) -> str:
     for w in plan["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
-
-
-def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent
