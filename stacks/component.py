@@ -67,8 +67,10 @@ class SecretsPlane(pulumi.ComponentResource):
         assert store is not None
         if store.mode == "adopt":
             # Read-only lookup: fails at preview if the store is not there, and is never deleted.
+            # A lookup registers nothing, so it need not wait on the promotion gate; taking the plain
+            # account id keeps it (and the store id in every binding) known at preview.
             found = cloudflare.get_secrets_store_output(
-                account_id=self.account_id, store_id=store.id,
+                account_id=desired.account_id, store_id=store.id,
                 opts=pulumi.InvokeOptions(parent=self))
             return found.apply(lambda s: s.store_id or s.id)
         created = cloudflare.SecretsStore(

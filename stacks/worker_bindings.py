@@ -184,6 +184,45 @@ class WorkerSecretBindingsProvider(ResourceProvider):
             live[data["name"]] = data
         return live
 
+    def _version_ids(self, client: Cloudflare, props: Mapping[str, Any], action: str) -> list[str]:
+        """Version ids of the Worker, newest first (first page is enough: we need the top two)."""
+        try:
+            page = client.workers.scripts.versions.list(props["script_name"], account_id=props["account_id"])
+        except APIError as exc:
+            if isinstance(exc, NotFoundError):
+                return []
+            raise describe_failure(exc, f"{action}: listing versions of", self._subject(props),
+                                   self._not_found_hint(props)) from None
+        items = list(page.result.items or []) if page.result else []
+        items.sort(key=lambda v: v.number or 0, reverse=True)
+        return [v.id for v in items if v.id]
+
+    def _restore_lost(self, client: Cloudflare, props: Mapping[str, Any], base: str | None, removed: set[str],
+                      action: str) -> None:
+        """A deploy that lands between our read and our write is overwritten by our bindings list:
+        bindings it added would be lost. Detect it (the version before ours is not the one we read)
+        and bring them back by inheriting them from that version, in one more write."""
+        ids = self._version_ids(client, props, action)
+        if base is None or len(ids) < 2 or ids[1] == base:
+            return
+        between = ids[1]
+        try:
+            raw = client.workers.scripts.versions.with_raw_response.get(
+                between, account_id=props["account_id"], script_name=props["script_name"])
+            listed = raw.http_response.json()["result"]["resources"]["bindings"] or []
+        except (APIError, KeyError, TypeError, ValueError) as exc:
+            raise CloudflareOperationError(
+                f"{action}: bindings of {self._subject(props)} were written, but a deploy landed at the same time "
+                f"and its version could not be read ({type(exc).__name__}): re-run to restore anything it added."
+            ) from None
+        live = self._read_live(client, props, action) or {}
+        lost = [b["name"] for b in listed if b.get("name") not in live and b.get("name") not in removed]
+        if not lost:
+            return
+        bindings = [{"type": "inherit", "name": name} for name in live]
+        bindings += [{"type": "inherit", "name": name, "version_id": between} for name in lost]
+        self._write(client, props, bindings, action, [])
+
     def _write(self, client: Cloudflare, props: Mapping[str, Any], bindings: list[dict[str, Any]], action: str,
                values: Sequence[str]) -> None:
         settings = cast(Settings, {"bindings": cast(list[SettingsBinding], bindings)})
@@ -198,6 +237,8 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         values: dict[str, str] = dict(props.get("values") or {})
         old_values: Mapping[str, str] = olds.get("values") or {}
         client = make_client()
+        ids = self._version_ids(client, props, "apply")  # before the read: see _restore_lost
+        base = ids[0] if ids else None
         live = self._read_live(client, props, "apply") or {}
         specs = list(props.get("bindings") or [])
         api_bindings: list[dict[str, Any]] = []
@@ -217,6 +258,7 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         if needs_write:
             merged = merge_bindings(list(live.values()), api_bindings, previously_managed)
             self._write(client, props, merged, "apply", list(values.values()))
+            self._restore_lost(client, props, base, previously_managed - desired_names, "apply")
         now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
         old_stamps: Mapping[str, str] = olds.get("value_changed_at") or {}
         stamps = {}
@@ -241,10 +283,13 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         if not managed or not props.get("script_name"):
             return
         client = make_client()
+        ids = self._version_ids(client, props, "delete")
+        base = ids[0] if ids else None
         live = self._read_live(client, props, "delete", missing_ok=True)
         if live is None or not managed & set(live):
             return  # nothing of ours is there: no write, no new Worker version
         self._write(client, props, merge_bindings(list(live.values()), [], managed), "delete", [])
+        self._restore_lost(client, props, base, managed, "delete")
 
 
 class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name="WorkerSecretBindings"):

@@ -29,10 +29,23 @@ class Fault:
 
 
 @dataclass
+class Version:
+    id: str
+    created_on: str
+    bindings: list[dict[str, Any]]
+
+
+@dataclass
 class Script:
     bindings: list[dict[str, Any]] = field(default_factory=list)
-    versions: int = 1
-    version_dates: list[str] = field(default_factory=lambda: ["2026-01-05T10:00:00Z"])
+    history: list[Version] = field(default_factory=list)  # oldest first
+
+    @property
+    def versions(self) -> int:
+        return len(self.history)
+
+    def new_version(self, created_on: str) -> None:
+        self.history.append(Version(f"v{len(self.history) + 1}", created_on, [dict(b) for b in self.bindings]))
 
 
 @dataclass
@@ -80,8 +93,15 @@ class FakeCloudflare:
     # ---- seeding and inspection -------------------------------------------------------------
     def add_script(self, account: str, name: str, bindings: list[dict[str, Any]] | None = None) -> Script:
         script = Script(bindings=[dict(b) for b in bindings or []])
+        script.new_version("2026-01-05T10:00:00Z")
         self.scripts[(account, name)] = script
         return script
+
+    def deploy(self, account: str, name: str, bindings: list[dict[str, Any]]) -> None:
+        """What `wrangler deploy` does: a new version with the bindings of its config."""
+        script = self.scripts[(account, name)]
+        script.bindings = [dict(b) for b in bindings]
+        script.new_version(self.now)
 
     def add_store(self, account: str, store_id: str, name: str = "default") -> None:
         self.stores[(account, store_id)] = {"id": store_id, "name": name, "created": "2026-01-01T00:00:00Z",
@@ -205,13 +225,22 @@ class FakeCloudflare:
                 return 404, _envelope(None, [{"code": 1001, "message": "store not found"}])
             items = [vars(s) for s in self.store_secrets.get(m.group(2), {}).values()]
             return self._page(items, query)
+        m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/versions/([^/]+)", path)
+        if m and method == "GET":
+            script = self.scripts.get((m.group(1), m.group(2)))
+            version = next((v for v in script.history if v.id == m.group(3)), None) if script else None
+            if version is None:
+                return 404, _envelope(None, [{"code": 10007, "message": "version not found"}])
+            return 200, _envelope({"id": version.id, "number": int(version.id[1:]),
+                                   "metadata": {"created_on": version.created_on},
+                                   "resources": {"bindings": [_public(b) for b in version.bindings]}})
         m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/versions", path)
         if m and method == "GET":
             script = self.scripts.get((m.group(1), m.group(2)))
             if script is None:
                 return 404, _envelope(None, [{"code": 10007, "message": "This Worker does not exist on your account."}])
-            items = [{"id": f"v{i}", "number": i, "metadata": {"created_on": d, "source": "api"}}
-                     for i, d in reversed(list(enumerate(script.version_dates, 1)))]
+            items = [{"id": v.id, "number": int(v.id[1:]), "metadata": {"created_on": v.created_on, "source": "api"}}
+                     for v in reversed(script.history)]
             page = int((query.get("page") or ["1"])[0])
             chunk = items if page == 1 else []
             return 200, {**_envelope({"items": chunk}), "result_info": {"page": page, "count": len(chunk)}}
@@ -249,7 +278,13 @@ class FakeCloudflare:
         new: list[dict[str, Any]] = []
         for binding in settings.get("bindings", []):
             if binding.get("type") == "inherit":
-                source = current.get(binding.get("old_name") or binding["name"])
+                origin = current
+                if binding.get("version_id") not in (None, "latest"):
+                    version = next((v for v in script.history if v.id == binding["version_id"]), None)
+                    if version is None:
+                        return 400, _envelope(None, [{"code": 10021, "message": "unknown version_id"}])
+                    origin = {b["name"]: b for b in version.bindings}
+                source = origin.get(binding.get("old_name") or binding["name"])
                 if source is None:
                     return 400, _envelope(None, [{"code": 10021, "message": f"cannot inherit binding {binding['name']}: "
                                                                               "not in the latest version"}])
@@ -262,8 +297,7 @@ class FakeCloudflare:
         if len(names) != len(set(names)):
             return 400, _envelope(None, [{"code": 10021, "message": "duplicate binding name"}])
         script.bindings = new
-        script.versions += 1
-        script.version_dates.append(self.now)
+        script.new_version(self.now)
         return 200, _envelope({"bindings": [_public(b) for b in new]})
 
 

@@ -35,7 +35,8 @@ def seed_healthy(fake: FakeCloudflare, stack: str, backend: str) -> DesiredState
                 bindings.append({"type": "secrets_store_secret", "name": b.name, "store_id": STORE_ID,
                                  "secret_name": b.store_secret_name})
         script = fake.add_script(ACCOUNT, worker.script_name, bindings)
-        script.version_dates = ["2026-03-01T12:00:00Z", "2026-06-10T12:00:00Z"]
+        script.history[0].created_on = "2026-03-01T12:00:00Z"
+        script.new_version("2026-06-10T12:00:00Z")
     return state
 
 

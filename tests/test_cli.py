@@ -35,7 +35,7 @@ def test_plan_json_of_the_shipped_manifest(stack: str, backend: str) -> None:
     assert plan["stack"] == stack and plan["backend"] == backend
     assert plan["manifest_digest"] == desired.manifest_digest
     assert [w["script_name"] for w in plan["workers"]] == [w.script_name for w in desired.workers]
-    for planned, wanted in zip(plan["workers"], desired.workers):
+    for planned, wanted in zip(plan["workers"], desired.workers, strict=True):
         assert [(b["name"], b["type"], b["secret"], b.get("store_secret_name")) for b in planned["bindings"]] == \
                [(b.name, b.kind, b.secret, b.store_secret_name) for b in wanted.bindings]
     if backend == "store":

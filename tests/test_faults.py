@@ -123,6 +123,36 @@ def test_deploy_between_read_and_write_keeps_its_bindings(fake, host):  # type: 
     assert fake.bindings(ACCOUNT, "w")["ROOMS"] == UNMANAGED[1]
 
 
+def test_deploy_adding_a_binding_between_read_and_write_does_not_lose_it(fake, host):  # type: ignore[no-untyped-def]
+    """The settings PATCH replaces the bindings list, so a binding a deploy adds after our read is
+    missing from our write. The provider sees that the version before its own is not the one it
+    read, and restores what that deploy added by inheriting it from that version."""
+    state = _prepare(fake, host, "update")
+    writes_before = fake.settings_writes("w")
+
+    def deploy(account: str, script: str) -> None:
+        current = [b for b in fake.scripts[(account, script)].bindings if b["name"] != "ENVIRONMENT"]
+        fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"},
+                                                {"type": "plain_text", "name": "ENVIRONMENT", "text": "v2"}])
+
+    fake.before_settings_write = deploy
+    _run(host, "update", state)
+    live = fake.bindings(ACCOUNT, "w")
+    assert live["UPLOADS"] == {"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}
+    assert live["ENVIRONMENT"]["text"] == "v2"
+    assert "C" in live and "B" not in live, "the update itself landed"
+    assert all(live[b["name"]] == b for b in UNMANAGED if b["name"] != "ENVIRONMENT")
+    assert fake.settings_writes("w") == writes_before + 2, "one write, plus one to restore what the deploy added"
+
+
+def test_no_race_means_no_extra_write_or_version_read(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "update")
+    writes_before = fake.settings_writes("w")
+    _run(host, "update", state)
+    assert fake.settings_writes("w") == writes_before + 1
+    assert fake.count("GET", r"/versions/v\d+$") == 0
+
+
 def test_stop_after_two_of_five_workers_converges_without_extra_versions(fake, host):  # type: ignore[no-untyped-def]
     scripts = [f"w{i}" for i in range(5)]
     for s in scripts:
