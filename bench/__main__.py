@@ -50,6 +50,21 @@ def evaluate(workdir: Path, s: int, w: int, k: int, backend: str, runs: int) -> 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def plan_time(workdir: Path, s: int, w: int, k: int, backend: str, runs: int = 3) -> tuple[float, float]:
+    """`python -m stacks plan` as a user runs it, whole process: (median seconds, peak RSS MB)."""
+    import resource
+
+    project = write_project(workdir / f"plan-{backend}", manifest(s, w, k, backend))
+    times, peak = [], 0.0
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "stacks", "--project-dir", str(project), "plan", "--stack", "bench",
+                        "--format", "json"], capture_output=True, check=True, cwd=ROOT)
+        times.append(time.perf_counter() - t)
+        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    return statistics.median(times), peak
+
+
 def validate_time(workdir: Path, s: int, w: int, k: int, runs: int = 5) -> float:
     project = write_project(workdir / "validate", manifest(s, w, k, "store"))
     times = []
@@ -96,7 +111,12 @@ def main() -> int:
                              "(1.0 is perfectly linear; a quadratic step would make it about 8).")
         s, w, k = (100, 200, 25) if not args.quick else sizes[-1]
         lines += ["", f"`validate` of the largest manifest ({s} secrets, {w} Workers, {k} bindings each, "
-                      f"{w * k} bindings): {validate_time(workdir, s, w, k):.2f} s median of 5 (whole process).", ""]
+                      f"{w * k} bindings): {validate_time(workdir, s, w, k):.2f} s median of 5 (whole process)."]
+        for backend in ("legacy", "store"):
+            seconds, rss = plan_time(workdir, s, w, k, backend)
+            lines.append(f"`plan --format json` of it, {backend} backend: {seconds:.2f} s median of 3, peak RSS "
+                         f"{rss:.0f} MB (whole process; target under 10 s and 500 MB).")
+        lines.append("")
         ss, sw, sk = (100, 200, 25) if not args.quick else (10, 5, 4)
         lines += [f"Apply scenarios at S={ss}, W={sw}, k={sk}, through the real dynamic-provider host and the fake "
                   "Cloudflare API (counted there), against `wrangler secret put` (one call and one version per "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ def run(project_dir: Path) -> SecretsPlane:
     return plane
 
 
+PREVIEW_ONLY_WARN = "SECRETS_PLANE_PROMOTION_CHECK"
+
+
 def promotion_gate(desired: DesiredState, settings: StackSettings) -> pulumi.Output[bool] | None:
     """An Output every resource's account id waits on: if the gate refuses, nothing registers."""
     if not settings.promote_from:
@@ -62,6 +66,11 @@ def promotion_gate(desired: DesiredState, settings: StackSettings) -> pulumi.Out
         if settings.promotion_override:
             pulumi.log.warn(f"PROMOTION GATE OVERRIDDEN ({settings.promotion_override}): "
                             + "; ".join(problems))
+            return True
+        if os.environ.get(PREVIEW_ONLY_WARN) == "warn" and pulumi.runtime.is_dry_run():
+            # Pull-request previews of production show what it will do once staging runs the
+            # change; the apply itself (never a dry run) still refuses.
+            pulumi.log.warn("promotion gate (preview only, will refuse on apply): " + "; ".join(problems))
             return True
         raise pulumi.RunError(gate_message(problems, desired.stack))
 

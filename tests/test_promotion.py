@@ -80,3 +80,13 @@ def test_override_is_loud() -> None:
     result = prod({"manifest_digest": "0" * 64, "backend": "legacy"}, promotionOverride="INC-123 hotfix")
     assert result.outputs["promotion_override"] == "INC-123 hotfix"
     assert any("PROMOTION GATE OVERRIDDEN (INC-123 hotfix)" in w for w in result.warnings)
+
+
+def test_pull_request_preview_reports_the_gate_but_apply_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETS_PLANE_PROMOTION_CHECK", "warn")
+    cfg = stack_config("prod", promoteFrom=SOURCE)
+    stale = {SOURCE: {"manifest_digest": "0" * 64, "backend": "legacy"}}
+    preview = run_program(ROOT, "prod", cfg, ["secrets-plane:values"], preview=True, stack_outputs=stale)
+    assert any("promotion gate (preview only, will refuse on apply)" in w for w in preview.warnings)
+    with pytest.raises(pulumi.RunError):
+        run_program(ROOT, "prod", cfg, ["secrets-plane:values"], preview=False, stack_outputs=stale)
