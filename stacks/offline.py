@@ -164,6 +164,14 @@ class _WarningLogger:
     debug = info
 
 
+def _quiet_about_reported_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A program error reaches the caller as an exception; the same error left in other futures of
+    the run would otherwise be printed again, with a traceback, when they are collected."""
+    if isinstance(context.get("exception"), pulumi.RunError):
+        return
+    loop.default_exception_handler(context)
+
+
 def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) -> tuple[dict[str, str], list[str]]:
     """Pulumi config as the CLI hands it to a program: strings, objects JSON-encoded."""
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in namespace_values.items()}
@@ -182,6 +190,7 @@ def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret
         logger = _WarningLogger()
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(_quiet_about_reported_errors)
         try:
             cfg, keys = stack_config(config, secret_keys)
             pulumi.runtime.set_all_config(cfg, keys)
