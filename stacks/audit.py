@@ -12,9 +12,7 @@ from typing import Any
 from .canary import resolve_store_id
 from .desired_state import DesiredState, stack_secret_names
 from .estate import Estate
-from .live import LiveAccount
-
-SECRET_TYPES = ("secret_text", "secrets_store_secret")
+from .live import SECRET_TYPES, LiveAccount
 
 
 @dataclass

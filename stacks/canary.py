@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 
 from .desired_state import DesiredState
-from .live import LiveAccount
+from .live import SECRET_TYPES, LiveAccount
 
-SECRET_TYPES = ("secret_text", "secrets_store_secret")
 HEALTH_TIMEOUT_S = 5.0
 
 

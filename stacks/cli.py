@@ -35,10 +35,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .plan import build_plan, render_json, render_text
 
     estate = load_estate(_project(args), args.manifest)
-    if args.stack not in estate.stacks:
-        from .stack_config import load_stack_file
-
-        load_stack_file(_project(args), args.stack)  # raises the "unknown stack" error
+    _stack(estate, _project(args), args.stack)
     plan = build_plan(estate, args.stack, args.backend)
     print(render_json(plan) if args.format == "json" else render_text(plan))
     return 0

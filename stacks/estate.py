@@ -85,11 +85,13 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
     for name, stack in estate.stacks.items():
         settings = stack.settings
         by_account[settings.account_id].append(name)
-        backend = settings.effective_backend(m.backend)
-        if backend == "store" and settings.store is None:
-            out.error(stack.location("store"), f"stack '{name}' uses the store backend but names no store",
-                      f"set `{NAMESPACE}:store` to `{{adopt: <store id>}}` or `{{create: <name>}}`")
-        _check_values(estate, name, backend, out, require_values)
+        try:
+            desired = estate.desired_state(name)
+        except PlaneError as exc:
+            for problem in exc.problems:
+                out.error(stack.location("store"), problem.message, problem.hint)
+            continue
+        _check_values(estate, name, desired, out, require_values)
 
     for account, stack_names in sorted(by_account.items()):
         owners: dict[str, str] = {}
@@ -123,12 +125,10 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
                 out.warning(where, message + " once the store backend is on", hint)
 
 
-def _check_values(estate: Estate, name: str, backend: str, out: ProblemCollector, require_values: bool) -> None:
+def _check_values(estate: Estate, name: str, desired: DesiredState, out: ProblemCollector,
+                  require_values: bool) -> None:
     stack = estate.stacks[name]
-    try:
-        desired = estate.desired_state(name)
-    except PlaneError:
-        return  # reported above (no store)
+    backend = desired.backend
     needed = set(desired.needed_values)
     missing = sorted(needed - set(stack.settings.value_names))
     if missing:

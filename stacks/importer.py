@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 
 from .estate import Estate
-from .live import LiveAccount
+from .live import SECRET_TYPES, LiveAccount
 from .manifest import JS_IDENTIFIER_RE
-
-SECRET_TYPES = ("secret_text", "secrets_store_secret")
 
 
 def _guess_provider(name: str) -> str:

@@ -9,6 +9,9 @@ from cloudflare import APIError, Cloudflare, NotFoundError
 
 from .cloudflare_api import describe_failure, make_client
 
+# The binding types that carry a credential.
+SECRET_TYPES = ("secret_text", "secrets_store_secret")
+
 
 @dataclass(frozen=True)
 class LiveStoreSecret:
