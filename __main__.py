@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from stacks.program import run
+from stacks.resources.program import run
 
 run(Path(__file__).resolve().parent)

@@ -29,7 +29,7 @@ import json, resource, statistics, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from bench.estate import STACK, config
-from stacks.offline import run_program
+from stacks.resources.offline import run_program
 import yaml
 project = Path(sys.argv[2]); runs = int(sys.argv[3])
 data = yaml.safe_load((project / "secrets_manifest.yaml").read_text())

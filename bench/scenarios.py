@@ -20,7 +20,7 @@ from fake_cloudflare import FakeCloudflare  # noqa: E402
 from provider_host import ProviderHost  # noqa: E402
 
 from bench.estate import ACCOUNT, STACK, config, manifest, write_project  # noqa: E402
-from stacks.offline import ProgramRun, reveal, run_program  # noqa: E402
+from stacks.resources.offline import ProgramRun, reveal, run_program  # noqa: E402
 
 BINDINGS = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
 STORE_SECRET = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pulumi
 
-from .cloudflare_api import CloudflareOperationError
-from .errors import PlaneError
-from .estate import MANIFEST_FILE, Estate, load_estate
+from .api.client import CloudflareOperationError
+from .core.errors import PlaneError
+from .core.estate import MANIFEST_FILE, Estate, load_estate
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -32,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import build_plan, render_json, render_text
+    from .resources.plan import build_plan, render_json, render_text
 
     estate = load_estate(_project(args), args.manifest)
     _stack(estate, _project(args), args.stack)
@@ -43,14 +43,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _stack(estate: Estate, project: Path, stack: str) -> None:
     if stack not in estate.stacks:
-        from .stack_config import load_stack_file
+        from .core.stack_config import load_stack_file
 
         load_stack_file(project, stack)  # raises the "unknown stack" error with a suggestion
 
 
 def cmd_canary(args: argparse.Namespace) -> int:
-    from .canary import render, run_canary
-    from .live import LiveAccount
+    from .live.account import LiveAccount
+    from .live.canary import render, run_canary
 
     estate = load_estate(_project(args), args.manifest)
     _stack(estate, _project(args), args.stack)
@@ -66,8 +66,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
-    from .audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
-    from .live import LiveAccount
+    from .live.account import LiveAccount
+    from .live.audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
 
     estate = load_estate(_project(args), args.manifest)
     _stack(estate, _project(args), args.stack)
@@ -88,8 +88,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .importer import draft_import
-    from .live import LiveAccount
+    from .live.account import LiveAccount
+    from .live.importer import draft_import
 
     estate = load_estate(_project(args), args.manifest)
     _stack(estate, _project(args), args.stack)
@@ -104,8 +104,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_wrangler(args: argparse.Namespace) -> int:
-    from .errors import PlaneError as _PlaneError
-    from .wrangler_config import desired_entries, sync
+    from .core.errors import PlaneError as _PlaneError
+    from .worker_kit.wrangler_config import desired_entries, sync
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
@@ -114,7 +114,7 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
     worker = next((w for w in desired.workers if w.worker == args.worker), None)
     spec = estate.manifest.manifest.workers.get(args.worker)
     if worker is None or spec is None:
-        from .errors import did_you_mean
+        from .core.errors import did_you_mean
 
         raise _PlaneError.at(MANIFEST_FILE, f"workers.{args.worker}", f"no Worker '{args.worker}' in stack {args.stack}",
                              did_you_mean(args.worker, estate.manifest.manifest.workers) or "check the name")
@@ -144,7 +144,7 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
 
 
 def cmd_types(args: argparse.Namespace) -> int:
-    from .worker_types import render_types
+    from .worker_kit.worker_types import render_types
 
     estate = load_estate(_project(args), args.manifest)
     _stack(estate, _project(args), args.stack)
@@ -153,7 +153,7 @@ def cmd_types(args: argparse.Namespace) -> int:
 
 
 def cmd_codemod(args: argparse.Namespace) -> int:
-    from .codemod import run_codemod
+    from .worker_kit.codemod import run_codemod
 
     estate = load_estate(_project(args), args.manifest)
     return run_codemod(estate, [Path(p) for p in args.paths], args.worker, Path(args.accessor), args.write)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from conftest import ACCOUNT, ROOT, STORE_ID
 from fake_cloudflare import FakeCloudflare, StoreSecret
 
-from stacks.desired_state import DesiredState
-from stacks.estate import load_estate
+from stacks.core.desired_state import DesiredState
+from stacks.core.estate import load_estate
 
 UNMANAGED = [
     {"type": "kv_namespace", "name": "CACHE", "namespace_id": "kv1"},

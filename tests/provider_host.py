@@ -16,7 +16,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from stacks.worker_bindings import WorkerSecretBindingsProvider
+from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TYPE = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stacks.cli import main
-from stacks.errors import PlaneError
-from stacks.manifest import parse_manifest
-from stacks.yaml_source import load_yaml_text
+from stacks.core.errors import PlaneError
+from stacks.core.manifest import parse_manifest
+from stacks.core.yaml_source import load_yaml_text
 
 ACCOUNT = "5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b"
 BASE_MANIFEST = textwrap.dedent("""\

@@ -8,9 +8,9 @@ import pytest
 
 from bench.estate import manifest
 from bench.scenarios import run_scenarios
-from stacks.desired_state import build_desired_state
-from stacks.manifest import Manifest
-from stacks.stack_config import StackSettings
+from stacks.core.desired_state import build_desired_state
+from stacks.core.manifest import Manifest
+from stacks.core.stack_config import StackSettings
 
 S, W, K = 12, 6, 4
 

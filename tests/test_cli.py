@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from stacks.estate import load_estate
+from stacks.core.estate import load_estate
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

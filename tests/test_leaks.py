@@ -18,7 +18,7 @@ from provider_host import HostError, ProviderHost
 from test_worker_bindings import UNMANAGED, legacy_props
 
 from stacks.cli import main
-from stacks.offline import redact, run_program
+from stacks.resources.offline import redact, run_program
 
 
 def scanned(text: str) -> str:
@@ -104,7 +104,7 @@ def test_runtime_missing_and_oversized_value_errors_name_no_value() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", (
             "import json,sys; from pathlib import Path; sys.path.insert(0, 'tests'); "
-            "from conftest import stack_config; from stacks.offline import run_program; "
+            "from conftest import stack_config; from stacks.resources.offline import run_program; "
             "run_program(Path('.'), 'prod', stack_config('prod', values=json.loads(sys.argv[1])), ['secrets-plane:values'])"),
          json.dumps(values)],
         cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -70,7 +70,7 @@ def test_scopes_no_wider_than_manifest() -> None:
 def test_every_resource_of_the_real_program_passes() -> None:
     from conftest import stack_config
 
-    from stacks.offline import run_program
+    from stacks.resources.offline import run_program
 
     result = run_program(ROOT, "staging", stack_config("staging", backend="store", store={"create": "ascend"}),
                          ["secrets-plane:values"])

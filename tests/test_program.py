@@ -8,7 +8,7 @@ import pulumi
 import pytest
 from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID, canary, stack_config
 
-from stacks.offline import is_secret, redact, reveal, run_program
+from stacks.resources.offline import is_secret, redact, reveal, run_program
 
 STORE = "cloudflare:index/secretsStore:SecretsStore"
 STORE_SECRET = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"

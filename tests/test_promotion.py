@@ -6,8 +6,8 @@ import pulumi
 import pytest
 from conftest import ROOT, canary, manifest_secret_names, stack_config
 
-from stacks.estate import load_estate
-from stacks.offline import run_program
+from stacks.core.estate import load_estate
+from stacks.resources.offline import run_program
 
 SOURCE = "ascend/secrets-plane/staging"
 DIGEST = load_estate(ROOT).manifest.manifest.digest()
@@ -51,7 +51,7 @@ def test_gate_refuses_and_registers_nothing(staging, backend, expected) -> None:
 
 
 def test_refused_gate_declares_no_cloudflare_resource() -> None:
-    from stacks import offline
+    from stacks.resources import offline
 
     seen: list[str] = []
     original = offline._RecordingMonitor._record

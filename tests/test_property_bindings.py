@@ -11,7 +11,7 @@ from fake_cloudflare import FakeCloudflare
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stacks.worker_bindings import WorkerSecretBindingsProvider
+from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
 
 NAMES = [f"B{i}" for i in range(8)]
 OTHER_TYPES = [

@@ -15,7 +15,7 @@ import pytest
 from conftest import CANARY_PREFIX, ROOT
 
 from stacks.cli import main
-from stacks.codemod import rewrite_source
+from stacks.worker_kit.codemod import rewrite_source
 
 FIXTURE = ROOT / "tests" / "fixtures" / "worker"
 NODE_BIN = ROOT / "node_modules" / ".bin"
@@ -86,7 +86,7 @@ def test_sync_check_toml_with_real_wrangler(worker: Path, project: Path) -> None
     assert cli("wrangler", "sync", *args, project=project)[1].startswith("unchanged")
     assert config.read_text() == synced
 
-    from stacks.estate import load_estate
+    from stacks.core.estate import load_estate
 
     desired = load_estate(project).desired_state("staging")
     api = next(w for w in desired.workers if w.worker == "api")

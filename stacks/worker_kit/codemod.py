@@ -20,8 +20,8 @@ from pathlib import Path
 import tree_sitter_typescript
 from tree_sitter import Language, Node, Parser
 
-from .errors import PlaneError, did_you_mean
-from .estate import MANIFEST_FILE, Estate
+from ..core.errors import PlaneError, did_you_mean
+from ..core.estate import MANIFEST_FILE, Estate
 
 ENV_OBJECT = re.compile(r"^(env|this\.env|[A-Za-z_$][\w$]*\.env)$")
 FUNCTION_TYPES = {"function_declaration", "function_expression", "arrow_function", "method_definition",

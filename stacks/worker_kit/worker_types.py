@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import PlaneError, did_you_mean
-from .estate import MANIFEST_FILE, Estate
+from ..core.errors import PlaneError, did_you_mean
+from ..core.estate import MANIFEST_FILE, Estate
 
 
 def _pascal(name: str) -> str:

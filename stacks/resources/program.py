@@ -8,12 +8,12 @@ from typing import Any
 
 import pulumi
 
+from ..core.desired_state import DesiredState, build_desired_state
+from ..core.errors import Location, PlaneError, Problem
+from ..core.estate import MANIFEST_FILE, load_estate
+from ..core.promotion import gate_message, promotion_problems
+from ..core.stack_config import StackSettings, load_runtime_settings, set_value_command
 from .component import SecretsPlane
-from .desired_state import DesiredState, build_desired_state
-from .errors import Location, PlaneError, Problem
-from .estate import MANIFEST_FILE, load_estate
-from .promotion import gate_message, promotion_problems
-from .stack_config import StackSettings, load_runtime_settings, set_value_command
 
 
 def run(project_dir: Path) -> SecretsPlane:

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from .desired_state import DesiredState
-from .live import SECRET_TYPES, LiveAccount
+from ..core.desired_state import DesiredState
+from .account import SECRET_TYPES, LiveAccount
 
 HEALTH_TIMEOUT_S = 5.0
 

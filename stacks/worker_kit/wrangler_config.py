@@ -18,8 +18,8 @@ from typing import Any
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from .desired_state import DesiredState, WorkerState
-from .errors import PlaneError
+from ..core.desired_state import DesiredState, WorkerState
+from ..core.errors import PlaneError
 
 KEY = "secrets_store_secrets"
 

@@ -7,9 +7,9 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from .desired_state import DesiredState, WorkerState
-from .naming import resource_name
-from .stack_config import SecretValues
+from ..core.desired_state import DesiredState, WorkerState
+from ..core.naming import resource_name
+from ..core.stack_config import SecretValues
 from .worker_bindings import STORE, TEXT, WorkerSecretBindings
 
 COMPONENT_TYPE = "secrets-plane:index:SecretsPlane"

@@ -7,7 +7,7 @@ from typing import Any
 
 from cloudflare import APIError, Cloudflare, NotFoundError
 
-from .cloudflare_api import describe_failure, make_client
+from ..api.client import describe_failure, make_client
 
 # The binding types that carry a credential.
 SECRET_TYPES = ("secret_text", "secrets_store_secret")

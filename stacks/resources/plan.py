@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .estate import Estate
+from ..core.estate import Estate
+from ..core.stack_config import NAMESPACE, Placeholder
 from .offline import ProgramRun, redact, reveal, run_program
-from .stack_config import NAMESPACE, Placeholder
 
 STORE_TYPE = "cloudflare:index/secretsStore:SecretsStore"
 STORE_SECRET_TYPE = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"

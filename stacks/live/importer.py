@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from .estate import Estate
-from .live import SECRET_TYPES, LiveAccount
-from .manifest import JS_IDENTIFIER_RE
+from ..core.estate import Estate
+from ..core.manifest import JS_IDENTIFIER_RE
+from .account import SECRET_TYPES, LiveAccount
 
 
 def _guess_provider(name: str) -> str:

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..core.desired_state import DesiredState, stack_secret_names
+from ..core.estate import Estate
+from .account import SECRET_TYPES, LiveAccount
 from .canary import resolve_store_id
-from .desired_state import DesiredState, stack_secret_names
-from .estate import Estate
-from .live import SECRET_TYPES, LiveAccount
 
 
 @dataclass
