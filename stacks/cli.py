@@ -57,7 +57,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
     desired = estate.desired_state(args.stack)
     health = {name: w.health_url[args.stack] for name, w in estate.manifest.manifest.workers.items()
               if args.stack in w.health_url}
-    report = run_canary(desired, LiveAccount(desired.account_id), health)
+    report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait)
     print(render(report))
     return 0 if report.ok else 1
 
@@ -177,8 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("canary", help="live check: every Worker carries exactly the desired bindings")
+    p = sub.add_parser("canary", help="live check: every Worker serves exactly the desired bindings")
     p.add_argument("--stack", required=True)
+    p.add_argument("--wait", type=float, default=90.0, metavar="SECONDS",
+                   help="how long to wait for store secrets that are still pending (default 90)")
     p.set_defaults(func=cmd_canary)
 
     p = sub.add_parser("audit", help="every credential, its owner, Workers, last change and live status")

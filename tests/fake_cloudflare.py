@@ -1,12 +1,25 @@
-"""A fake Cloudflare API on 127.0.0.1: the endpoints secrets-plane uses, with inherit semantics,
-paging that ends with an empty page, per-script version counts, and injectable faults."""
+"""A fake Cloudflare API on 127.0.0.1, modelled on the official SDK's generated types (cloudflare
+5.9.0, itself generated from Cloudflare's OpenAPI spec) and on Cloudflare's docs. What each
+endpoint does, and where that behaviour comes from, is said beside it. `tests/test_fake_conformance.py`
+parses every response through the SDK's typed models, so the fake cannot drift from the spec
+unnoticed.
+
+Model: a Worker script is a list of immutable versions (bindings, modules, annotations) plus a
+list of deployments (percentages over versions). Anything that changes bindings through the
+script-level APIs (settings PATCH, secrets PUT, secrets-bulk PATCH) makes one new version from the
+latest one and deploys it at 100%, and is refused while the latest version is not the one
+deployed at 100% (codes 10214/10215). A version upload makes a version without deploying it.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -15,13 +28,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 PREFIX = "/client/v4"
+SECRET_TYPES = ("secret_text", "secret_key")
+
+
+def _utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass
 class Fault:
     method: str
     path_re: str
-    kind: str = "status"  # status | drop | delay
+    kind: str = "status"  # status | drop | delay | echo
     status: int = 500
     times: int = 1
     retry_after: float | None = None
@@ -31,21 +49,99 @@ class Fault:
 @dataclass
 class Version:
     id: str
+    number: int
     created_on: str
     bindings: list[dict[str, Any]]
+    modules: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    main_module: str = "index.js"
+    compatibility_date: str = "2025-09-01"
+    compatibility_flags: list[str] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    source: str = "wrangler"
+
+
+@dataclass
+class Deployment:
+    id: str
+    created_on: str
+    versions: list[dict[str, Any]]  # [{"version_id", "percentage"}]
+    annotations: dict[str, str] = field(default_factory=dict)
+    source: str = "wrangler"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 @dataclass
 class Script:
-    bindings: list[dict[str, Any]] = field(default_factory=list)
+    name: str
     history: list[Version] = field(default_factory=list)  # oldest first
+    deployments: list[Deployment] = field(default_factory=list)  # oldest first
+
+    # ---- views --------------------------------------------------------------------------------
+    @property
+    def latest(self) -> Version:
+        return self.history[-1]
+
+    @property
+    def deployment(self) -> Deployment | None:
+        return self.deployments[-1] if self.deployments else None
+
+    @property
+    def in_flight(self) -> bool:
+        """The latest version is not the one deployed at 100% (an uploaded preview version, a
+        gradual deployment, a rollback)."""
+        d = self.deployment
+        return d is None or d.versions != [{"version_id": self.latest.id, "percentage": 100.0}]
 
     @property
     def versions(self) -> int:
         return len(self.history)
 
-    def new_version(self, created_on: str) -> None:
-        self.history.append(Version(f"v{len(self.history) + 1}", created_on, [dict(b) for b in self.bindings]))
+    @property
+    def bindings(self) -> list[dict[str, Any]]:
+        return self.latest.bindings
+
+    @bindings.setter
+    def bindings(self, bindings: list[dict[str, Any]]) -> None:
+        """Test shortcut for `wrangler deploy` with these bindings: a new version, deployed."""
+        self.add_version([dict(b) for b in bindings], deploy=True, source="wrangler")
+
+    def version(self, version_id: str) -> Version | None:
+        return next((v for v in self.history if v.id == version_id), None)
+
+    # ---- changes ------------------------------------------------------------------------------
+    def add_version(self, bindings: list[dict[str, Any]], *, deploy: bool, source: str,
+                    annotations: dict[str, str] | None = None, modules: dict[str, tuple[bytes, str]] | None = None,
+                    main_module: str | None = None, created_on: str | None = None,
+                    compatibility_date: str | None = None, compatibility_flags: list[str] | None = None) -> Version:
+        number = len(self.history) + 1
+        base = self.history[-1] if self.history else None
+        version = Version(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}/{number}")), number=number,
+            created_on=created_on or _utcnow(), bindings=bindings,
+            modules=dict(modules if modules is not None else (base.modules if base else
+                                                               {"index.js": (b"export default {}", "application/javascript+module")})),
+            main_module=main_module or (base.main_module if base else "index.js"),
+            compatibility_date=compatibility_date or (base.compatibility_date if base else "2025-09-01"),
+            compatibility_flags=list(compatibility_flags if compatibility_flags is not None
+                                     else (base.compatibility_flags if base else [])),
+            annotations=dict(annotations or {}), source=source)
+        self.history.append(version)
+        if deploy:
+            self.deploy([(version.id, 100.0)], source=source, created_on=version.created_on)
+        return version
+
+    def deploy(self, split: list[tuple[str, float]], source: str = "wrangler", created_on: str | None = None,
+               annotations: dict[str, str] | None = None) -> Deployment:
+        d = Deployment(id=str(uuid.uuid4()), created_on=created_on or _utcnow(),
+                       versions=[{"version_id": v, "percentage": float(p)} for v, p in split],
+                       annotations=dict(annotations or {}), source=source)
+        self.deployments.append(d)
+        return d
 
 
 @dataclass
@@ -58,6 +154,46 @@ class StoreSecret:
     status: str = "active"
     created: str = "2026-01-05T10:00:00Z"
     modified: str = "2026-01-05T10:00:00Z"
+    # A new secret reads `pending` this many times before it turns `active`.
+    pending_reads: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "scopes": sorted(self.scopes), "store_id": self.store_id,
+                "comment": self.comment, "status": self.status, "created": self.created, "modified": self.modified}
+
+
+class RateLimit:
+    """Cloudflare's global API limit: "1200 requests per five minutes per user ... If you exceed this
+    limit, all API calls for the next five minutes will be blocked, receiving a HTTP 429 response".
+    Headers as documented: `Ratelimit: "default";r=<left>;t=<seconds to reset>`,
+    `Ratelimit-Policy: "default";q=<quota>;w=<window>`, and `retry-after` on a 429.
+    Source: developers.cloudflare.com/fundamentals/api/reference/limits/ (rate limiting headers)."""
+
+    def __init__(self, quota: int = 1200, window_s: float = 300.0):
+        self.quota, self.window_s = quota, window_s
+        self.window_start = time.monotonic()
+        self.count = 0
+        self.blocked_until = 0.0
+        self.limited = 0  # requests answered 429 by the limit (not by an injected fault)
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        now = time.monotonic()
+        if now < self.blocked_until:
+            self.limited += 1
+            return False, {"retry-after": str(math.ceil(self.blocked_until - now)), **self._headers(now, 0)}
+        if now - self.window_start >= self.window_s:
+            self.window_start, self.count = now, 0
+        self.count += 1
+        if self.count > self.quota:
+            self.blocked_until = now + self.window_s
+            self.limited += 1
+            return False, {"retry-after": str(math.ceil(self.window_s)), **self._headers(now, 0)}
+        return True, self._headers(now, self.quota - self.count)
+
+    def _headers(self, now: float, left: int) -> dict[str, str]:
+        reset = max(1, math.ceil(self.window_start + self.window_s - now))
+        return {"Ratelimit": f'"default";r={left};t={reset}',
+                "Ratelimit-Policy": f'"default";q={self.quota};w={int(self.window_s)}'}
 
 
 class FakeCloudflare:
@@ -68,12 +204,25 @@ class FakeCloudflare:
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []
         self.bodies: list[bytes] = []
+        self.responses: list[tuple[str, str, int, Any]] = []  # method, path, status, payload
         self.page_size = page_size
         self.denied_token: str | None = None
-        self.now = "2026-11-20T09:00:00Z"
+        # created_on of new versions. Fixed and in the past by default, so outputs are stable and a
+        # write never looks like it raced a deploy; tests of that race set it to None (real time).
+        self.now: str | None = "2026-11-20T09:00:00Z"
         self.before_settings_write: Callable[[str, str], None] | None = None
+        # Unresolvable `inherit` bindings are "silently dropped" unless the caller asks for strict
+        # (SDK: versions.create(bindings_inherit="strict") docstring). `drop_inherit` additionally
+        # drops the named ones in the next `drop_inherit_writes` writes even when resolvable, to
+        # model the API losing a binding.
+        self.drop_inherit: set[str] = set()
+        self.drop_inherit_writes = 0
+        self.latency_s = 0.0
+        self.ratelimit: RateLimit | None = None
+        self.secret_pending_reads = 0  # how many reads a new store secret stays `pending`
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -92,16 +241,24 @@ class FakeCloudflare:
 
     # ---- seeding and inspection -------------------------------------------------------------
     def add_script(self, account: str, name: str, bindings: list[dict[str, Any]] | None = None) -> Script:
-        script = Script(bindings=[dict(b) for b in bindings or []])
-        script.new_version("2026-01-05T10:00:00Z")
+        script = Script(name)
+        script.add_version([dict(b) for b in bindings or []], deploy=True, source="wrangler",
+                           created_on="2026-01-05T10:00:00Z")
         self.scripts[(account, name)] = script
         return script
 
     def deploy(self, account: str, name: str, bindings: list[dict[str, Any]]) -> None:
-        """What `wrangler deploy` does: a new version with the bindings of its config."""
+        """What `wrangler deploy` does: a new version with the bindings of its config, at 100%."""
+        self.scripts[(account, name)].add_version([dict(b) for b in bindings], deploy=True, source="wrangler",
+                                                  created_on=self.now)
+
+    def upload_version(self, account: str, name: str, bindings: list[dict[str, Any]] | None = None,
+                       code: bytes = b"export default { preview: true }") -> Version:
+        """What `wrangler versions upload` does: a new version, not deployed."""
         script = self.scripts[(account, name)]
-        script.bindings = [dict(b) for b in bindings]
-        script.new_version(self.now)
+        return script.add_version([dict(b) for b in (bindings if bindings is not None else script.latest.bindings)],
+                                  deploy=False, source="wrangler", created_on=self.now,
+                                  modules={"index.js": (code, "application/javascript+module")})
 
     def add_store(self, account: str, store_id: str, name: str = "default") -> None:
         self.stores[(account, store_id)] = {"id": store_id, "name": name, "created": "2026-01-01T00:00:00Z",
@@ -112,15 +269,33 @@ class FakeCloudflare:
         secret.store_id = store_id
         self.store_secrets.setdefault(store_id, {})[secret.id] = secret
 
+    def seed_store(self, account: str, store_id: str, names: list[str]) -> None:
+        """A store holding these secrets, active: what a store binding needs to be accepted."""
+        if (account, store_id) not in self.stores:
+            self.add_store(account, store_id)
+        existing = {s.name for s in self.store_secrets[store_id].values()}
+        for name in names:
+            if name not in existing:
+                self.add_store_secret(store_id, StoreSecret(id=uuid.uuid4().hex, name=name, scopes=["workers"]))
+
     def bindings(self, account: str, name: str) -> dict[str, dict[str, Any]]:
         return {b["name"]: b for b in self.scripts[(account, name)].bindings}
 
     def count(self, method: str, pattern: str = "") -> int:
         return sum(1 for m, p in self.calls if m == method and re.search(pattern, p))
 
+    def api_calls(self, script: str | None = None) -> int:
+        """Every call that reached the API (reads too), optionally only those about one script."""
+        if script is None:
+            return len(self.calls)
+        return sum(1 for _, p in self.calls if f"/scripts/{script}/" in p + "/")
+
     def settings_writes(self, script: str | None = None) -> int:
         suffix = f"/scripts/{script}/settings$" if script else "/settings$"
         return self.count("PATCH", suffix)
+
+    def bulk_writes(self, script: str | None = None) -> int:
+        return self.count("PATCH", f"/scripts/{script}/secrets-bulk$" if script else "/secrets-bulk$")
 
     def versions(self) -> dict[str, int]:
         return {name: s.versions for (_, name), s in self.scripts.items()}
@@ -147,9 +322,18 @@ class FakeCloudflare:
                     self._send(int(url.path.rsplit("/", 1)[1]), {"ok": True})
                     return
                 path = url.path[len(PREFIX):] if url.path.startswith(PREFIX) else url.path
+                if fake.latency_s:
+                    time.sleep(fake.latency_s)
                 with fake.lock:
                     fake.calls.append((method, path))
                     fake.bodies.append(body)
+                    headers: dict[str, str] = {}
+                    if fake.ratelimit is not None:
+                        allowed, headers = fake.ratelimit.take()
+                        if not allowed:
+                            self._send(429, _envelope(None, [{"code": 10000, "message": "Rate limited. Please wait and "
+                                                                                           "consider throttling your request speed"}]), headers)
+                            return
                     fault = fake._take_fault(method, path)
                 if fault is not None:
                     if fault.kind == "drop":
@@ -161,28 +345,37 @@ class FakeCloudflare:
                     elif fault.kind == "echo":
                         # Some APIs quote the offending request in their error: a leak vector.
                         self._send(fault.status, _envelope(None, [{"code": 10021, "message":
-                                                                     "bad request: " + body.decode(errors="replace")}]))
+                                                                     "bad request: " + body.decode(errors="replace")}]), headers)
                         return
                     else:
-                        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                        extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                         self._send(fault.status, _envelope(None, [{"code": 10000 + fault.status,
-                                                                     "message": f"injected {fault.status}"}]), headers)
+                                                                     "message": f"injected {fault.status}"}]), {**headers, **extra})
                         return
                 token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 if fake.denied_token is not None and token == fake.denied_token:
-                    self._send(403, _envelope(None, [{"code": 10000, "message": "Authentication error"}]))
+                    self._send(403, _envelope(None, [{"code": 10000, "message": "Authentication error"}]), headers)
                     return
-                status, payload = fake._route(method, path, parse_qs(url.query), body,
-                                              self.headers.get("Content-Type", ""))
-                self._send(status, payload)
+                with fake.lock:
+                    try:
+                        status, payload, extra_headers = fake._route(method, path, parse_qs(url.query), body,
+                                                                     self.headers.get("Content-Type", ""))
+                    except ApiError as exc:
+                        status, payload, extra_headers = exc.status, _envelope(None, [{"code": exc.code, "message": exc.message}]), {}
+                    fake.responses.append((method, path, status, payload))
+                if isinstance(payload, bytes):
+                    self._send_raw(status, payload, {**headers, **extra_headers})
+                else:
+                    self._send(status, payload, {**headers, **extra_headers})
 
             def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
+                self._send_raw(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+            def _send_raw(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)  # also sends Date: the provider reads server time from it
+                for k, v in headers.items():
                     self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -210,110 +403,381 @@ class FakeCloudflare:
                 return fault
         return None
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
-               content_type: str) -> tuple[int, Any]:
-        m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/settings", path)
-        if m:
-            return self._settings(method, m.group(1), m.group(2), body, content_type)
-        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores", path)
-        if m and method == "GET":
-            items = [s for (acc, _), s in self.stores.items() if acc == m.group(1)]
-            return self._page(items, query)
-        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores/([^/]+)/secrets", path)
-        if m and method == "GET":
-            if (m.group(1), m.group(2)) not in self.stores:
-                return 404, _envelope(None, [{"code": 1001, "message": "store not found"}])
-            items = [vars(s) for s in self.store_secrets.get(m.group(2), {}).values()]
-            return self._page(items, query)
-        m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/versions/([^/]+)", path)
-        if m and method == "GET":
-            script = self.scripts.get((m.group(1), m.group(2)))
-            version = next((v for v in script.history if v.id == m.group(3)), None) if script else None
-            if version is None:
-                return 404, _envelope(None, [{"code": 10007, "message": "version not found"}])
-            return 200, _envelope({"id": version.id, "number": int(version.id[1:]),
-                                   "metadata": {"created_on": version.created_on},
-                                   "resources": {"bindings": [_public(b) for b in version.bindings]}})
-        m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/versions", path)
-        if m and method == "GET":
-            script = self.scripts.get((m.group(1), m.group(2)))
-            if script is None:
-                return 404, _envelope(None, [{"code": 10007, "message": "This Worker does not exist on your account."}])
-            items = [{"id": v.id, "number": int(v.id[1:]), "metadata": {"created_on": v.created_on, "source": "api"}}
-                     for v in reversed(script.history)]
-            page = int((query.get("page") or ["1"])[0])
-            chunk = items if page == 1 else []
-            return 200, {**_envelope({"items": chunk}), "result_info": {"page": page, "count": len(chunk)}}
-        m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts/([^/]+)/secrets", path)
-        if m and method == "GET":
-            script = self.scripts.get((m.group(1), m.group(2)))
-            if script is None:
-                return 404, _envelope(None, [{"code": 10007, "message": "This Worker does not exist on your account."}])
-            items = [{"name": b["name"], "type": b["type"]} for b in script.bindings if b["type"] == "secret_text"]
-            return 200, _envelope(items)
-        return 404, _envelope(None, [{"code": 7003, "message": f"no route for {method} {path}"}])
-
-    def _page(self, items: list[dict[str, Any]], query: dict[str, list[str]]) -> tuple[int, Any]:
-        page = int((query.get("page") or ["1"])[0])
-        per_page = int((query.get("per_page") or [str(self.page_size)])[0])
-        chunk = items[(page - 1) * per_page: page * per_page]
-        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items)}
-        return 200, {**_envelope(chunk), "result_info": info}
-
-    def _settings(self, method: str, account: str, name: str, body: bytes, content_type: str) -> tuple[int, Any]:
+    # ---- routing ------------------------------------------------------------------------------
+    def _script(self, account: str, name: str) -> Script:
         script = self.scripts.get((account, name))
         if script is None:
-            return 404, _envelope(None, [{"code": 10007, "message": "This Worker does not exist on your account."}])
+            # Error code from wrangler's WORKER_NOT_FOUND_ERR_CODE (workers-sdk, src/utils/worker-not-found-error.ts).
+            raise ApiError(404, 10007, "This Worker does not exist on your account.")
+        return script
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
+               content_type: str) -> tuple[int, Any, dict[str, str]]:
+        s = r"/accounts/([^/]+)/workers/scripts/([^/]+)"
+        m = re.fullmatch(s + r"/settings", path)
+        if m:
+            return self._settings(method, m.group(1), m.group(2), body, content_type)
+        m = re.fullmatch(s + r"/secrets-bulk", path)
+        if m and method == "PATCH":
+            return self._secrets_bulk(m.group(1), m.group(2), body)
+        m = re.fullmatch(s + r"/secrets", path)
+        if m and method == "PUT":
+            return self._secret_put(m.group(1), m.group(2), body)
+        if m and method == "GET":
+            script = self._script(m.group(1), m.group(2))
+            return 200, _envelope([{"name": b["name"], "type": b["type"]} for b in script.bindings
+                                   if b["type"] in SECRET_TYPES]), {}
+        m = re.fullmatch(s + r"/secrets/([^/]+)", path)
+        if m and method == "DELETE":
+            return self._secret_delete(m.group(1), m.group(2), m.group(3))
+        m = re.fullmatch(s + r"/versions/([^/]+)", path)
+        if m and method == "GET":
+            script = self._script(m.group(1), m.group(2))
+            version = script.version(m.group(3))
+            if version is None:
+                raise ApiError(404, 10007, "version not found")
+            return 200, _envelope(_version_detail(version)), {}
+        m = re.fullmatch(s + r"/versions", path)
+        if m and method == "GET":
+            script = self._script(m.group(1), m.group(2))
+            items = [_version_item(v) for v in reversed(script.history)]
+            page, per_page = _paging(query, 10)
+            chunk = items[(page - 1) * per_page: page * per_page]
+            return 200, {**_envelope({"items": chunk}),
+                         "result_info": {"page": page, "per_page": per_page, "count": len(chunk),
+                                         "total_count": len(items)}}, {}
+        if m and method == "POST":
+            return self._upload_version(m.group(1), m.group(2), query, body, content_type)
+        m = re.fullmatch(s + r"/content/v2", path)
+        if m and method == "GET":
+            return self._content(m.group(1), m.group(2), query)
+        m = re.fullmatch(s + r"/deployments", path)
+        if m and method == "GET":
+            script = self._script(m.group(1), m.group(2))
+            return 200, _envelope({"deployments": [_deployment(d) for d in reversed(script.deployments)]}), {}
+        if m and method == "POST":
+            return self._create_deployment(m.group(1), m.group(2), body)
+        return self._store_route(method, path, query, body)
+
+    # ---- script-level writes: one version from the latest, deployed at 100% ------------------
+    def _require_deployed(self, script: Script, code: int) -> None:
+        if script.in_flight:
+            if code == 10214:
+                # Text from cloudflare/wrangler-action issue 374 (the settings PATCH).
+                raise ApiError(400, 10214, "Script edit failed. You attempted to deploy the latest version with "
+                                           "modified settings, but the latest version isn't currently deployed. Either "
+                                           "upload a new version to edit the version settings, or use the script-level "
+                                           "settings API (/workers/scripts/{script_name}/script-settings) to modify the "
+                                           '"logpush" and "tail_consumers" settings.')
+            # Code from wrangler's VERSION_NOT_DEPLOYED_ERR_CODE (src/secret/index.ts).
+            raise ApiError(400, 10215, "Secret edit failed. You attempted to modify a secret, but the latest "
+                                       "version of your Worker isn't currently deployed.")
+
+    def _settings(self, method: str, account: str, name: str, body: bytes, content_type: str) -> tuple[int, Any, dict[str, str]]:
+        script = self._script(account, name)
         if method == "GET":
-            return 200, _envelope({"bindings": [_public(b) for b in script.bindings]})
+            return 200, _envelope(_settings_view(script.latest)), {}
         if method != "PATCH":
-            return 405, _envelope(None, [{"code": 10405, "message": "method not allowed"}])
+            raise ApiError(405, 10405, "method not allowed")
         settings = _multipart_json(body, content_type, "settings")
         if settings is None:
-            return 400, _envelope(None, [{"code": 10021, "message": "missing settings part"}])
+            raise ApiError(400, 10021, "missing settings part")
+        self._require_deployed(script, 10214)
         if self.before_settings_write is not None:
             hook, self.before_settings_write = self.before_settings_write, None
             hook(account, name)
-        current = {b["name"]: b for b in script.bindings}
+        base = script.latest
+        # A PATCH: without `bindings` the bindings stay; with it, the list replaces them.
+        new = ([dict(b) for b in base.bindings] if "bindings" not in settings
+               else self._resolve(account, script, settings["bindings"], base, strict=False))
+        # "Annotations are not inherited across settings updates; omitting this field means the new
+        # version will have no annotations." (SDK: ScriptAndVersionSettingEditParams.Settings.annotations)
+        annotations = {k: v for k, v in (settings.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
+        version = script.add_version(new, deploy=True, source="api", annotations=annotations, created_on=self.now)
+        return 200, _envelope(_settings_view(version)), {}
+
+    def _secret_conflicts(self, script: Script, names: list[str]) -> None:
+        current = {b["name"]: b for b in script.latest.bindings}
+        for n in names:
+            if n in current and current[n]["type"] not in SECRET_TYPES:
+                # Code and text from cloudflare/workers-sdk issue 12812.
+                raise ApiError(400, 10053, f"Binding name '{n}' already in use. Please use a different name and try again.")
+
+    def _secrets_bulk(self, account: str, name: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """`PATCH .../secrets-bulk`: JSON merge patch of secret_text bindings, one version per call,
+        secrets not named left unchanged, at most 100 operations (changelog 2026-06-03)."""
+        script = self._script(account, name)
+        data = json.loads(body or b"{}")
+        secrets: dict[str, Any] = data.get("secrets") or {}
+        if len(secrets) > 100:
+            raise ApiError(400, 10021, f"too many operations: {len(secrets)} (at most 100 per request)")
+        self._require_deployed(script, 10215)
+        self._secret_conflicts(script, [n for n, v in secrets.items() if v is not None])
+        bindings = [dict(b) for b in script.latest.bindings]
+        for secret_name, entry in secrets.items():
+            bindings = [b for b in bindings if b["name"] != secret_name]
+            if entry is not None:
+                if entry.get("type") != "secret_text" or not isinstance(entry.get("text"), str) or entry.get("name") != secret_name:
+                    raise ApiError(400, 10021, f"invalid secret {secret_name}")
+                bindings.append({"type": "secret_text", "name": secret_name, "text": entry["text"]})
+        tags = data.get("version_tags") or {}
+        script.add_version(bindings, deploy=True, source="api", created_on=self.now,
+                           annotations={k: str(v) for k, v in tags.items() if k in ("workers/message", "workers/tag")})
+        return 200, _envelope({n: {"name": n, "type": "secret_text"} for n, v in secrets.items() if v is not None}), {}
+
+    def _secret_put(self, account: str, name: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """`PUT .../secrets` (what `wrangler secret put` calls): one secret, one version."""
+        script = self._script(account, name)
+        entry = json.loads(body or b"{}")
+        self._require_deployed(script, 10215)
+        self._secret_conflicts(script, [entry.get("name", "")])
+        bindings = [dict(b) for b in script.latest.bindings if b["name"] != entry.get("name")]
+        bindings.append({"type": "secret_text", "name": entry["name"], "text": entry["text"]})
+        script.add_version(bindings, deploy=True, source="wrangler", created_on=self.now)
+        return 200, _envelope({"name": entry["name"], "type": "secret_text"}), {}
+
+    def _secret_delete(self, account: str, name: str, secret: str) -> tuple[int, Any, dict[str, str]]:
+        script = self._script(account, name)
+        if not any(b["name"] == secret for b in script.latest.bindings):
+            raise ApiError(404, 10056, f"Binding '{secret}' not found.")
+        self._require_deployed(script, 10215)
+        script.add_version([dict(b) for b in script.latest.bindings if b["name"] != secret], deploy=True,
+                           source="wrangler", created_on=self.now)
+        return 200, _envelope(None), {}
+
+    def _resolve(self, account: str, script: Script, requested: list[dict[str, Any]], base: Version,
+                 strict: bool) -> list[dict[str, Any]]:
+        """Bindings of a new version. `inherit` (or a bare `{type, name}`, which wrangler sends)
+        takes the binding from the base version, or from `version_id`."""
         new: list[dict[str, Any]] = []
-        for binding in settings.get("bindings", []):
-            if binding.get("type") == "inherit":
+        current = {b["name"]: b for b in base.bindings}
+        for binding in requested:
+            kind = binding.get("type")
+            # wrangler's `secret bulk` sends other bindings back as `{type, name}` only, which the API
+            # treats as inherit (workers-sdk changeset "Simplify secret:bulk api via script settings").
+            bare = set(binding) <= {"type", "name"} and kind not in ("inherit", "ai", "browser", "version_metadata", "assets")
+            if kind == "inherit" or bare:
                 origin = current
                 if binding.get("version_id") not in (None, "latest"):
-                    version = next((v for v in script.history if v.id == binding["version_id"]), None)
+                    version = script.version(binding["version_id"])
                     if version is None:
-                        return 400, _envelope(None, [{"code": 10021, "message": "unknown version_id"}])
+                        raise ApiError(400, 10021, "unknown version_id")
                     origin = {b["name"]: b for b in version.bindings}
                 source = origin.get(binding.get("old_name") or binding["name"])
-                if source is None:
-                    return 400, _envelope(None, [{"code": 10021, "message": f"cannot inherit binding {binding['name']}: "
-                                                                              "not in the latest version"}])
+                if source is None or (binding["name"] in self.drop_inherit and self.drop_inherit_writes > 0):
+                    if strict:
+                        # Code from wrangler's INVALID_INHERIT_BINDING_CODE (src/utils/error-codes.ts).
+                        raise ApiError(400, 10057, f"inherit binding '{binding['name']}' is invalid")
+                    continue  # "unresolvable inherit bindings are silently dropped"
                 new.append({**source, "name": binding["name"]})
-            else:
-                if binding.get("type") == "secret_text" and not isinstance(binding.get("text"), str):
-                    return 400, _envelope(None, [{"code": 10021, "message": "secret_text needs text"}])
-                new.append(dict(binding))
+                continue
+            if kind == "secret_text" and not isinstance(binding.get("text"), str):
+                raise ApiError(400, 10021, "secret_text needs text")
+            if kind == "secrets_store_secret":
+                self._check_store_binding(account, binding)
+            new.append(dict(binding))
         names = [b["name"] for b in new]
         if len(names) != len(set(names)):
-            return 400, _envelope(None, [{"code": 10021, "message": "duplicate binding name"}])
-        script.bindings = new
-        script.new_version(self.now)
-        return 200, _envelope({"bindings": [_public(b) for b in new]})
+            raise ApiError(400, 10021, "duplicate binding name")
+        if self.drop_inherit_writes > 0:
+            self.drop_inherit_writes -= 1
+        return new
+
+    def _check_store_binding(self, account: str, binding: dict[str, Any]) -> None:
+        """A store binding must name an existing, active secret of an existing store: code 10182
+        for a missing store, a missing secret, or one still `pending` (verified against the live API
+        in alchemy-run/distilled pull request 363)."""
+        store_id, secret_name = binding.get("store_id"), binding.get("secret_name")
+        found = (account, store_id) in self.stores and any(
+            s.name == secret_name and s.status == "active" for s in self.store_secrets.get(str(store_id), {}).values())
+        if not found:
+            raise ApiError(400, 10182, f"Secrets Store binding '{binding.get('name')}' references store '{store_id}' "
+                                       f"and secret '{secret_name}' which were not found.")
+
+    # ---- versions and deployments -------------------------------------------------------------
+    def _upload_version(self, account: str, name: str, query: dict[str, list[str]], body: bytes,
+                        content_type: str) -> tuple[int, Any, dict[str, str]]:
+        """`POST .../versions`: upload a version without deploying it (multipart: `metadata` plus
+        one part per module)."""
+        script = self._script(account, name)
+        parts = _multipart_parts(body, content_type)
+        if "metadata" not in parts:
+            raise ApiError(400, 10021, "missing metadata part")
+        metadata = json.loads(parts.pop("metadata")[0])
+        main = metadata.get("main_module")
+        if not main or main not in parts:
+            raise ApiError(400, 10021, "main_module must name an uploaded part")
+        strict = (query.get("bindings_inherit") or [""])[0] == "strict"
+        bindings = self._resolve(account, script, metadata.get("bindings") or [], script.latest, strict=strict)
+        annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
+        version = script.add_version(bindings, deploy=False, source="api", annotations=annotations, modules=parts,
+                                     main_module=main, created_on=self.now,
+                                     compatibility_date=metadata.get("compatibility_date"),
+                                     compatibility_flags=metadata.get("compatibility_flags"))
+        return 200, _envelope({"id": version.id, "number": version.number,
+                               "metadata": {"created_on": version.created_on, "source": "api"},
+                               "resources": {"bindings": [_public(b) for b in version.bindings]}}), {}
+
+    def _content(self, account: str, name: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        """`GET .../content/v2?version=`: the version's modules as multipart/form-data, the main
+        module named by the `cf-entrypoint` header (what wrangler's `versions secret put` reads)."""
+        script = self._script(account, name)
+        version_id = (query.get("version") or [script.latest.id])[0]
+        version = script.version(version_id)
+        if version is None:
+            raise ApiError(404, 10007, "version not found")
+        boundary = "fakeboundary" + uuid.uuid4().hex
+        out = b""
+        for module, (content, ctype) in version.modules.items():
+            out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{module}\"; filename=\"{module}\"\r\n"
+                    f"Content-Type: {ctype}\r\n\r\n").encode() + content + b"\r\n"
+        out += f"--{boundary}--\r\n".encode()
+        return 200, out, {"Content-Type": f"multipart/form-data; boundary={boundary}", "cf-entrypoint": version.main_module}
+
+    def _create_deployment(self, account: str, name: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        script = self._script(account, name)
+        data = json.loads(body or b"{}")
+        versions = data.get("versions") or []
+        if data.get("strategy") != "percentage" or not versions:
+            raise ApiError(400, 10021, "strategy must be percentage, with at least one version")
+        if abs(sum(float(v["percentage"]) for v in versions) - 100.0) > 1e-9:
+            raise ApiError(400, 10021, "percentages must add up to 100")
+        for v in versions:
+            if script.version(v["version_id"]) is None:
+                raise ApiError(400, 10021, f"unknown version {v['version_id']}")
+        d = script.deploy([(v["version_id"], float(v["percentage"])) for v in versions], source="api",
+                          created_on=self.now,
+                          annotations={k: v for k, v in (data.get("annotations") or {}).items() if k == "workers/message"})
+        return 200, _envelope(_deployment(d)), {}
+
+    # ---- Secrets Store ------------------------------------------------------------------------
+    def _store_route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores", path)
+        if m and method == "GET":
+            items = [s for (acc, _), s in sorted(self.stores.items()) if acc == m.group(1)]
+            return self._page(items, query)
+        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores/([^/]+)/secrets", path)
+        if m:
+            if (m.group(1), m.group(2)) not in self.stores:
+                raise ApiError(404, 1001, "store not found")
+            secrets = self.store_secrets.setdefault(m.group(2), {})
+            if method == "GET":
+                for s in secrets.values():
+                    if s.status == "pending":
+                        if s.pending_reads <= 0:
+                            s.status = "active"
+                        s.pending_reads -= 1
+                return self._page([s.public() for s in secrets.values()], query)
+            if method == "POST":
+                created = []
+                for entry in json.loads(body or b"[]"):
+                    if any(s.name == entry["name"] for s in secrets.values()):
+                        raise ApiError(409, 1003, f"secret_name_already_exists: {entry['name']}")
+                    secret = StoreSecret(id=uuid.uuid4().hex, name=entry["name"], scopes=list(entry.get("scopes") or []),
+                                         comment=entry.get("comment") or "", store_id=m.group(2),
+                                         status="pending" if self.secret_pending_reads else "active",
+                                         pending_reads=self.secret_pending_reads, created=_utcnow(), modified=_utcnow())
+                    secrets[secret.id] = secret
+                    created.append(secret.public())
+                return 200, {**_envelope(created), "result_info": {"page": 1, "per_page": len(created),
+                                                                   "count": len(created), "total_count": len(created)}}, {}
+        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores/([^/]+)/secrets/([^/]+)", path)
+        if m:
+            secret = self.store_secrets.get(m.group(2), {}).get(m.group(3))
+            if secret is None:
+                raise ApiError(404, 1002, "secret not found")
+            if method == "GET":
+                return 200, _envelope(secret.public()), {}
+            if method == "PATCH":
+                data = json.loads(body or b"{}")
+                if "scopes" in data:
+                    secret.scopes = list(data["scopes"])
+                if "comment" in data:
+                    secret.comment = data["comment"]
+                secret.modified = _utcnow()
+                return 200, _envelope(secret.public()), {}
+            if method == "DELETE":
+                del self.store_secrets[m.group(2)][m.group(3)]
+                return 200, _envelope(secret.public()), {}
+        raise ApiError(404, 7003, f"No route for that URI ({method} {path})")
+
+    def _page(self, items: list[dict[str, Any]], query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        page, per_page = _paging(query, self.page_size)
+        chunk = items[(page - 1) * per_page: page * per_page]
+        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items)}
+        return 200, {**_envelope(chunk), "result_info": info}, {}
+
+
+def _paging(query: dict[str, list[str]], default: int) -> tuple[int, int]:
+    page = int((query.get("page") or ["1"])[0])
+    per_page = int((query.get("per_page") or [str(default)])[0])
+    return page, per_page
 
 
 def _public(binding: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in binding.items() if k != "text"}
+    """What the API shows of a binding: a plain_text's text is shown, a secret's value never."""
+    if binding.get("type") in SECRET_TYPES:
+        return {k: v for k, v in binding.items() if k not in ("text", "key_base64", "key_jwk")}
+    return dict(binding)
+
+
+def _settings_view(version: Version) -> dict[str, Any]:
+    view: dict[str, Any] = {"bindings": [_public(b) for b in version.bindings],
+                            "compatibility_date": version.compatibility_date,
+                            "compatibility_flags": version.compatibility_flags,
+                            "logpush": False, "placement": {}, "tags": [], "tail_consumers": [], "usage_model": "standard"}
+    if version.annotations:
+        view["annotations"] = dict(version.annotations)
+    return view
+
+
+def _version_item(version: Version) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": version.id, "number": version.number,
+                            "metadata": {"created_on": version.created_on, "modified_on": version.created_on,
+                                         "source": version.source, "author_email": "ci@example.com"}}
+    if version.annotations:
+        item["annotations"] = dict(version.annotations)
+    return item
+
+
+def _version_detail(version: Version) -> dict[str, Any]:
+    detail = _version_item(version)
+    detail["resources"] = {
+        "bindings": [_public(b) for b in version.bindings],
+        "script": {"etag": f"etag-{version.id}", "handlers": ["fetch"]},
+        "script_runtime": {"compatibility_date": version.compatibility_date,
+                           "compatibility_flags": version.compatibility_flags, "usage_model": "standard"},
+    }
+    return detail
+
+
+def _deployment(d: Deployment) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": d.id, "created_on": d.created_on, "source": d.source, "strategy": "percentage",
+                           "versions": [dict(v) for v in d.versions], "author_email": "ci@example.com"}
+    if d.annotations:
+        out["annotations"] = dict(d.annotations)
+    return out
 
 
 def _envelope(result: Any, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"result": result, "success": not errors, "errors": errors or [], "messages": []}
 
 
-def _multipart_json(body: bytes, content_type: str, part_name: str) -> Any:
+def _multipart_parts(body: bytes, content_type: str) -> dict[str, tuple[bytes, str]]:
     message = BytesParser().parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
     if not message.is_multipart():
-        return None
+        return {}
+    parts: dict[str, tuple[bytes, str]] = {}
     for part in message.get_payload():  # type: ignore[union-attr]
-        if part.get_param("name", header="content-disposition") == part_name:
-            return json.loads(part.get_payload(decode=True))
-    return None
+        # Modules are matched "by filename" (SDK: versions.create `files` docstring); the SDK names
+        # every module part `files`, wrangler names each after its module.
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        key = filename if filename and name != "metadata" else name
+        parts[str(key)] = (part.get_payload(decode=True), part.get_content_type())
+    return parts
+
+
+def _multipart_json(body: bytes, content_type: str, part_name: str) -> Any:
+    part = _multipart_parts(body, content_type).get(part_name)
+    return json.loads(part[0]) if part else None

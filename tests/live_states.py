@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conftest import ACCOUNT, ROOT, STORE_ID
 from fake_cloudflare import FakeCloudflare, StoreSecret
 
+from stacks.core.backends import Backend
 from stacks.core.desired_state import DesiredState
 from stacks.core.estate import load_estate
 
@@ -14,12 +17,13 @@ UNMANAGED = [
 ]
 
 
-def desired(stack: str, backend: str) -> DesiredState:
-    return load_estate(ROOT).desired_state(stack, backend)
+def desired(stack: str, backend: Backend | None, project: Path = ROOT) -> DesiredState:
+    return load_estate(project).desired_state(stack, backend)
 
 
-def seed_healthy(fake: FakeCloudflare, stack: str, backend: str) -> DesiredState:
-    state = desired(stack, backend)
+def seed_healthy(fake: FakeCloudflare, stack: str, backend: Backend | None, project: Path = ROOT) -> DesiredState:
+    """An account serving exactly the desired state of `stack` (with `backend` pinned, if given)."""
+    state = desired(stack, backend, project)
     fake.add_store(ACCOUNT, STORE_ID, "ascend")
     for i, spec in enumerate(state.store_secrets):
         month = 1 + i % 11
@@ -36,16 +40,20 @@ def seed_healthy(fake: FakeCloudflare, stack: str, backend: str) -> DesiredState
                                  "secret_name": b.store_secret_name})
         script = fake.add_script(ACCOUNT, worker.script_name, bindings)
         script.history[0].created_on = "2026-03-01T12:00:00Z"
-        script.new_version("2026-06-10T12:00:00Z")
+        script.add_version([dict(b) for b in bindings], deploy=True, source="wrangler",
+                           created_on="2026-06-10T12:00:00Z")
     return state
 
 
 def drop_store_bindings(fake: FakeCloudflare, script: str) -> None:
     """What `wrangler deploy` does when the Worker's config lacks secrets_store_secrets."""
     s = fake.scripts[(ACCOUNT, script)]
-    s.bindings = [b for b in s.bindings if b["type"] != "secrets_store_secret"]
+    s.add_version([b for b in s.bindings if b["type"] != "secrets_store_secret"], deploy=True, source="wrangler",
+                  created_on="2026-06-12T12:00:00Z")
 
 
 def add_orphans(fake: FakeCloudflare, script: str) -> None:
     fake.add_store_secret(STORE_ID, StoreSecret(id="orphan1", name="OLD_MAILCHIMP_KEY", scopes=["workers"]))
-    fake.scripts[(ACCOUNT, script)].bindings.append({"type": "secret_text", "name": "LEGACY_STRIPE_KEY", "text": "x"})
+    s = fake.scripts[(ACCOUNT, script)]
+    s.add_version(s.bindings + [{"type": "secret_text", "name": "LEGACY_STRIPE_KEY", "text": "x"}], deploy=True,
+                  source="wrangler", created_on="2026-06-12T12:00:00Z")

@@ -154,7 +154,7 @@ CASES: list[tuple[str, str | bytes | None, dict[str, str], str]] = [
     ("stack-store-both", None, {"Pulumi.prod.yaml": PROD.replace("    adopt: 9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e\n", "    adopt: 9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e\n    create: ascend\n")},
      "Pulumi.prod.yaml:3: config.secrets-plane:store: error: store must say exactly one of `adopt: <store id>` or `create: <name>`"),
     ("stack-store-missing", None, {"Pulumi.prod.yaml": f"config:\n  secrets-plane:accountId: {ACCOUNT}\n  secrets-plane:backend: store\n"},
-     "Pulumi.prod.yaml:1: config.secrets-plane:store: error: stack 'prod' uses the store backend but names no store"),
+     "Pulumi.prod.yaml:1: config.secrets-plane:store: error: stack 'prod' puts 2 secret(s) in the store (HUBSPOT_ACCESS_TOKEN, OPENAI_API_KEY) but names no store"),
     ("stack-bad-naming-rule", None, {"Pulumi.staging.yaml": STAGING.replace("{name}_STAGING", "STAGING")},
      "Pulumi.staging.yaml:5: config.secrets-plane:secretName: error: secretName 'STAGING' is not a valid naming rule"),
     ("stack-names-collide", None, {"Pulumi.staging.yaml": STAGING.replace('  secrets-plane:secretName: "{name}_STAGING"\n', "")},

@@ -1,133 +1,208 @@
-"""Faults injected on every operation through the real provider host: each is retried and
-succeeds, or fails with a clear error naming the Worker, the operation and what to do. Never a
-lost or changed unmanaged binding."""
+"""Faults injected on every call each operation makes, through the real provider host: each is
+retried and converges, or fails with an error naming the Worker, the operation and the fix. Never
+a lost or changed unmanaged binding. Plus the faults a real account makes by itself: a deploy
+landing mid-write, an inherited binding dropped by the API, a run stopped halfway."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
 from fake_cloudflare import Fault
 from provider_host import HostError
-from test_worker_bindings import UNMANAGED, legacy_props, unmanaged_unchanged
+from test_worker_bindings import (
+    UNMANAGED,
+    legacy_props,
+    olds,
+    seed_store,
+    store_props,
+    unmanaged_unchanged,
+)
 
-SETTINGS = r"/workers/scripts/w/settings$"
-RECOVERABLE = [
-    Fault("GET", SETTINGS, status=429, times=2, retry_after=0.1),
-    Fault("PATCH", SETTINGS, status=429, times=2, retry_after=0.1),
-    Fault("GET", SETTINGS, status=500, times=1),
-    Fault("PATCH", SETTINGS, status=502, times=1),
-    Fault("PATCH", SETTINGS, status=503, times=2),
-    Fault("GET", SETTINGS, kind="drop", times=1),
-    Fault("PATCH", SETTINGS, kind="drop", times=1),
-    Fault("GET", SETTINGS, kind="delay", delay_s=3.0, times=1),
-    Fault("PATCH", SETTINGS, status=409, times=1),
+SETTINGS_GET = ("GET", r"/workers/scripts/w/settings$")
+SETTINGS_PATCH = ("PATCH", r"/workers/scripts/w/settings$")
+VERSIONS_GET = ("GET", r"/workers/scripts/w/versions$")
+BULK_PATCH = ("PATCH", r"/workers/scripts/w/secrets-bulk$")
+
+# Each operation, and the calls it makes (the fault catalogue is every fault on every one of them).
+OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "create": (BULK_PATCH,),                                   # first legacy apply: secrets-bulk
+    "create-store": (SETTINGS_GET, SETTINGS_PATCH, VERSIONS_GET),
+    "rotate": (BULK_PATCH,),
+    "flip": (SETTINGS_GET, SETTINGS_PATCH, VERSIONS_GET),
+    "refresh": (SETTINGS_GET,),
+    "delete": (BULK_PATCH,),
+    "delete-store": (SETTINGS_GET, SETTINGS_PATCH, VERSIONS_GET),
+}
+TRANSIENT = [  # (kind, status, times, retry_after, delay)
+    ("status", 429, 2, 0.1, 0.0),
+    ("status", 500, 1, None, 0.0),
+    ("status", 502, 1, None, 0.0),
+    ("status", 503, 2, None, 0.0),
+    ("status", 409, 1, None, 0.0),
+    ("drop", 0, 1, None, 0.0),
+    ("delay", 0, 1, None, 3.0),  # over the 2 s client timeout
 ]
-FATAL = [
-    (Fault("GET", SETTINGS, status=403, times=99), "the API token was refused (403)"),
-    (Fault("PATCH", SETTINGS, status=403, times=99), "the API token was refused (403)"),
-    (Fault("GET", SETTINGS, status=429, times=99, retry_after=0.05), "still rate-limited (429)"),
-    (Fault("PATCH", SETTINGS, status=503, times=99, retry_after=0.05), "Cloudflare answered 503"),
-    (Fault("PATCH", SETTINGS, status=409, times=99, retry_after=0.05), "conflict (409)"),
-    (Fault("PATCH", SETTINGS, kind="echo", status=400, times=99), "Cloudflare answered 400"),
+PERSISTENT = [  # (kind, status, expected words)
+    ("status", 403, "the API token was refused (403)"),
+    ("status", 429, "still rate-limited (429)"),
+    ("status", 503, "Cloudflare answered 503"),
+    ("status", 409, "conflict (409)"),
+    ("echo", 400, "Cloudflare answered 400"),
 ]
-OPERATIONS = ["create", "update", "read", "delete"]
+FIXES = ("re-run", "Re-run", "permission", "SECURITY.md")
 
 
-def _applies(fault: Fault, operation: str) -> bool:
-    return not (operation == "read" and fault.method == "PATCH")
-
-
-def _prepare(fake, host, operation):  # type: ignore[no-untyped-def]
+def _prepare(fake, host, operation: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
     fake.add_script(ACCOUNT, "w", UNMANAGED)
-    if operation == "create":
+    seed_store(fake, ["A", "B", "C"])
+    if operation in ("create", "create-store"):
         return None
-    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    first = store_props if operation == "delete-store" else legacy_props
+    state, _ = host.up("w", None, first("w", ["A", "B"]))
     return state
 
 
-def _run(host, operation, state):  # type: ignore[no-untyped-def]
-    olds = None if state is None else {k: v for k, v in state.items() if k != "_id"}
+def _run(host, operation: str, state: dict[str, Any] | None) -> Any:  # type: ignore[no-untyped-def]
     if operation == "create":
         return host.up("w", None, legacy_props("w", ["A", "B"]))
-    if operation == "update":
+    if operation == "create-store":
+        return host.up("w", None, store_props("w", ["A", "B"]))
+    assert state is not None
+    if operation == "rotate":
         news = legacy_props("w", ["A", "C"])
+        news["values"]["A"] = CANARY_PREFIX + "rotated"
         return host.up("w", state, news)
-    if operation == "read":
-        return host.read("w", state["_id"], olds)
-    return host.delete("w", state["_id"], olds)
+    if operation == "flip":
+        return host.up("w", state, store_props("w", ["A", "C"]))
+    if operation == "refresh":
+        return host.read("w", state["_id"], olds(state))
+    return host.delete("w", state["_id"], olds(state))
 
 
-# A refresh makes no write, so PATCH faults do not apply to it.
-TRANSIENT_CASES = [pytest.param(op, f, id=f"{op}-{f.method}-{f.kind}-{f.status}")
-                   for op in OPERATIONS for f in RECOVERABLE if _applies(f, op)]
-
-
-@pytest.mark.parametrize("operation,fault", TRANSIENT_CASES)
-def test_transient_faults_are_retried_and_converge(fake, host, operation, fault):  # type: ignore[no-untyped-def]
-    state = _prepare(fake, host, operation)
-    fake.faults.append(Fault(**vars(fault)))
-    FIGURES["faults_injected"] += 1
-    _run(host, operation, state)
+def _converged(fake, operation: str, result: Any) -> None:  # type: ignore[no-untyped-def]
     live = fake.bindings(ACCOUNT, "w")
+    if operation in ("create", "create-store"):
+        kind = "secret_text" if operation == "create" else "secrets_store_secret"
+        assert live["A"]["type"] == live["B"]["type"] == kind
+    elif operation == "rotate":
+        assert live["A"]["text"] == CANARY_PREFIX + "rotated" and "C" in live and "B" not in live
+    elif operation == "flip":
+        assert live["A"]["type"] == live["C"]["type"] == "secrets_store_secret" and "B" not in live
+    elif operation == "refresh":
+        _, refreshed = result
+        assert [(b["name"], b["type"]) for b in refreshed["bindings"]] == [("A", "secret_text"), ("B", "secret_text")]
+        assert refreshed["unmanaged"] == sorted(b["name"] for b in UNMANAGED)
+    else:
+        assert not {"A", "B"} & set(live)
+
+
+TRANSIENT_CASES = [
+    pytest.param(op, method, path, kind, status, times, retry_after, delay,
+                 id=f"{op}-{method}-{path.rsplit('/', 1)[1].rstrip('$')}-{kind}-{status}")
+    for op, calls in OPERATIONS.items() for method, path in calls
+    for kind, status, times, retry_after, delay in TRANSIENT
+]
+
+
+@pytest.mark.parametrize("operation,method,path,kind,status,times,retry_after,delay", TRANSIENT_CASES)
+def test_transient_faults_are_retried_and_converge(fake, host, operation, method, path, kind, status, times,  # type: ignore[no-untyped-def]
+                                                   retry_after, delay):
+    state = _prepare(fake, host, operation)
+    fake.faults.append(Fault(method, path, kind=kind, status=status, times=times, retry_after=retry_after, delay_s=delay))
+    FIGURES["faults_injected"] += 1
+    FIGURES[f"faults_kind_{kind}_{status}"] += 1
+    result = _run(host, operation, state)
+    assert sum(f.times for f in fake.faults) == 0, "the fault was hit"
     if not unmanaged_unchanged(fake, "w"):
         FIGURES["unmanaged_lost"] += 1
     assert unmanaged_unchanged(fake, "w")
-    if operation == "create":
-        assert {"A", "B"} <= set(live)
-    elif operation == "update":
-        assert "C" in live and "B" not in live
-    elif operation == "delete":
-        assert not {"A", "B"} & set(live)
+    _converged(fake, operation, result)
     FIGURES["faults_recovered"] += 1
 
 
-@pytest.mark.parametrize("operation", ["create", "update", "delete"])
-@pytest.mark.parametrize("fault,expected", FATAL, ids=lambda v: getattr(v, "status", None) or "")
-def test_persistent_faults_fail_clearly_and_leave_the_worker_as_it_was(fake, host, operation, fault, expected):  # type: ignore[no-untyped-def]
+FATAL_CASES = [
+    pytest.param(op, method, path, kind, status, words, id=f"{op}-{method}-{path.rsplit('/', 1)[1].rstrip('$')}-{kind}-{status}")
+    for op in ("create", "create-store", "rotate", "flip", "delete", "delete-store")
+    for method, path in OPERATIONS[op][:2]  # the first read and the write of each path
+    for kind, status, words in PERSISTENT
+    if not (kind == "echo" and method == "GET")
+]
+
+
+@pytest.mark.parametrize("operation,method,path,kind,status,words", FATAL_CASES)
+def test_persistent_faults_fail_clearly_and_leave_the_worker_as_it_was(fake, host, operation, method, path, kind,  # type: ignore[no-untyped-def]
+                                                                       status, words):
     state = _prepare(fake, host, operation)
     before = {k: dict(v) for k, v in fake.bindings(ACCOUNT, "w").items()}
-    fake.faults.append(Fault(**vars(fault)))
+    fake.faults.append(Fault(method, path, kind=kind, status=status, times=99, retry_after=0.05))
     FIGURES["faults_injected"] += 1
+    FIGURES[f"faults_kind_{kind}_{status}"] += 1
     with pytest.raises(HostError) as info:
         _run(host, operation, state)
     message = info.value.details.strip().splitlines()[-1]
-    assert expected in message
-    assert "Worker 'api' (script 'w')" in message
-    assert "re-run" in message.lower() or "permission" in message.lower() or "token" in message
+    action = "delete" if operation.startswith("delete") else "apply"
+    assert f"CloudflareOperationError: {action}: " in message, "names the operation"
+    assert words in message
+    assert "Worker 'api' (script 'w')" in message, "names the Worker"
+    assert any(fix in message for fix in FIXES), "says what to do"
     assert CANARY_PREFIX not in info.value.details
     assert fake.bindings(ACCOUNT, "w") == before, "a failed operation changes nothing"
     FIGURES["faults_clear_errors"] += 1
 
 
-def test_missing_worker_on_update_names_the_fix(fake, host):  # type: ignore[no-untyped-def]
-    state = _prepare(fake, host, "update")
+@pytest.mark.parametrize("operation", ["create", "create-store", "rotate", "flip"])
+def test_a_worker_that_does_not_exist_is_a_clear_error(fake, host, operation):  # type: ignore[no-untyped-def]
+    """404: the script is not on the account (never deployed, or a typo in script_name)."""
+    state = _prepare(fake, host, operation)
     del fake.scripts[(ACCOUNT, "w")]
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_status_404"] += 1
     with pytest.raises(HostError) as info:
-        _run(host, "update", state)
-    assert "not found (404)" in info.value.details and "deploy the Worker first" in info.value.details
+        _run(host, operation, state)
+    message = info.value.details.strip().splitlines()[-1]
+    assert "CloudflareOperationError: apply: " in message and "Worker 'api' (script 'w')" in message
+    assert "not found (404)" in message and "deploy the Worker first" in message
+    assert (ACCOUNT, "w") not in fake.scripts, "nothing was created"
+    FIGURES["faults_clear_errors"] += 1
 
 
-def test_deploy_between_read_and_write_keeps_its_bindings(fake, host):  # type: ignore[no-untyped-def]
-    """A wrangler deploy lands after our read: it changes an unmanaged binding's content. Inherit
+def test_refresh_of_a_worker_that_does_not_exist_drops_the_resource(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "refresh")
+    del fake.scripts[(ACCOUNT, "w")]
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_status_404"] += 1
+    id_, _ = host.read("w", state["_id"], olds(state))
+    assert id_ == "", "gone from Cloudflare, gone from the state"
+    FIGURES["faults_recovered"] += 1
+
+
+# ---- what real accounts do on their own -------------------------------------------------------------
+
+def test_deploy_between_read_and_write_keeps_its_binding_changes(fake, host):  # type: ignore[no-untyped-def]
+    """A wrangler deploy lands after our read and changes an unmanaged binding's content. Inherit
     resolves at write time, so the deploy's version of that binding survives our write."""
-    state = _prepare(fake, host, "update")
+    state = _prepare(fake, host, "flip")
+    fake.now = None  # real timestamps: the provider compares version times with its read
 
     def deploy(account: str, script: str) -> None:
-        for b in fake.scripts[(account, script)].bindings:
-            if b["name"] == "CACHE":
-                b["namespace_id"] = "kv2"
+        fake.deploy(account, script, [dict(b, namespace_id="kv2") if b["name"] == "CACHE" else b
+                                      for b in fake.scripts[(account, script)].bindings])
 
     fake.before_settings_write = deploy
-    _run(host, "update", state)
+    _run(host, "flip", state)
     assert fake.bindings(ACCOUNT, "w")["CACHE"]["namespace_id"] == "kv2"
     assert fake.bindings(ACCOUNT, "w")["ROOMS"] == UNMANAGED[1]
+    assert fake.bindings(ACCOUNT, "w")["A"]["type"] == "secrets_store_secret"
 
 
 def test_deploy_adding_a_binding_between_read_and_write_does_not_lose_it(fake, host):  # type: ignore[no-untyped-def]
-    """The settings PATCH replaces the bindings list, so a binding a deploy adds after our read is
-    missing from our write. The provider sees that the version before its own is not the one it
-    read, and restores what that deploy added by inheriting it from that version."""
-    state = _prepare(fake, host, "update")
+    """The settings write replaces the bindings list, so a binding a deploy adds after our read is
+    missing from our write. The versions listing after the write shows a version made since the
+    read; the provider restores what it added by inheriting it from that version, in one more write."""
+    state = _prepare(fake, host, "flip")
+    fake.now = None
     writes_before = fake.settings_writes("w")
 
     def deploy(account: str, script: str) -> None:
@@ -136,21 +211,45 @@ def test_deploy_adding_a_binding_between_read_and_write_does_not_lose_it(fake, h
                                                 {"type": "plain_text", "name": "ENVIRONMENT", "text": "v2"}])
 
     fake.before_settings_write = deploy
-    _run(host, "update", state)
+    _run(host, "flip", state)
     live = fake.bindings(ACCOUNT, "w")
     assert live["UPLOADS"] == {"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}
     assert live["ENVIRONMENT"]["text"] == "v2"
-    assert "C" in live and "B" not in live, "the update itself landed"
+    assert live["A"]["type"] == "secrets_store_secret" and "B" not in live, "the update itself landed"
     assert all(live[b["name"]] == b for b in UNMANAGED if b["name"] != "ENVIRONMENT")
     assert fake.settings_writes("w") == writes_before + 2, "one write, plus one to restore what the deploy added"
+    assert "restore UPLOADS" in fake.scripts[(ACCOUNT, "w")].latest.annotations["workers/message"]
 
 
-def test_no_race_means_no_extra_write_or_version_read(fake, host):  # type: ignore[no-untyped-def]
-    state = _prepare(fake, host, "update")
-    writes_before = fake.settings_writes("w")
-    _run(host, "update", state)
-    assert fake.settings_writes("w") == writes_before + 1
-    assert fake.count("GET", r"/versions/v\d+$") == 0
+def test_no_race_means_three_calls_and_no_version_read(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "flip")
+    fake.now = None
+    calls = fake.api_calls("w")
+    _run(host, "flip", state)
+    assert fake.api_calls("w") == calls + 3
+    assert fake.count("GET", r"/versions/[^/]+$") == 0
+
+
+def test_an_inherited_binding_the_api_drops_is_restored(fake, host):  # type: ignore[no-untyped-def]
+    """The API may drop an `inherit` binding it cannot resolve without saying so. The write's
+    response shows it gone; the provider restores it from the version before its own."""
+    state = _prepare(fake, host, "flip")
+    fake.drop_inherit, fake.drop_inherit_writes = {"ROOMS"}, 1
+    writes = fake.settings_writes("w")
+    _run(host, "flip", state)
+    assert fake.bindings(ACCOUNT, "w")["ROOMS"] == UNMANAGED[1]
+    assert unmanaged_unchanged(fake, "w")
+    assert fake.settings_writes("w") == writes + 2
+
+
+def test_an_inherited_binding_that_cannot_be_restored_fails_loudly(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "flip")
+    fake.drop_inherit, fake.drop_inherit_writes = {"ROOMS"}, 2
+    with pytest.raises(HostError) as info:
+        _run(host, "flip", state)
+    message = info.value.details.strip().splitlines()[-1]
+    assert "lost ROOMS (bindings the plane does not manage)" in message
+    assert "re-deploy the Worker with wrangler" in message
 
 
 def test_stop_after_two_of_five_workers_converges_without_extra_versions(fake, host):  # type: ignore[no-untyped-def]

@@ -12,10 +12,10 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, ROOT, canary, stack_config
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, ROOT, STORE_ID, canary, stack_config
 from fake_cloudflare import Fault
 from provider_host import HostError, ProviderHost
-from test_worker_bindings import UNMANAGED, legacy_props
+from test_worker_bindings import UNMANAGED, legacy_props, store_spec
 
 from stacks.cli import main
 from stacks.resources.offline import redact, run_program
@@ -82,9 +82,20 @@ def test_provider_debug_logs_and_errors_carry_no_value(fake) -> None:  # type: i
         state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
         rotated = legacy_props("w", ["A", "B"])
         rotated["values"]["A"] = canary("rotated")
-        fake.faults.append(Fault("PATCH", r"/settings$", kind="echo", status=400, times=99))
+        # An API error that echoes the request, on each write path: the bulk write of a rotation
+        # and the settings write of a flip (both carry values).
+        fake.faults.append(Fault("PATCH", r"/secrets-bulk$", kind="echo", status=400, times=99))
         with pytest.raises(HostError) as info:
             host.up("w", state, rotated)
+        assert CANARY_PREFIX not in scanned(info.value.details)
+        assert "[secret]" in info.value.details
+        fake.seed_store(ACCOUNT, STORE_ID, ["C_STAGING"])
+        flipped = legacy_props("w", ["A", "B"])
+        flipped["values"]["A"] = canary("rotated")
+        flipped["bindings"].append(store_spec("C"))
+        fake.faults.append(Fault("PATCH", r"/settings$", kind="echo", status=400, times=99))
+        with pytest.raises(HostError) as info:
+            host.up("w", state, flipped)
         assert CANARY_PREFIX not in scanned(info.value.details)
         assert "[secret]" in info.value.details
         public = {k: v for k, v in state.items() if k != "values"}

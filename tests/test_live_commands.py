@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -13,6 +14,8 @@ from fake_cloudflare import Fault
 from live_states import add_orphans, drop_store_bindings, seed_healthy
 
 from stacks.cli import main
+from stacks.core.estate import load_estate
+from stacks.live.account import LiveAccount
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -34,8 +37,9 @@ def cli(*args: str, project: Path = ROOT) -> tuple[int, str, str]:
 
 def golden(name: str, text: str) -> None:
     path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
+    if os.environ.get("UPDATE_GOLDEN") == "1":
         path.write_text(text)
+    assert path.exists(), f"no golden file {name}: review the output, then run with UPDATE_GOLDEN=1 to record it"
     assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
     assert CANARY_PREFIX not in text
 
@@ -100,7 +104,8 @@ def test_canary_token_without_permission(api, project) -> None:  # type: ignore[
 def test_canary_survives_bursts_of_429_and_5xx(api, project) -> None:  # type: ignore[no-untyped-def]
     seed_healthy(api, "staging", "store")
     pin(project, "staging", "store")
-    api.faults += [Fault("GET", r"/settings$", status=429, times=3, retry_after=0.05),
+    api.faults += [Fault("GET", r"/deployments$", status=429, times=3, retry_after=0.05),
+                   Fault("GET", r"/versions/[^/]+$", status=500, times=2, retry_after=0.05),
                    Fault("GET", r"/secrets$", status=503, times=2, retry_after=0.05),
                    Fault("GET", r"/stores$", status=502, times=1, retry_after=0.05)]
     code, out, _ = cli("canary", "--stack", "staging", project=project)
@@ -178,3 +183,103 @@ def test_import_of_missing_worker(api, project) -> None:  # type: ignore[no-unty
 def pin(project: Path, stack: str, backend: str) -> None:
     path = project / f"Pulumi.{stack}.yaml"
     path.write_text(path.read_text() + f"  secrets-plane:backend: {backend}\n")
+
+
+# ---- pending store secrets, versions in flight, a mixed estate ----------------------------------
+
+def test_canary_waits_out_a_pending_store_secret(api, project) -> None:  # type: ignore[no-untyped-def]
+    seed_healthy(api, "staging", "store")
+    pin(project, "staging", "store")
+    secret = next(s for s in api.store_secrets[STORE_ID].values() if s.name == "OPENAI_API_KEY_STAGING")
+    secret.status, secret.pending_reads = "pending", 1  # active from the second listing on
+    slept: list[float] = []
+    import stacks.live.canary as canary_module
+
+    desired = load_estate(project).desired_state("staging")
+    report = canary_module.run_canary(desired, LiveAccount(ACCOUNT), {}, wait_s=30, sleep=slept.append)
+    assert report.ok, report.mismatches
+    assert slept == [5.0] and report.waited_s == 5.0
+    assert "waited 5 s for pending store secrets" in canary_module.render(report)
+
+
+def test_canary_fails_on_a_secret_that_stays_pending(api, project) -> None:  # type: ignore[no-untyped-def]
+    seed_healthy(api, "staging", "store")
+    pin(project, "staging", "store")
+    secret = next(s for s in api.store_secrets[STORE_ID].values() if s.name == "OPENAI_API_KEY_STAGING")
+    secret.status, secret.pending_reads = "pending", 10_000
+    code, out, _ = cli("canary", "--stack", "staging", "--wait", "0.2", project=project)
+    assert code == 1
+    assert "(store)  OPENAI_API_KEY_STAGING" in out and "pending after 0 s" in out
+
+
+def test_canary_and_audit_show_a_worker_in_flight(api, project) -> None:  # type: ignore[no-untyped-def]
+    seed_healthy(api, "prod", "legacy")
+    pin(project, "prod", "legacy")
+    script = api.scripts[(ACCOUNT, "ascend-scheduler")]
+    old = script.latest.id
+    new = api.upload_version(ACCOUNT, "ascend-scheduler", bindings=[b for b in script.bindings if b["name"] != "GONG_ACCESS_KEY"])
+    script.deploy([(new.id, 10.0), (old, 90.0)])
+    code, out, _ = cli("canary", "--stack", "prod", project=project)
+    assert code == 1
+    assert f"note: ascend-scheduler: versions in flight ({new.id} (10%), {old} (90%))" in out
+    assert f"ascend-scheduler@{new.id[:8]}  GONG_ACCESS_KEY" in out, "the 10% version lacks a binding"
+    assert f"ascend-scheduler@{old[:8]}" not in out, "the 90% version is as desired"
+    code, out, _ = cli("audit", "--stack", "prod", "--as-of", "2026-11-27", project=project)
+    assert f"versions in flight: ascend-scheduler: {new.id} (10%), {old} (90%)" in out
+    assert "GONG_ACCESS_KEY missing on ascend-scheduler" not in out
+    row = next(line for line in out.splitlines() if line.startswith("GONG_ACCESS_KEY "))
+    assert f"absent in {new.id[:8]}" in row
+
+
+PHASED = """
+  OPENAI_API_KEY:
+    description: OpenAI API key (also AI Gateway BYOK)
+    owner: ai-platform
+    provider: openai
+    scopes: [ai_gateway, workers]
+    rotation_days: 90
+    backend: store
+    fallback: true
+"""
+
+
+def phased(project: Path) -> None:
+    """OPENAI_API_KEY moves to the store early, with fallback copies; the dev Worker moves whole."""
+    manifest = project / "secrets_manifest.yaml"
+    text = manifest.read_text()
+    start = text.index("  OPENAI_API_KEY:\n")
+    end = text.index("  ANTHROPIC_API_KEY:\n")
+    text = text[:start] + PHASED.lstrip("\n") + text[end:]
+    text = text.replace("    script_name: ascend-v5-dev\n", "    script_name: ascend-v5-dev\n    backend: store\n")
+    manifest.write_text(text)
+
+
+def test_canary_and_audit_of_a_mixed_estate(api, project) -> None:  # type: ignore[no-untyped-def]
+    phased(project)
+    desired = load_estate(project).desired_state("staging")
+    assert desired.mode == "mixed"
+    seed_healthy(api, "staging", None, project=project)
+    code, out, _ = cli("canary", "--stack", "staging", project=project)
+    assert code == 0, out
+    drop_store_bindings(api, "ascend-v5-staging")
+    code, out, _ = cli("canary", "--stack", "staging", project=project)
+    assert code == 1
+    assert "ascend-v5-staging  OPENAI_API_KEY" in out and "absent" in out
+    assert "OPENAI_API_KEY_FALLBACK" not in out, "the secret_text copy survived the deploy"
+    code, out, _ = cli("audit", "--stack", "staging", "--format", "json", "--as-of", "2026-11-27", project=project)
+    report = json.loads(out)
+    rows = {r["secret"]: r for r in report["credentials"]}
+    assert report["mode"] == "mixed" and len(rows) == 25, "one list, both worlds"
+    openai = rows["OPENAI_API_KEY"]
+    assert openai["backend"] == "both" and openai["store_secret"] == "OPENAI_API_KEY_STAGING"
+    assert openai["copies"] == ["ascend-context-staging", "ascend-v5-dev", "ascend-v5-preview", "ascend-v5-staging"]
+    assert {(p["script"], p["binding"], p["kind"], p["role"]) for p in openai["placements"]} >= {
+        ("ascend-v5-staging", "OPENAI_API_KEY", "secrets_store_secret", "primary"),
+        ("ascend-v5-staging", "OPENAI_API_KEY_FALLBACK", "secret_text", "fallback"),
+        ("ascend-v5-dev", "OPENAI_API_KEY", "secrets_store_secret", "primary")}
+    assert "OPENAI_API_KEY missing on ascend-v5-staging" in openai["status"]
+    hubspot = rows["HUBSPOT_ACCESS_TOKEN"]
+    assert hubspot["backend"] == "both", "the dev Worker binds it from the store, the others as Worker secrets"
+    assert rows["SEMRUSH_API_KEY"]["backend"] == "legacy" and rows["SEMRUSH_API_KEY"]["store_secret"] is None
+    code, out, _ = cli("audit", "--stack", "staging", "--as-of", "2026-11-27", project=project)
+    assert "in both worlds, as the manifest says" in out

@@ -11,7 +11,9 @@ import os
 from collections.abc import Iterable
 
 import cloudflare
-from cloudflare import Cloudflare
+from cloudflare import Cloudflare, DefaultHttpxClient
+
+from .ratelimit import PACER, PacedTransport
 
 MAX_RETRIES = 4
 DEFAULT_TIMEOUT_S = 30.0
@@ -51,7 +53,28 @@ def make_client() -> Cloudflare:
         base_url=os.environ.get("CLOUDFLARE_BASE_URL") or None,
         max_retries=int(os.environ.get("SECRETS_PLANE_MAX_RETRIES", MAX_RETRIES)),
         timeout=timeout,
+        # Every call goes through the process's pacer (ratelimit.py).
+        http_client=DefaultHttpxClient(transport=PacedTransport()),
     )
+
+
+def error_codes(exc: BaseException) -> list[int]:
+    """Cloudflare's error codes in a failed response's body (`errors[].code`)."""
+    body = getattr(exc, "body", None)
+    codes: list[int] = []
+    if isinstance(body, dict):
+        for err in body.get("errors") or []:
+            if isinstance(err, dict) and isinstance(err.get("code"), int):
+                codes.append(err["code"])
+    return codes
+
+
+# Codes with a meaning of their own (sources beside each use).
+VERSION_NOT_DEPLOYED_SETTINGS = 10214  # settings PATCH while the latest version is not deployed at 100%
+VERSION_NOT_DEPLOYED_SECRETS = 10215   # secrets PUT/bulk in the same state (wrangler: VERSION_NOT_DEPLOYED_ERR_CODE)
+BINDING_NAME_IN_USE = 10053            # "Binding name 'X' already in use." (cloudflare/workers-sdk issue 12812)
+STORE_BINDING_NOT_FOUND = 10182        # store binding to a missing store/secret, or a pending one
+INVALID_INHERIT = 10057                # "inherit binding 'X' is invalid" (wrangler: INVALID_INHERIT_BINDING_CODE)
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
@@ -93,8 +116,22 @@ def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: 
         )
     if isinstance(exc, cloudflare.RateLimitError):
         return CloudflareOperationError(
-            f"{prefix}: still rate-limited (429) after {MAX_RETRIES} retries. Nothing was half-applied "
-            "(each Worker is one call); wait a minute and re-run."
+            f"{prefix}: still rate-limited (429) after {MAX_RETRIES} retries and {PACER.total.waited_s:.0f} s of "
+            "pacing by this process. The account's API budget is shared with the dashboard and every token: "
+            "nothing was half-applied (each write is one call); wait five minutes and re-run."
+        )
+    codes = error_codes(exc)
+    if STORE_BINDING_NOT_FOUND in codes:
+        return CloudflareOperationError(
+            f"{prefix}: a Secrets Store binding names a store or secret that does not exist or is still pending "
+            f"({STORE_BINDING_NOT_FOUND}). Check secrets-plane:store and secretName in the stack file and that the "
+            "store secret exists (python -m stacks canary); a secret created a moment ago may still be pending: re-run."
+        )
+    if BINDING_NAME_IN_USE in codes:
+        return CloudflareOperationError(
+            f"{prefix}: a binding name the manifest manages is already used on the Worker by a binding of another "
+            f"kind ({BINDING_NAME_IN_USE}). Rename it under `bindings:` in secrets_manifest.yaml, or remove the "
+            "other binding from the Worker's wrangler config."
         )
     if isinstance(exc, cloudflare.ConflictError):
         return CloudflareOperationError(

@@ -1,7 +1,7 @@
 """The pure core: (manifest, stack settings) -> DesiredState. No Pulumi, no I/O, no values.
 
 Everything downstream (the Pulumi component, the offline plan, canary, audit, wrangler config,
-typings) reads a DesiredState; nothing re-derives a name from the YAML.
+typings, the PR diff) reads a DesiredState; nothing re-derives a name or a backend from the YAML.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .backends import Backend, resolve_backend
 from .errors import PlaneError
 from .manifest import Manifest
-from .naming import script_name
+from .naming import fallback_binding_name, script_name
 from .stack_config import StackSettings
 
 BindingKind = Literal["secret_text", "secrets_store_secret"]
+TEXT: BindingKind = "secret_text"
+STORE: BindingKind = "secrets_store_secret"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class StoreSecret:
     store_secret_name: str
     scopes: tuple[str, ...]
     comment: str
+    # External: looked up by name, never created, written or deleted by the plane.
+    external: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,15 @@ class Binding:
     secret: str
     kind: BindingKind
     store_secret_name: str | None = None
+    # "fallback": the secret_text copy beside a store binding, read when the store fails.
+    role: Literal["primary", "fallback"] = "primary"
+    # External secret_text: expected on the Worker already; kept as it is, never written.
+    external: bool = False
+
+    @property
+    def needs_value(self) -> bool:
+        """The plane writes this binding's value (a secret_text it owns)."""
+        return self.kind == TEXT and not self.external
 
 
 @dataclass(frozen=True)
@@ -48,23 +62,51 @@ class WorkerState:
     script_name: str
     bindings: tuple[Binding, ...]
 
+    def binding(self, name: str) -> Binding | None:
+        return next((b for b in self.bindings if b.name == name), None)
+
 
 @dataclass(frozen=True)
 class DesiredState:
     stack: str
     account_id: str
-    backend: Literal["legacy", "store"]
+    # What the flag says for this stack (its pin, else the manifest): the promotion gate's unit.
+    backend: Backend
     manifest_digest: str
     store: StoreRef | None
     store_secrets: tuple[StoreSecret, ...]
     workers: tuple[WorkerState, ...]
 
     @property
+    def mode(self) -> Literal["legacy", "store", "mixed"]:
+        """Which worlds the stack's credentials live in: Worker secrets, the store, or both."""
+        worlds = {"store" if b.kind == STORE else "legacy" for w in self.workers for b in w.bindings
+                  if b.role == "primary"}
+        if self.store_secrets:
+            worlds.add("store")
+        if len(worlds) == 2:
+            return "mixed"
+        return "store" if worlds == {"store"} else "legacy"
+
+    @property
     def needed_values(self) -> tuple[str, ...]:
-        """Secrets whose value this stack must have: store secrets, or legacy-bound secrets."""
-        if self.backend == "store":
-            return tuple(sorted(s.secret for s in self.store_secrets))
-        return tuple(sorted({b.secret for w in self.workers for b in w.bindings}))
+        """Secrets whose value this stack must have: those it writes as secret_text (legacy
+        bindings and fallback copies) and the store secrets it owns."""
+        text = {b.secret for w in self.workers for b in w.bindings if b.needs_value}
+        store = {s.secret for s in self.store_secrets if not s.external}
+        return tuple(sorted(text | store))
+
+    @property
+    def text_values(self) -> tuple[str, ...]:
+        """Secrets whose value reaches some Worker as secret_text (the Workers size limit)."""
+        return tuple(sorted({b.secret for w in self.workers for b in w.bindings if b.needs_value}))
+
+    def store_secret(self, secret: str) -> StoreSecret | None:
+        return next((s for s in self.store_secrets if s.secret == secret), None)
+
+    def holders(self, secret: str) -> list[tuple[WorkerState, Binding]]:
+        """Every (Worker, binding) that carries `secret`, fallback copies included."""
+        return [(w, b) for w in self.workers for b in w.bindings if b.secret == secret]
 
     def binding_matrix(self) -> dict[str, dict[str, str]]:
         """script name -> binding name -> kind. Names and kinds only, never values."""
@@ -79,8 +121,8 @@ def store_comment(secret: str, manifest: Manifest) -> str:
 
 
 def stack_secret_names(manifest: Manifest, stack: str) -> list[str]:
-    """Secrets a stack holds in the store backend: those its Workers bind, plus those another
-    Cloudflare service (ai_gateway, dex, ...) uses directly."""
+    """Secrets a stack holds: those its Workers bind, plus those another Cloudflare service
+    (ai_gateway, dex, ...) uses directly. The store holds the ones the backend rule puts there."""
     bound = {
         secret
         for worker in manifest.workers.values()
@@ -91,50 +133,61 @@ def stack_secret_names(manifest: Manifest, stack: str) -> list[str]:
     return sorted(bound | other)
 
 
+def secret_backend(manifest: Manifest, settings: StackSettings, secret: str) -> Backend:
+    """A secret's own setting in a stack: does the stack keep it in the store regardless of how
+    Workers bind it (so AI Gateway and other scopes can use it)."""
+    return resolve_backend(manifest.backend, settings.backend, secret=manifest.secrets[secret].backend)
+
+
 def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str | None = None) -> DesiredState:
-    backend = settings.effective_backend(manifest.backend)
-    store: StoreRef | None = None
-    store_secrets: tuple[StoreSecret, ...] = ()
-    if backend == "store":
-        setting = settings.store
-        if setting is None:
-            raise PlaneError.at(
-                f"Pulumi.{settings.stack}.yaml", "config.secrets-plane:store",
-                f"stack '{settings.stack}' uses the store backend but names no store",
-                "set `secrets-plane:store` to `{adopt: <store id>}` or `{create: <name>}`",
-            )
-        if setting.adopt:
-            store = StoreRef("adopt", id=setting.adopt)
-        else:
-            store = StoreRef("create", name=setting.create)
-        store_secrets = tuple(
-            StoreSecret(
-                secret=name,
-                store_secret_name=settings.store_secret_name(name),
-                scopes=tuple(sorted(manifest.secrets[name].scopes)),
-                comment=store_comment(name, manifest),
-            )
-            for name in stack_secret_names(manifest, settings.stack)
-        )
+    in_store: set[str] = set()
     workers = []
     for wname in sorted(manifest.workers):
         worker = manifest.workers[wname]
         if settings.stack not in worker.stacks:
             continue
-        bindings = tuple(
-            Binding(
-                name=binding,
-                secret=secret,
-                kind="secrets_store_secret" if backend == "store" else "secret_text",
-                store_secret_name=settings.store_secret_name(secret) if backend == "store" else None,
-            )
-            for binding, secret in sorted(worker.binding_map().items())
+        bindings: list[Binding] = []
+        for binding, secret in sorted(worker.binding_map().items()):
+            spec = manifest.secrets[secret]
+            kind = resolve_backend(manifest.backend, settings.backend, worker.backend, spec.backend)
+            if kind == "store":
+                in_store.add(secret)
+                bindings.append(Binding(binding, secret, STORE, settings.store_secret_name(secret)))
+                if (spec.fallback or worker.fallback) and not spec.external:
+                    bindings.append(Binding(fallback_binding_name(binding), secret, TEXT, role="fallback"))
+            else:
+                bindings.append(Binding(binding, secret, TEXT, external=spec.external))
+        bindings.sort(key=lambda b: b.name)
+        workers.append(WorkerState(wname, script_name(worker, settings.stack), tuple(bindings)))
+    in_store |= {s for s in stack_secret_names(manifest, settings.stack)
+                 if secret_backend(manifest, settings, s) == "store"}
+    store_secrets = tuple(
+        StoreSecret(
+            secret=name,
+            store_secret_name=settings.store_secret_name(name),
+            scopes=tuple(sorted(manifest.secrets[name].scopes)),
+            comment=store_comment(name, manifest),
+            external=manifest.secrets[name].external,
         )
-        workers.append(WorkerState(wname, script_name(worker, settings.stack), bindings))
+        for name in sorted(in_store)
+    )
+    store: StoreRef | None = None
+    if store_secrets:
+        setting = settings.store
+        if setting is None:
+            names = [s.secret for s in store_secrets]
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            raise PlaneError.at(
+                f"Pulumi.{settings.stack}.yaml", "config.secrets-plane:store",
+                f"stack '{settings.stack}' puts {len(names)} secret(s) in the store ({shown}) but names no store",
+                "set `secrets-plane:store` to `{adopt: <store id>}` or `{create: <name>}`, or hold the stack "
+                "back with `secrets-plane:backend: legacy`",
+            )
+        store = StoreRef("adopt", id=setting.adopt) if setting.adopt else StoreRef("create", name=setting.create)
     return DesiredState(
         stack=settings.stack,
         account_id=settings.account_id,
-        backend="store" if backend == "store" else "legacy",
+        backend=settings.effective_backend(manifest.backend),
         manifest_digest=digest or manifest.digest(),
         store=store,
         store_secrets=store_secrets,

@@ -6,14 +6,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .backends import Backend
 from .desired_state import DesiredState, build_desired_state, stack_secret_names
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
+from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from .manifest import LoadedManifest, load_manifest
 from .naming import script_name
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
 MANIFEST_FILE = "secrets_manifest.yaml"
-STORE_SECRETS_PER_ACCOUNT = 100
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Estate:
     stacks: dict[str, LoadedStack]
     problems: ProblemCollector = field(default_factory=ProblemCollector)
 
-    def desired_state(self, stack: str, backend: str | None = None) -> DesiredState:
+    def desired_state(self, stack: str, backend: Backend | None = None) -> DesiredState:
         settings = self.stacks[stack].settings
         if backend is not None:
             settings = settings.model_copy(update={"backend": backend})
@@ -82,6 +83,7 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
             owners_by_script[script] = wname
 
     by_account: dict[str, list[str]] = defaultdict(list)
+    desired_by_stack: dict[str, DesiredState] = {}
     for name, stack in estate.stacks.items():
         settings = stack.settings
         by_account[settings.account_id].append(name)
@@ -89,57 +91,118 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
             desired = estate.desired_state(name)
         except PlaneError as exc:
             for problem in exc.problems:
-                out.error(stack.location("store"), problem.message, problem.hint)
+                out.error(stack.location("store") if stack.doc and stack.doc.line_of(("config", f"{NAMESPACE}:store"))
+                          else stack.location("accountId"), problem.message, problem.hint)
+            cause = _store_cause(estate, name)
+            if cause is not None:
+                out.error(cause[0], f"this is what puts stack '{name}' on the store: {cause[1]}",
+                          f"name a store in Pulumi.{name}.yaml, or pin `{NAMESPACE}:backend: legacy` there")
             continue
+        desired_by_stack[name] = desired
         _check_values(estate, name, desired, out, require_values)
+        _check_env_var_counts(estate, desired, out)
 
+    _check_fallback_use(estate, desired_by_stack, out)
     for account, stack_names in sorted(by_account.items()):
-        owners: dict[str, str] = {}
-        counts: dict[str, int] = {}
-        for name in sorted(stack_names):
-            settings = estate.stacks[name].settings
-            secrets = stack_secret_names(m, name)
-            counts[name] = len(secrets)
-            for secret in secrets:
-                store_name = settings.store_secret_name(secret)
-                other = owners.get(store_name)
-                if other is not None and other != name:
-                    out.error(estate.stacks[name].location("secretName"),
-                              f"store secret name '{store_name}' of stack '{name}' collides with stack '{other}' "
-                              f"on account {account}",
-                              f"stacks sharing an account need distinct names: set `{NAMESPACE}:secretName` "
-                              f"to e.g. '{{name}}_{name.upper()}'")
-                    break
-                owners[store_name] = name
-        total = sum(counts.values())
-        on_store = [n for n in stack_names if estate.stacks[n].settings.effective_backend(m.backend) == "store"]
-        if total > STORE_SECRETS_PER_ACCOUNT:
-            detail = ", ".join(f"{n}: {counts[n]}" for n in sorted(counts))
-            message = (f"account {account} would hold {total} store secrets ({detail}), over Cloudflare's limit "
-                       f"of {STORE_SECRETS_PER_ACCOUNT} per account")
-            hint = "drop unused secrets, bind fewer secrets in one stack, or move a stack to its own account"
-            where = estate.stacks[sorted(stack_names)[0]].location("accountId")
-            if on_store:
-                out.error(where, message, hint)
-            else:
-                out.warning(where, message + " once the store backend is on", hint)
+        _check_account(estate, account, stack_names, desired_by_stack, out)
+
+
+def _store_cause(estate: Estate, stack: str) -> tuple[Location, str] | None:
+    """The manifest or stack setting that made a stack put something in the store."""
+    m = estate.manifest.manifest
+    loc = estate.manifest.location
+    settings = estate.stacks[stack].settings
+    if settings.backend == "store":
+        return estate.stacks[stack].location("backend"), f"its pin `{NAMESPACE}:backend: store`"
+    if m.backend == "store":
+        return loc("backend"), "the manifest's `backend: store`"
+    for wname, worker in sorted(m.workers.items()):
+        if worker.backend == "store" and stack in worker.stacks:
+            return loc("workers", wname, "backend"), f"Worker '{wname}' says `backend: store`"
+    for sname, spec in sorted(m.secrets.items()):
+        if spec.backend == "store" and sname in stack_secret_names(m, stack):
+            return loc("secrets", sname, "backend"), f"secret '{sname}' says `backend: store`"
+    return None
+
+
+def _check_env_var_counts(estate: Estate, desired: DesiredState, out: ProblemCollector) -> None:
+    for worker in desired.workers:
+        count = sum(1 for b in worker.bindings if b.kind == "secret_text")
+        if count > WORKER_ENV_VARS_MAX:
+            out.error(estate.manifest.location("workers", worker.worker),
+                      f"Worker '{worker.worker}' would hold {count} secret_text bindings in stack '{desired.stack}', "
+                      f"over the Workers limit of {WORKER_ENV_VARS_MAX} environment variables (secret and text "
+                      "combined)", "move some secrets to the store (`backend: store`) or drop fallback copies")
+
+
+def _check_fallback_use(estate: Estate, desired_by_stack: dict[str, DesiredState], out: ProblemCollector) -> None:
+    """`fallback: true` on a secret that no Worker binds through the store anywhere does nothing."""
+    m = estate.manifest.manifest
+    copied = {b.secret for d in desired_by_stack.values() for w in d.workers for b in w.bindings if b.role == "fallback"}
+    for name, spec in sorted(m.secrets.items()):
+        if spec.fallback and not spec.external and name not in copied:
+            out.warning(estate.manifest.location("secrets", name, "fallback"),
+                        f"secret '{name}' asks for a fallback copy, but no Worker binds it through the store in any "
+                        "stack, so there is nothing to fall back from",
+                        "remove `fallback`, or move a Worker binding it to the store")
+
+
+def _check_account(estate: Estate, account: str, stack_names: list[str], desired_by_stack: dict[str, DesiredState],
+                   out: ProblemCollector) -> None:
+    m = estate.manifest.manifest
+    owners: dict[str, str] = {}
+    potential: dict[str, int] = {}
+    for name in sorted(stack_names):
+        settings = estate.stacks[name].settings
+        secrets = stack_secret_names(m, name)
+        potential[name] = len(secrets)
+        # Names are checked over every secret a stack could put in the store: a collision would
+        # otherwise surface only on the day of the flip.
+        for secret in secrets:
+            store_name = settings.store_secret_name(secret)
+            other = owners.get(store_name)
+            if other is not None and other != name:
+                out.error(estate.stacks[name].location("secretName"),
+                          f"store secret name '{store_name}' of stack '{name}' collides with stack '{other}' "
+                          f"on account {account}",
+                          f"stacks sharing an account need distinct names: set `{NAMESPACE}:secretName` "
+                          f"to e.g. '{{name}}_{name.upper()}'")
+                break
+            owners[store_name] = name
+    planned = {n: len(desired_by_stack[n].store_secrets) for n in stack_names if n in desired_by_stack}
+    where = estate.stacks[sorted(stack_names)[0]].location("accountId")
+    hint = "drop unused secrets, bind fewer secrets in one stack, or move a stack to its own account"
+    if sum(planned.values()) > STORE_SECRETS_PER_ACCOUNT:
+        detail = ", ".join(f"{n}: {planned[n]}" for n in sorted(planned))
+        out.error(where, f"account {account} would hold {sum(planned.values())} store secrets ({detail}), over "
+                         f"Cloudflare's limit of {STORE_SECRETS_PER_ACCOUNT} per account", hint)
+    elif sum(potential.values()) > STORE_SECRETS_PER_ACCOUNT:
+        detail = ", ".join(f"{n}: {potential[n]}" for n in sorted(potential))
+        out.warning(where, f"account {account} would hold {sum(potential.values())} store secrets ({detail}) once "
+                           f"every stack is on the store, over Cloudflare's limit of {STORE_SECRETS_PER_ACCOUNT} "
+                           "per account", hint)
 
 
 def _check_values(estate: Estate, name: str, desired: DesiredState, out: ProblemCollector,
                   require_values: bool) -> None:
     stack = estate.stacks[name]
-    backend = desired.backend
+    m = estate.manifest.manifest
     needed = set(desired.needed_values)
     missing = sorted(needed - set(stack.settings.value_names))
     if missing:
-        message = f"{len(missing)} value(s) not set for stack '{name}' ({backend} backend): {', '.join(missing)}"
-        hint = f"set each with: {set_value_command(name, '<NAME>')}"
+        message = f"{len(missing)} value(s) not set for stack '{name}' ({desired.mode}): {', '.join(missing)}"
+        hint = f"set each with: {set_value_command(name, '<NAME>')}, or load them all: python -m stacks values load --stack {name} FILE"
         if require_values:
             out.error(stack.location("values"), message, hint)
         else:
             out.warning(stack.location("values"), message + "; fine if a Pulumi ESC environment provides them", hint)
-    unused = sorted(set(stack.settings.value_names) - set(estate.manifest.manifest.secrets))
-    for secret in unused:
-        out.warning(stack.location("values", secret), f"value set for '{secret}', which the manifest does not declare",
-                    did_you_mean(secret, estate.manifest.manifest.secrets)
-                    or f"remove it: pulumi config rm --path '{NAMESPACE}:values.{secret}' --stack {name}")
+    for secret in sorted(set(stack.settings.value_names)):
+        if secret not in m.secrets:
+            out.warning(stack.location("values", secret), f"value set for '{secret}', which the manifest does not declare",
+                        did_you_mean(secret, m.secrets)
+                        or f"remove it: pulumi config rm --path '{NAMESPACE}:values.{secret}' --stack {name}")
+        elif m.secrets[secret].external:
+            out.warning(stack.location("values", secret), f"value set for '{secret}', which is external: the plane "
+                        "never writes it, so this value is ignored",
+                        "drop `external: true` to let the plane own it, or remove the value: "
+                        f"pulumi config rm --path '{NAMESPACE}:values.{secret}' --stack {name}")

@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .backends import Backend
 from .errors import Location, PlaneError, ProblemCollector, did_you_mean
-from .naming import script_name
+from .naming import fallback_binding_name, script_name
 from .yaml_source import KeyPath, YamlDocument, format_path, load_yaml_file
 
 Scope = Literal["access", "ai_gateway", "containers", "dex", "websearch", "workers"]
 ALL_SCOPES: tuple[str, ...] = ("access", "ai_gateway", "containers", "dex", "websearch", "workers")
-Backend = Literal["legacy", "store"]
 
 # Secrets Store refuses names with spaces; secrets-plane keeps to a portable subset.
 STORE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -41,6 +41,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+class GenerateSpec(_Strict):
+    """How `rotate --generate` makes a value: random bytes of a stated length, encoded as text."""
+
+    bytes: int = Field(ge=16, le=1024)
+    encoding: Literal["base64url", "hex"] = "base64url"
+
+
 class SecretSpec(_Strict):
     description: str = Field(min_length=1)
     owner: str = Field(min_length=1)
@@ -48,6 +55,13 @@ class SecretSpec(_Strict):
     scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["workers"]), min_length=1)
     rotation_days: int = Field(gt=0, le=3650)
     comment: str | None = Field(default=None, max_length=1024)
+    # Phased adoption: an explicit backend for this secret (see backends.py for the rule).
+    backend: Backend | None = None
+    # Store bindings of this secret also get a secret_text copy `<binding>_FALLBACK`.
+    fallback: bool = False
+    # The plane binds it but never owns its value (set by wrangler, the dashboard or by hand).
+    external: bool = False
+    generate: GenerateSpec | None = None
 
 
 class WranglerSpec(_Strict):
@@ -68,12 +82,22 @@ class WorkerSpec(_Strict):
     # stack -> URL probed by the canary after a deploy.
     health_url: dict[str, str] = Field(default_factory=dict)
     wrangler: WranglerSpec | None = None
+    # Phased adoption: an explicit backend for every binding of this Worker (backends.py).
+    backend: Backend | None = None
+    # Every store binding of this Worker also gets a secret_text copy `<binding>_FALLBACK`.
+    fallback: bool = False
 
     def binding_map(self) -> dict[str, str]:
         """binding name -> secret name; plain `secrets` entries bind under their own name."""
         mapping = {name: name for name in self.secrets}
         mapping.update(self.bindings)
         return mapping
+
+
+# Keys added after the first release: left out of the digest while at their default, so a
+# manifest that does not use them keeps the digest (and passes the promotion gate) it had.
+_SECRET_OPTIONAL = {"backend": None, "fallback": False, "external": False, "generate": None}
+_WORKER_OPTIONAL = {"backend": None, "fallback": False}
 
 
 class Manifest(_Strict):
@@ -87,14 +111,22 @@ class Manifest(_Strict):
         data = self.model_dump(mode="json")
         for secret in data["secrets"].values():
             secret["scopes"] = sorted(secret["scopes"])
+            _drop_defaults(secret, _SECRET_OPTIONAL)
         for worker in data["workers"].values():
             worker["secrets"] = sorted(worker["secrets"])
             worker["stacks"] = sorted(worker["stacks"])
+            _drop_defaults(worker, _WORKER_OPTIONAL)
         return data
 
     def digest(self) -> str:
         canonical = json.dumps(self.normalized(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _drop_defaults(entry: dict[str, Any], defaults: dict[str, Any]) -> None:
+    for key, default in defaults.items():
+        if entry.get(key) == default:
+            entry.pop(key, None)
 
 
 class LoadedManifest:
@@ -182,6 +214,13 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
                       "use 1-255 letters, digits, '_' or '-' (no spaces)")
         if len(set(spec.scopes)) != len(spec.scopes):
             out.error(_loc(doc, "secrets", name, "scopes"), "a scope is listed twice", "list each scope once")
+        if spec.external and spec.generate is not None:
+            out.error(_loc(doc, "secrets", name, "generate"), f"secret '{name}' is external: the plane never sets its value",
+                      "remove `generate`, or drop `external: true` to let the plane own the value")
+        if spec.external and spec.fallback:
+            out.error(_loc(doc, "secrets", name, "fallback"),
+                      f"secret '{name}' is external: a fallback copy needs a value the plane owns",
+                      "remove `fallback`, or drop `external: true` and set its value in the stack config")
 
     bound: set[str] = set()
     for wname, worker in m.workers.items():
@@ -210,6 +249,7 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
                 path += (binding,) if source == "bindings" else (worker.secrets.index(binding),)
                 out.error(_loc(doc, *path), f"binding name '{binding}' is not a JavaScript identifier",
                           "use letters, digits, '_' or '$', not starting with a digit; add a rename under `bindings:`")
+        _check_fallback_names(out, doc, m, wname, worker)
         bound.update(worker.binding_map().values())
         _check_script_names(out, doc, wname, worker)
         if len(set(worker.stacks)) != len(worker.stacks):
@@ -220,6 +260,27 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
             out.warning(_loc(doc, "secrets", name), f"secret '{name}' is bound by no Worker and has no other scope",
                         "bind it from a Worker, add a scope such as ai_gateway, or remove it")
     return out
+
+
+def _binding_path(worker: WorkerSpec, binding: str) -> tuple[str | int, ...]:
+    if binding in worker.bindings:
+        return ("bindings", binding)
+    return ("secrets", worker.secrets.index(binding))
+
+
+def _check_fallback_names(out: ProblemCollector, doc: YamlDocument, m: Manifest, wname: str, worker: WorkerSpec) -> None:
+    """A fallback copy `<binding>_FALLBACK` must not take the name of another binding of the Worker.
+    (Binding names are JavaScript identifiers, so the copy's name is one too.)"""
+    mapping = worker.binding_map()
+    for binding, secret in mapping.items():
+        spec = m.secrets.get(secret)
+        if spec is None or not (spec.fallback or worker.fallback) or spec.external:
+            continue
+        copy = fallback_binding_name(binding)
+        if copy in mapping:
+            out.error(_loc(doc, "workers", wname, *_binding_path(worker, binding)),
+                      f"the fallback copy of binding '{binding}' would be named '{copy}', which Worker '{wname}' "
+                      "already binds", f"rename one of them under `bindings:`, or drop `fallback` for '{secret}'")
 
 
 def _check_script_names(out: ProblemCollector, doc: YamlDocument, wname: str, worker: WorkerSpec) -> None:

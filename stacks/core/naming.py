@@ -22,6 +22,14 @@ def store_secret_name(template: str, secret: str) -> str:
     return template.replace("{name}", secret)
 
 
+FALLBACK_SUFFIX = "_FALLBACK"
+
+
+def fallback_binding_name(binding: str) -> str:
+    """The secret_text copy beside a store binding, read by the accessor when the store fails."""
+    return binding + FALLBACK_SUFFIX
+
+
 def resource_name(*parts: str) -> str:
     """A Pulumi logical name; stable across backends so URNs survive the flip."""
     return "-".join(parts)

@@ -16,14 +16,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .backends import Backend
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
-from .manifest import STACK_NAME_RE, STORE_NAME_RE, Backend, pydantic_problems
+from .limits import STORE_VALUE_MAX_BYTES
+from .manifest import STACK_NAME_RE, STORE_NAME_RE, pydantic_problems
 from .naming import DEFAULT_SECRET_NAME_TEMPLATE, store_secret_name
 from .yaml_source import YamlDocument, format_path, load_yaml_file
 
 NAMESPACE = "secrets-plane"
 ACCOUNT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-MAX_VALUE_BYTES = 65_536
 
 
 class StoreSetting(BaseModel):
@@ -47,7 +48,8 @@ class StackSettings(BaseModel):
     promotion_override: str | None = Field(default=None, alias="promotionOverride", min_length=1)
     value_names: tuple[str, ...] = ()
 
-    def effective_backend(self, manifest_backend: str) -> str:
+    def effective_backend(self, manifest_backend: Backend) -> Backend:
+        """What the flag says for this stack: its pin, else the manifest's `backend`."""
         return self.backend or manifest_backend
 
     def store_secret_name(self, secret: str) -> str:
@@ -214,9 +216,9 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
         problems.error(loc(f"{NAMESPACE}:values", name), f"value of '{name}' is stored in plain text",
                        f"re-set it encrypted: {set_value_command(stack, name)}")
     for name, value in values.items():
-        if isinstance(value, str) and len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+        if isinstance(value, str) and len(value.encode("utf-8")) > STORE_VALUE_MAX_BYTES:
             problems.error(loc(f"{NAMESPACE}:values", name),
-                           f"value of '{name}' is {len(value.encode('utf-8'))} bytes, over the {MAX_VALUE_BYTES}-byte limit",
+                           f"value of '{name}' is {len(value.encode('utf-8'))} bytes, over the {STORE_VALUE_MAX_BYTES}-byte limit",
                            "Secrets Store and Workers refuse larger values; store a reference instead")
     problems.raise_if_errors()
     data = {k: v for k, v in raw.items() if k in KNOWN_KEYS}

@@ -1,5 +1,7 @@
-"""Audit: every credential held, who owns it, where it is bound, when it last changed, and whether
-the live account agrees. The report the decision record asks for; never reads a value."""
+"""Audit: ONE list of every credential a stack holds, whichever world it lives in: who owns it,
+where it is bound and how (store binding, Worker secret, fallback copy, external), when it last
+changed, and whether the live account agrees. The report the decision record asks for; it never
+reads a value."""
 
 from __future__ import annotations
 
@@ -9,10 +11,20 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..core.desired_state import DesiredState, stack_secret_names
+from ..core.desired_state import STORE, DesiredState, stack_secret_names
 from ..core.estate import Estate
-from .account import SECRET_TYPES, LiveAccount
-from .canary import resolve_store_id
+from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
+from .canary import binding_ok, describe_binding, resolve_store_id
+
+
+@dataclass
+class Placement:
+    script: str
+    binding: str
+    kind: str        # secrets_store_secret | secret_text
+    role: str        # primary | fallback
+    external: bool
+    live: str        # ok, or what is wrong
 
 
 @dataclass
@@ -23,7 +35,12 @@ class CredentialRow:
     provider: str
     scopes: list[str]
     workers: list[str]
-    backend: str
+    backend: str      # store | legacy | both (store and Worker secrets, as the manifest says)
+    store_secret: str | None
+    store_status: str | None
+    external: bool
+    placements: list[Placement]
+    copies: list[str]  # scripts holding a fallback copy
     last_changed: str | None
     last_changed_source: str
     rotation_days: int
@@ -42,10 +59,12 @@ class Orphan:
 class AuditReport:
     stack: str
     backend: str
+    mode: str
     as_of: str
     manifest_digest: str
     credentials: list[CredentialRow] = field(default_factory=list)
     orphans: list[Orphan] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -67,62 +86,59 @@ def _rotation(last: str | None, days: int, as_of: dt.date) -> str:
 def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of: dt.date,
                 rotation_dates: Mapping[str, Mapping[str, str]] | None = None) -> AuditReport:
     m = estate.manifest.manifest
-    report = AuditReport(desired.stack, desired.backend, as_of.isoformat(), desired.manifest_digest)
+    report = AuditReport(desired.stack, desired.backend, desired.mode, as_of.isoformat(), desired.manifest_digest)
     store_id = resolve_store_id(desired, live)
-    store = live.store_secrets(store_id) if desired.backend == "store" and store_id else {}
-    holders: dict[str, list[tuple[str, str]]] = {}
+    store: dict[str, LiveStoreSecret] = live.store_secrets(store_id) if desired.store_secrets and store_id else {}
     for worker in desired.workers:
-        for b in worker.bindings:
-            holders.setdefault(b.secret, []).append((worker.script_name, b.name))
-    store_names = {s.secret: s for s in desired.store_secrets}
-    for secret in stack_secret_names(m, desired.stack):
+        served = live.worker(worker.script_name)
+        if served is not None and served.in_flight:
+            report.in_flight.append(f"{worker.script_name}: {served.describe_split()}")
+    held = sorted({s.secret for s in desired.store_secrets}
+                  | {b.secret for w in desired.workers for b in w.bindings})
+    for secret in held:
         spec = m.secrets[secret]
         problems: list[str] = []
-        last: str | None = None
-        source = ""
-        if desired.backend == "store":
-            wanted = store_names[secret]
-            found = store.get(wanted.store_secret_name)
-            if found is None:
-                problems.append(f"store secret {wanted.store_secret_name} missing")
+        placements: list[Placement] = []
+        in_store = desired.store_secret(secret)
+        live_secret = store.get(in_store.store_secret_name) if in_store else None
+        if in_store is not None:
+            if live_secret is None:
+                problems.append(f"store secret {in_store.store_secret_name} missing")
+            elif live_secret.status != "active":
+                problems.append(f"store secret {live_secret.status}")
+            elif not in_store.external and live_secret.scopes != in_store.scopes:
+                problems.append(f"store scopes {','.join(live_secret.scopes)}")
+        for worker, b in desired.holders(secret):
+            served = live.worker(worker.script_name)
+            if served is None:
+                state = "Worker missing"
             else:
-                last, source = found.modified, "Secrets Store `modified`"
-                if found.status != "active":
-                    problems.append(f"store secret {found.status}")
-                if found.scopes != wanted.scopes:
-                    problems.append(f"store scopes {','.join(found.scopes)}")
-        dates: list[str] = []
-        for script, binding in holders.get(secret, []):
-            live_bindings = live.worker_bindings(script)
-            if live_bindings is None:
-                problems.append(f"Worker {script} missing")
-                continue
-            current = live_bindings.get(binding)
-            expected = "secrets_store_secret" if desired.backend == "store" else "secret_text"
-            if current is None:
-                problems.append(f"missing on {script}")
-            elif current.get("type") != expected:
-                problems.append(f"wrong type on {script} ({current.get('type')})")
-            if desired.backend == "legacy":
-                recorded = (rotation_dates or {}).get(script, {}).get(binding)
-                if recorded:
-                    dates.append(recorded)
-        if desired.backend == "legacy":
-            if dates:
-                last, source = max(dates), "secrets-plane value_changed_at"
-            else:
-                versions = [d for d in (live.latest_version_date(s) for s, _ in holders.get(secret, [])) if d]
-                if versions:
-                    last, source = max(versions), "latest Worker version (upper bound)"
+                wrong = [f"{describe_binding(served.bindings[v].get(b.name))} in {v[:8]}" if served.in_flight
+                         else describe_binding(served.bindings[v].get(b.name))
+                         for v, _ in served.split if not binding_ok(b, served.bindings[v].get(b.name), store_id)]
+                state = "ok" if not wrong else "; ".join(wrong)
+            placements.append(Placement(worker.script_name, b.name, b.kind, b.role, b.external, state))
+            if state != "ok":
+                what = "missing" if state == "absent" else state
+                problems.append(f"{b.name} {what} on {worker.script_name}" if state != "Worker missing"
+                                else f"Worker {worker.script_name} missing")
+        texts = [p for p in placements if p.kind == "secret_text"]
+        stored = in_store is not None or any(p.kind == STORE for p in placements)
+        backend = "both" if stored and texts else "store" if stored else "legacy"
+        last, source = _last_changed(live, live_secret, texts, rotation_dates)
         report.credentials.append(CredentialRow(
             secret=secret, description=spec.description, owner=spec.owner, provider=spec.provider,
-            scopes=sorted(spec.scopes), workers=sorted({s for s, _ in holders.get(secret, [])}),
-            backend=desired.backend, last_changed=last, last_changed_source=source or "unknown",
+            scopes=sorted(spec.scopes), workers=sorted({p.script for p in placements}), backend=backend,
+            store_secret=in_store.store_secret_name if in_store else None,
+            store_status=live_secret.status if live_secret else ("absent" if in_store else None),
+            external=spec.external, placements=placements,
+            copies=sorted(p.script for p in placements if p.role == "fallback"),
+            last_changed=last, last_changed_source=source or "unknown",
             rotation_days=spec.rotation_days, rotation=_rotation(last, spec.rotation_days, as_of),
             status="ok" if not problems else "; ".join(problems),
         ))
     # Orphans: credentials live on the account or on managed Workers that no manifest entry declares.
-    if desired.backend == "store" and store_id:
+    if store_id and desired.store_secrets:
         claimed: set[str] = set()
         for stack_name, stack in estate.stacks.items():
             if stack.settings.account_id == desired.account_id:
@@ -130,12 +146,34 @@ def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of:
         for orphan in sorted(set(store) - claimed):
             report.orphans.append(Orphan(f"store {store_id}", orphan, "store secret"))
     for worker in desired.workers:
-        live_bindings = live.worker_bindings(worker.script_name) or {}
+        served = live.worker(worker.script_name)
+        if served is None:
+            continue
         managed = {b.name for b in worker.bindings}
-        for binding_name, live_binding in sorted(live_bindings.items()):
-            if live_binding.get("type") in SECRET_TYPES and binding_name not in managed:
-                report.orphans.append(Orphan(worker.script_name, binding_name, str(live_binding.get("type"))))
+        seen: set[str] = set()
+        for version_id, _ in served.split:
+            for name, binding in sorted(served.bindings[version_id].items()):
+                if binding.get("type") in SECRET_TYPES and name not in managed and name not in seen:
+                    seen.add(name)
+                    report.orphans.append(Orphan(worker.script_name, name, str(binding.get("type"))))
     return report
+
+
+def _last_changed(live: LiveAccount, live_secret: LiveStoreSecret | None, texts: list[Placement],
+                  rotation_dates: Mapping[str, Mapping[str, str]] | None) -> tuple[str | None, str]:
+    """A value's last change: the store's `modified` when the store holds it (its Worker copies
+    are written with the same value); else the plane's `value_changed_at` from the stack outputs;
+    else the newest Worker version, which is only an upper bound."""
+    if live_secret is not None:
+        return live_secret.modified, "Secrets Store `modified`"
+    recorded = [(rotation_dates or {}).get(p.script, {}).get(p.binding) for p in texts]
+    dates = [d for d in recorded if d]
+    if dates:
+        return max(dates), "secrets-plane value_changed_at"
+    versions = [v[1] for v in (live.latest_version(p.script) for p in texts) if v and v[1]]
+    if versions:
+        return max(versions), "latest Worker version (upper bound)"
+    return None, ""
 
 
 def render_json(report: AuditReport) -> str:
@@ -147,16 +185,33 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
 
 
+def _where(c: CredentialRow) -> str:
+    """Per Worker, how it holds the credential: `store`, `secret` (secret_text), `copy` (fallback
+    copy), `external`; the binding name when it differs from the credential's."""
+    by_script: dict[str, list[str]] = {}
+    for p in c.placements:
+        kind = "store" if p.kind == STORE else "copy" if p.role == "fallback" else "external" if p.external else "secret"
+        renamed = p.binding != c.secret and p.role != "fallback"
+        by_script.setdefault(p.script, []).append(f"{p.binding} {kind}" if renamed else kind)
+    return ", ".join(f"{script} ({' + '.join(kinds)})" for script, kinds in sorted(by_script.items())) or "other services"
+
+
 def render_table(report: AuditReport) -> str:
-    lines = [f"audit {report.stack} ({report.backend} backend) as of {report.as_of}, manifest "
+    lines = [f"audit {report.stack} (flag {report.backend}, credentials {report.mode}) as of {report.as_of}, manifest "
              f"{report.manifest_digest[:12]}"]
-    rows = [["CREDENTIAL", "OWNER", "PROVIDER", "SCOPES", "WORKERS", "LAST CHANGED", "ROTATION", "STATUS"]]
+    rows = [["CREDENTIAL", "OWNER", "PROVIDER", "SCOPES", "BACKEND", "WORKERS", "COPIES", "LAST CHANGED", "ROTATION",
+             "STATUS"]]
     for c in report.credentials:
-        rows.append([c.secret, c.owner, c.provider, ",".join(c.scopes), str(len(c.workers)),
-                     (c.last_changed or "unknown")[:10], c.rotation, c.status])
+        rows.append([c.secret + (" (external)" if c.external else ""), c.owner, c.provider, ",".join(c.scopes), c.backend,
+                     str(len(c.workers)), str(len(c.copies)), (c.last_changed or "unknown")[:10], c.rotation, c.status])
     lines += _table(rows)
+    both = [c.secret for c in report.credentials if c.backend == "both"]
+    if both:
+        lines.append(f"in both worlds, as the manifest says ({len(both)}): {', '.join(both)}")
     sources = sorted({c.last_changed_source for c in report.credentials})
     lines.append(f"last changed from: {', '.join(sources)}")
+    for entry in report.in_flight:
+        lines.append(f"versions in flight: {entry}")
     if report.orphans:
         lines.append(f"orphans ({len(report.orphans)}): not in the manifest")
         lines += _table([["WHERE", "NAME", "KIND"]] + [[o.where, o.name, o.kind] for o in report.orphans])
@@ -168,26 +223,30 @@ def render_table(report: AuditReport) -> str:
 def render_markdown(report: AuditReport) -> str:
     overdue = sum(1 for c in report.credentials if c.rotation.startswith("OVERDUE"))
     unhealthy = sum(1 for c in report.credentials if c.status != "ok")
+    worlds = {"store": "one account-level Secrets Store", "legacy": "per-Worker secrets",
+              "mixed": "partly the account-level Secrets Store, partly per-Worker secrets"}
     lines = [
         f"# Credential audit: {report.stack}",
         "",
-        f"As of {report.as_of}. Every credential this environment holds, who owns it, which Workers use it, "
-        f"and when it was last changed. Values are never read. Backend: **{report.backend}** "
-        f"({'one account-level Secrets Store' if report.backend == 'store' else 'per-Worker secrets'}).",
+        f"As of {report.as_of}. Every credential this environment holds, who owns it, where it is bound, "
+        f"and when it was last changed. Values are never read. Credentials live in **{worlds[report.mode]}**.",
         "",
         f"- Credentials: **{len(report.credentials)}**; rotation overdue: **{overdue}**; "
-        f"not as declared: **{unhealthy}**; undeclared (orphans): **{len(report.orphans)}**.",
+        f"not as declared: **{unhealthy}**; undeclared (orphans): **{len(report.orphans)}**; "
+        f"in both worlds by design: **{sum(1 for c in report.credentials if c.backend == 'both')}**.",
         f"- Manifest digest: `{report.manifest_digest}`",
         "",
-        "| Credential | Description | Owner | Provider | Scopes | Used by | Last changed | Rotation | Status |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Credential | Description | Owner | Provider | Scopes | Backend | Where | Last changed | Rotation | Status |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in report.credentials:
-        lines.append(f"| `{c.secret}` | {c.description} | {c.owner} | {c.provider} | {', '.join(c.scopes)} | "
-                     f"{', '.join(c.workers) or 'other services'} | {(c.last_changed or 'unknown')[:10]} | "
-                     f"{c.rotation} (every {c.rotation_days} days) | {c.status} |")
+        lines.append(f"| `{c.secret}`{' (external)' if c.external else ''} | {c.description} | {c.owner} | "
+                     f"{c.provider} | {', '.join(c.scopes)} | {c.backend} | {_where(c)} | "
+                     f"{(c.last_changed or 'unknown')[:10]} | {c.rotation} (every {c.rotation_days} days) | {c.status} |")
     sources = sorted({c.last_changed_source for c in report.credentials})
     lines += ["", f"Last-changed dates come from: {', '.join(sources)}.", ""]
+    if report.in_flight:
+        lines += ["## Workers with versions in flight", ""] + [f"- {entry}" for entry in report.in_flight] + [""]
     if report.orphans:
         lines += ["## Undeclared credentials", "", "| Where | Name | Kind |", "|---|---|---|"]
         lines += [f"| {o.where} | `{o.name}` | {o.kind} |" for o in report.orphans]

@@ -1,16 +1,25 @@
-"""Canary: does the live account run exactly what the desired state says? Names and types only."""
+"""Canary: does the live account serve exactly what the desired state says? Names and types only.
+
+Each Worker is checked as it serves: every version of its active deployment (a gradual rollout
+serves two). Store secrets created a moment ago can be `pending`: the canary waits for them up to
+`wait_s` and then names the ones that never turned active.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from ..core.desired_state import DesiredState
-from .account import SECRET_TYPES, LiveAccount
+from ..core.desired_state import STORE, Binding, DesiredState
+from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
 
 HEALTH_TIMEOUT_S = 5.0
+DEFAULT_WAIT_S = 90.0  # a new store secret turns active within seconds; a CI job can afford this
+POLL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -24,9 +33,10 @@ class Mismatch:
 @dataclass
 class CanaryReport:
     stack: str
-    checked: int
-    mismatches: list[Mismatch]
-    notes: list[str]
+    checked: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    waited_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -41,56 +51,89 @@ def resolve_store_id(desired: DesiredState, live: LiveAccount) -> str | None:
     return live.find_store(desired.store.name or "")
 
 
-def _describe(binding: dict[str, Any] | None) -> str:
+def describe_binding(binding: dict[str, Any] | None) -> str:
     if binding is None:
         return "absent"
-    if binding.get("type") == "secrets_store_secret":
+    if binding.get("type") == STORE:
         return f"secrets_store_secret {binding.get('store_id')}/{binding.get('secret_name')}"
     return str(binding.get("type"))
 
 
-def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, str]) -> CanaryReport:
-    report = CanaryReport(desired.stack, 0, [], [])
+def expected_binding(b: Binding, store_id: str | None) -> str:
+    if b.kind == STORE:
+        return f"secrets_store_secret {store_id}/{b.store_secret_name}"
+    if b.role == "fallback":
+        return "secret_text (fallback copy)"
+    return "secret_text (external)" if b.external else "secret_text"
+
+
+def binding_ok(b: Binding, found: dict[str, Any] | None, store_id: str | None) -> bool:
+    if found is None or found.get("type") != b.kind:
+        return False
+    if b.kind == STORE:
+        return found.get("store_id") == store_id and found.get("secret_name") == b.store_secret_name
+    return True
+
+
+def wait_for_active(desired: DesiredState, live: LiveAccount, store_id: str, wait_s: float,
+                    sleep: Callable[[float], None] = time.sleep) -> tuple[dict[str, LiveStoreSecret], float]:
+    """The store's secrets once none of ours is `pending`, or when `wait_s` is spent."""
+    wanted = {s.store_secret_name for s in desired.store_secrets}
+    waited = 0.0
+    while True:
+        secrets = live.store_secrets(store_id)
+        pending = [n for n in wanted if n in secrets and secrets[n].status == "pending"]
+        if not pending or waited >= wait_s:
+            return secrets, waited
+        step = min(POLL_S, wait_s - waited)
+        sleep(step)
+        waited += step
+
+
+def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, str],
+               wait_s: float = DEFAULT_WAIT_S, sleep: Callable[[float], None] = time.sleep) -> CanaryReport:
+    report = CanaryReport(desired.stack)
     store_id = resolve_store_id(desired, live)
-    if desired.backend == "store":
+    if desired.store_secrets:
         report.checked += 1
         if store_id is None or not live.store_exists(store_id):
             report.mismatches.append(Mismatch("(store)", "-", f"store {store_id or desired.store}", "absent"))
         else:
-            secrets = live.store_secrets(store_id)
+            secrets, report.waited_s = wait_for_active(desired, live, store_id, wait_s, sleep)
             for spec in desired.store_secrets:
                 report.checked += 1
                 found = secrets.get(spec.store_secret_name)
-                expected = f"active, scopes {','.join(spec.scopes)}"
+                expected = f"active, scopes {','.join(spec.scopes)}" + (" (external)" if spec.external else "")
+                scopes_ok = found is not None and (set(spec.scopes) <= set(found.scopes) if spec.external
+                                                   else found.scopes == spec.scopes)
                 if found is None:
                     report.mismatches.append(Mismatch("(store)", spec.store_secret_name, expected, "absent"))
-                elif found.status != "active" or found.scopes != spec.scopes:
+                elif found.status != "active" or not scopes_ok:
+                    status = found.status + (f" after {report.waited_s:.0f} s" if found.status == "pending" else "")
                     report.mismatches.append(Mismatch("(store)", spec.store_secret_name, expected,
-                                                      f"{found.status}, scopes {','.join(found.scopes)}"))
+                                                      f"{status}, scopes {','.join(found.scopes)}"))
     for worker in desired.workers:
         report.checked += 1
-        bindings = live.worker_bindings(worker.script_name)
-        if bindings is None:
+        served = live.worker(worker.script_name)
+        if served is None:
             report.mismatches.append(Mismatch(worker.script_name, "-", "Worker exists", "no such script"))
             continue
-        for b in worker.bindings:
-            report.checked += 1
-            live_binding = bindings.get(b.name)
-            if b.kind == "secret_text":
-                expected = "secret_text"
-                good = live_binding is not None and live_binding.get("type") == "secret_text"
-            else:
-                expected = f"secrets_store_secret {store_id}/{b.store_secret_name}"
-                good = (live_binding is not None and live_binding.get("type") == "secrets_store_secret"
-                        and live_binding.get("store_id") == store_id
-                        and live_binding.get("secret_name") == b.store_secret_name)
-            if not good:
-                report.mismatches.append(Mismatch(worker.script_name, b.name, expected, _describe(live_binding)))
-        managed = {b.name for b in worker.bindings}
-        for name, binding in sorted(bindings.items()):
-            if binding.get("type") in SECRET_TYPES and name not in managed:
-                report.notes.append(f"{worker.script_name}: {binding.get('type')} binding '{name}' is not in the "
-                                    "manifest (add it, or remove it with wrangler)")
+        if served.in_flight:
+            report.notes.append(f"{worker.script_name}: versions in flight ({served.describe_split()}): each "
+                                "deployed version is checked")
+        for version_id, _ in served.split:
+            bindings = served.bindings[version_id]
+            label = worker.script_name if not served.in_flight else f"{worker.script_name}@{version_id[:8]}"
+            for b in worker.bindings:
+                report.checked += 1
+                if not binding_ok(b, bindings.get(b.name), store_id):
+                    report.mismatches.append(Mismatch(label, b.name, expected_binding(b, store_id),
+                                                      describe_binding(bindings.get(b.name))))
+            managed = {b.name for b in worker.bindings}
+            for name, binding in sorted(bindings.items()):
+                if binding.get("type") in SECRET_TYPES and name not in managed:
+                    report.notes.append(f"{label}: {binding.get('type')} binding '{name}' is not in the manifest "
+                                        "(add it, or remove it with wrangler)")
         url = health_urls.get(worker.worker)
         if url:
             report.checked += 1
@@ -121,6 +164,8 @@ def render(report: CanaryReport) -> str:
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         for row in rows:
             lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    if report.waited_s:
+        lines.append(f"waited {report.waited_s:.0f} s for pending store secrets")
     for note in report.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import monitor_supports_feature
 
-from ..core.desired_state import DesiredState, WorkerState
+from ..core.desired_state import STORE, DesiredState, StoreSecret, WorkerState
 from ..core.naming import resource_name
 from ..core.stack_config import SecretValues
-from .worker_bindings import STORE, TEXT, WorkerSecretBindings
+from .worker_bindings import WorkerSecretBindings
 
 COMPONENT_TYPE = "secrets-plane:index:SecretsPlane"
+ADOPT_HINT_HOOK = "secrets-plane-adopt-store-hint"
 
 
 def _secret(values: SecretValues, name: str) -> pulumi.Output[str]:
@@ -20,9 +24,44 @@ def _secret(values: SecretValues, name: str) -> pulumi.Output[str]:
     return pulumi.Output.secret(value if isinstance(value, str) else repr(value))
 
 
+def adopt_store_hint(stack: str, errors: Sequence[str], operation: str, name: str) -> str | None:
+    """What to tell the user when creating a store secret fails because its name is taken (the
+    provider creates, it does not adopt), or None for any other failure."""
+    text = " ".join(errors).lower()
+    if operation != "create" or not ("already_exists" in text or "already exists" in text):
+        return None
+    return (f"store secret '{name}' already exists in the account's store (created by hand or by another tool), and "
+            f"Pulumi creates rather than adopts: run `python -m stacks adopt-store --stack {stack}`, then the "
+            "`pulumi import --file ...` command it prints, then `pulumi up` again")
+
+
+def _adopt_hint_hook(stack: str) -> pulumi.ErrorHook:
+    def on_error(args: pulumi.ErrorHookArgs) -> bool:
+        hint = adopt_store_hint(stack, args.errors, args.failed_operation, str((args.new_inputs or {}).get("name")))
+        if hint:
+            pulumi.log.error(hint)
+        return False  # never retry: the name stays taken until someone acts
+
+    return pulumi.ErrorHook(ADOPT_HINT_HOOK, on_error)
+
+
+def _external_check(names: list[str], store_id: str) -> Any:
+    def check(found: Any) -> str:
+        present = {r.name for r in (found.results or [])}
+        missing = sorted(set(names) - present)
+        if missing:
+            raise pulumi.RunError(
+                f"external store secret(s) {', '.join(missing)} not found in store {store_id}: the plane never "
+                "creates an external secret; create it (wrangler secrets-store secret create) or drop "
+                "`external: true` in secrets_manifest.yaml and set its value")
+        return store_id
+    return check
+
+
 class SecretsPlane(pulumi.ComponentResource):
-    """One stack's credential plane: the store and its secrets (store backend) and one
-    WorkerSecretBindings per Worker (both backends, same URN, so the flip is an in-place update)."""
+    """One stack's credential plane: the store and its secrets (when anything is on the store) and
+    one WorkerSecretBindings per Worker (same URN whatever its bindings' backends, so the flip is
+    an in-place update)."""
 
     store_id: pulumi.Output[str] | None
     bindings: dict[str, WorkerSecretBindings]
@@ -36,21 +75,18 @@ class SecretsPlane(pulumi.ComponentResource):
             gate.apply(lambda _: desired.account_id) if gate is not None else desired.account_id)
         self.store_id = None
         store_secrets: dict[str, cloudflare.SecretsStoreSecret] = {}
-        if desired.backend == "store":
+        external_store_id: pulumi.Output[str] | None = None
+        if desired.store is not None:
             self.store_id = self._store(desired)
+            hooks = None
+            if monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ERROR_HOOKS):
+                hooks = pulumi.ResourceHookBinding(on_error=[_adopt_hint_hook(desired.stack)])
             for spec in desired.store_secrets:
-                store_secrets[spec.secret] = cloudflare.SecretsStoreSecret(
-                    resource_name("secret", spec.secret),
-                    account_id=self.account_id,
-                    store_id=self.store_id,
-                    name=spec.store_secret_name,
-                    value=_secret(values, spec.secret),
-                    scopes=list(spec.scopes),
-                    comment=spec.comment,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
+                if not spec.external:
+                    store_secrets[spec.secret] = self._store_secret(spec, values, hooks)
+            external_store_id = self._external_lookup(desired)
         self.bindings = {
-            worker.script_name: self._worker_bindings(desired, worker, values, store_secrets)
+            worker.script_name: self._worker_bindings(desired, worker, values, store_secrets, external_store_id)
             for worker in desired.workers
         }
         outputs: dict[str, Any] = {
@@ -82,25 +118,61 @@ class SecretsPlane(pulumi.ComponentResource):
         )
         return created.id
 
+    def _store_secret(self, spec: StoreSecret, values: SecretValues,
+                      hooks: pulumi.ResourceHookBinding | None) -> cloudflare.SecretsStoreSecret:
+        assert self.store_id is not None
+        return cloudflare.SecretsStoreSecret(
+            resource_name("secret", spec.secret),
+            account_id=self.account_id,
+            store_id=self.store_id,
+            name=spec.store_secret_name,
+            value=_secret(values, spec.secret),
+            scopes=list(spec.scopes),
+            comment=spec.comment,
+            opts=pulumi.ResourceOptions(parent=self, hooks=hooks),
+        )
+
+    def _external_lookup(self, desired: DesiredState) -> pulumi.Output[str] | None:
+        """External store secrets are looked up by name (read-only), never created: the lookup fails
+        the preview naming the ones missing, and every binding to them waits on it."""
+        names = [s.store_secret_name for s in desired.store_secrets if s.external]
+        if not names or self.store_id is None:
+            return None
+        store_id = self.store_id
+        found = cloudflare.get_secrets_store_secrets_output(
+            account_id=desired.account_id, store_id=store_id, opts=pulumi.InvokeOutputOptions(parent=self))
+        return pulumi.Output.all(store_id, found).apply(lambda args: _external_check(names, args[0])(args[1]))
+
     def _worker_bindings(self, desired: DesiredState, worker: WorkerState, values: SecretValues,
-                         store_secrets: dict[str, cloudflare.SecretsStoreSecret]) -> WorkerSecretBindings:
+                         store_secrets: dict[str, cloudflare.SecretsStoreSecret],
+                         external_store_id: pulumi.Output[str] | None) -> WorkerSecretBindings:
         specs: list[dict[str, Any]] = []
         worker_values: dict[str, pulumi.Output[str]] = {}
         depends: list[pulumi.Resource] = []
         for binding in worker.bindings:
-            if binding.kind == "secrets_store_secret":
-                specs.append({"name": binding.name, "type": STORE, "secret": binding.secret,
-                              "store_id": self.store_id, "secret_name": binding.store_secret_name})
-                depends.append(store_secrets[binding.secret])
-            else:
-                specs.append({"name": binding.name, "type": TEXT, "secret": binding.secret})
+            spec: dict[str, Any] = {"name": binding.name, "type": binding.kind, "secret": binding.secret}
+            # Only when set, so a manifest without overrides declares exactly what it did before.
+            if binding.role != "primary":
+                spec["role"] = binding.role
+            if binding.external:
+                spec["external"] = True
+            if binding.kind == STORE:
+                store_id = self.store_id
+                if binding.secret in store_secrets:
+                    depends.append(store_secrets[binding.secret])
+                elif external_store_id is not None:
+                    store_id = external_store_id  # waits on the lookup of external secrets
+                spec.update(store_id=store_id, secret_name=binding.store_secret_name)
+            elif binding.needs_value:
                 worker_values[binding.name] = _secret(values, binding.secret)
+            specs.append(spec)
         return WorkerSecretBindings(
             # Named by script, not backend: the flip keeps the URN and is an in-place update.
             resource_name(worker.script_name),
             account_id=self.account_id,
             script_name=worker.script_name,
             worker=worker.worker,
+            stack=desired.stack,
             bindings=specs,
             values=worker_values,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core.backends import Backend
 from ..core.estate import Estate
 from ..core.stack_config import NAMESPACE, Placeholder
 from .offline import ProgramRun, redact, reveal, run_program
@@ -19,7 +20,7 @@ BINDINGS_TYPE = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
 STORE_LOOKUP = "cloudflare:index/getSecretsStore:getSecretsStore"
 
 
-def plan_config(estate: Estate, stack: str, backend: str | None) -> tuple[dict[str, Any], list[str], list[str]]:
+def plan_config(estate: Estate, stack: str, backend: Backend | None) -> tuple[dict[str, Any], list[str], list[str]]:
     """The stack's config as the CLI would pass it, values replaced by placeholders.
 
     Returns (config, secret keys, names of values the stack file does not set)."""
@@ -37,7 +38,7 @@ def plan_config(estate: Estate, stack: str, backend: str | None) -> tuple[dict[s
     return config, [f"{NAMESPACE}:values"], missing
 
 
-def assumed_promotion_source(estate: Estate, stack: str, backend: str | None) -> dict[str, Any] | None:
+def assumed_promotion_source(estate: Estate, stack: str, backend: Backend | None) -> dict[str, Any] | None:
     """Offline, the stack production is promoted from is assumed to run this manifest (with the
     planned backend); `pulumi preview` checks the real one."""
     source = estate.stacks[stack].settings.promote_from
@@ -51,7 +52,7 @@ def assumed_promotion_source(estate: Estate, stack: str, backend: str | None) ->
                                         "backend": source_backend or estate.manifest.manifest.backend}}
 
 
-def build_plan(estate: Estate, stack: str, backend: str | None = None) -> dict[str, Any]:
+def build_plan(estate: Estate, stack: str, backend: Backend | None = None) -> dict[str, Any]:
     config, secret_keys, missing = plan_config(estate, stack, backend)
     promotion = assumed_promotion_source(estate, stack, backend)
     outputs = {promotion["from"]: promotion["assumes"]} if promotion else None

@@ -1,9 +1,16 @@
-"""WorkerSecretBindings: one Worker's whole set of managed secret bindings, applied in ONE call.
+"""WorkerSecretBindings: one Worker's whole set of managed secret bindings, one version per change.
 
-A Pulumi dynamic resource whose provider uses the official `cloudflare` SDK. Every write is a
-single `PATCH .../workers/scripts/{script}/settings` carrying the managed bindings plus every
-other binding on the Worker as `{"type": "inherit", "name": ...}`, so one change makes one Worker
-version and nothing unmanaged is touched (the same approach as `wrangler secret bulk`).
+A Pulumi dynamic resource whose provider uses the official `cloudflare` SDK (through
+`stacks/api/workers.py`). What a change needs decides the write (write_plan.py):
+
+- value-only changes to secret_text bindings (a rotation, new secret_text bindings, removing one):
+  ONE `PATCH .../secrets-bulk` naming only those secrets: no read, nothing else touched;
+- changes to store bindings or types (the flip, a fallback copy, a repointed binding): read the
+  settings, ONE settings `PATCH` with every other binding sent back as `inherit`, then one versions
+  listing that checks no deploy landed in between and that nothing unmanaged was dropped;
+- a Worker whose latest version is not deployed at 100% (10214/10215): version-aware, as
+  `wrangler versions secret put` + `versions deploy` do: each version of the active deployment is
+  copied with the change and the same percentages are deployed; never the undeployed code.
 
 This module is imported by the dynamic-provider host, which unpickles the provider by
 reference: it must do nothing at import time (no resource registration, no config reads).
@@ -12,33 +19,50 @@ reference: it must do nothing at import time (no resource registration, no confi
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
+import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import pulumi
-from cloudflare import APIError, Cloudflare, NotFoundError
-from cloudflare.types.workers.scripts.script_and_version_setting_edit_params import Settings, SettingsBinding
+from cloudflare import APIError, NotFoundError
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from ..api.client import CloudflareOperationError, describe_failure, make_client
+from ..api.client import (
+    BINDING_NAME_IN_USE,
+    VERSION_NOT_DEPLOYED_SECRETS,
+    VERSION_NOT_DEPLOYED_SETTINGS,
+    CloudflareOperationError,
+    describe_failure,
+    error_codes,
+    make_client,
+)
+from ..api.ratelimit import PACER
+from ..api.workers import VersionInfo, WorkerApi
+from ..core.limits import BULK_OPERATIONS_MAX, ENV_VAR_TYPES, WORKER_ENV_VARS_MAX
+from .write_plan import (
+    INHERIT,
+    STORE,
+    TEXT,
+    BindingConflict,
+    Changes,
+    bulk_operations,
+    changes,
+    live_matches,
+    missing_after,
+    owned,
+    same_specs,
+    settings_write,
+    value_hash,
+    version_copy_bindings,
+)
 
 # The dynamic host passes this marker for values unknown during preview.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-STORE = "secrets_store_secret"
-TEXT = "secret_text"
+LOG = logging.getLogger("secrets-plane")
 
 
-def _hash(value: Any) -> str:
-    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
-
-
-def _spec_key(spec: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    return (str(spec.get("name")), str(spec.get("type")), str(spec.get("store_id", "")), str(spec.get("secret_name", "")))
-
-
-def _same_specs(a: Sequence[Mapping[str, Any]] | None, b: Sequence[Mapping[str, Any]] | None) -> bool:
-    return sorted(map(_spec_key, a or [])) == sorted(map(_spec_key, b or []))
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def _contains_unknown(value: Any) -> bool:
@@ -51,41 +75,43 @@ def _contains_unknown(value: Any) -> bool:
     return False
 
 
-def merge_bindings(
-    live: Sequence[Mapping[str, Any]],
-    desired: Sequence[Mapping[str, Any]],
-    previously_managed: set[str],
-) -> list[dict[str, Any]]:
-    """The full bindings list for one settings write.
+class _Session:
+    """One operation on one Worker: its API, the words its errors use, and what it cost."""
 
-    Desired bindings are sent whole; every live binding we neither want nor managed before is sent
-    back as `inherit` (name only, like `wrangler secret bulk`); bindings we managed before and no
-    longer want are left out, which removes them.
-    """
-    desired_names = {b["name"] for b in desired}
-    merged = [dict(b) for b in desired]
-    for binding in live:
-        name = binding["name"]
-        if name in desired_names or name in previously_managed:
-            continue
-        merged.append({"type": "inherit", "name": name})
-    return merged
+    def __init__(self, props: Mapping[str, Any], action: str):
+        self.props = props
+        self.action = action
+        self.api = WorkerApi(make_client(), str(props["account_id"]), str(props["script_name"]))
+        self.subject = f"Worker '{props.get('worker')}' (script '{props.get('script_name')}')"
+        self.path = "none"
+        self.versions = 0
+        stats = PACER.thread_stats()
+        self._waited_before = stats.waited_s
 
+    @property
+    def not_found_hint(self) -> str:
+        return (f"The script does not exist in account {self.props.get('account_id')}: deploy the Worker first "
+                f"(wrangler deploy) or fix workers.{self.props.get('worker')}.script_name in secrets_manifest.yaml.")
 
-def _live_matches(live: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> bool:
-    if live is None or live.get("type") != spec["type"]:
-        return False
-    if spec["type"] == STORE:
-        return bool(live.get("store_id") == spec["store_id"] and live.get("secret_name") == spec["secret_name"])
-    return True
+    def fail(self, exc: Exception, what: str, values: Sequence[str] = ()) -> CloudflareOperationError:
+        return describe_failure(exc, f"{self.action}: {what}", self.subject, self.not_found_hint, secrets=values)
+
+    def report(self) -> dict[str, Any]:
+        waited = PACER.thread_stats().waited_s - self._waited_before
+        if waited >= 1:
+            LOG.warning("secrets-plane: waited %.0f s for Cloudflare's API rate limit while applying %s",
+                        waited, self.subject)
+        return {"path": self.path, "api_calls": self.api.calls, "versions": self.versions,
+                "rate_limit_wait_s": round(waited, 1)}
 
 
 class WorkerSecretBindingsProvider(ResourceProvider):
     """CRUD for one Worker's managed secret bindings. Inputs:
 
-    account_id, script_name, worker (manifest key, for messages), bindings (specs without values:
-    name, type, secret, and store_id + secret_name for store bindings), values (binding name ->
-    plaintext, only for secret_text; a top-level secret input so the engine keeps it secret).
+    account_id, script_name, worker (manifest key, for messages), stack (for version messages),
+    bindings (specs without values: name, type, secret, store_id + secret_name for store bindings,
+    role, external), values (binding name -> plaintext, for the secret_text bindings the plane
+    owns; a top-level secret input so the engine keeps it secret).
     """
 
     # The pickled provider captures no secret, so it need not be a secret itself.
@@ -97,7 +123,7 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         failures = []
         values = news.get("values") or {}
         for spec in news.get("bindings") or []:
-            if spec.get("type") == TEXT and spec.get("name") not in values:
+            if spec.get("type") == TEXT and owned(spec) and spec.get("name") not in values:
                 failures.append(pulumi.dynamic.CheckFailure("values", f"no value for binding {spec.get('name')}"))
         return pulumi.dynamic.CheckResult(news, failures)
 
@@ -107,9 +133,9 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         if _contains_unknown(news.get("bindings")) or _contains_unknown(news.get("values")):
             changed = True
         else:
-            changed = changed or not _same_specs(olds.get("bindings"), news.get("bindings"))
-            old_hashes = {k: _hash(v) for k, v in (olds.get("values") or {}).items()}
-            new_hashes = {k: _hash(v) for k, v in (news.get("values") or {}).items()}
+            changed = changed or not same_specs(olds.get("bindings"), news.get("bindings"))
+            old_hashes = {k: value_hash(v) for k, v in (olds.get("values") or {}).items()}
+            new_hashes = {k: value_hash(v) for k, v in (news.get("values") or {}).items()}
             changed = changed or old_hashes != new_hashes
         return DiffResult(
             changes=changed,
@@ -119,177 +145,299 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props, previously_managed=set(), olds={})
+        outs = self._apply(props, olds={})
         return CreateResult(id_=f"{props['account_id']}/{props['script_name']}", outs=outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        previously: set[str] = set()
-        if olds.get("script_name") == news.get("script_name"):
-            previously = {b["name"] for b in olds.get("bindings") or []}
-        else:
+        if olds.get("script_name") != news.get("script_name"):
             # Same URN, new script: leave the old Worker as we found it.
             self._remove(olds)
             olds = {}
-        return UpdateResult(outs=self._apply(news, previously, olds))
+        return UpdateResult(outs=self._apply(news, olds))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         self._remove(props)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh: report which managed bindings are live and of which type (values cannot be read)."""
-        client = make_client()
-        live = self._read_live(client, props, "refresh", missing_ok=True)
-        if live is None:
+        """Refresh: which managed bindings are live and in what shape (values cannot be read). One call."""
+        s = _Session(props, "refresh")
+        try:
+            live, _ = s.api.read()
+        except NotFoundError:
             return ReadResult(None, {})  # the Worker is gone, and its bindings with it
+        except APIError as exc:
+            raise s.fail(exc, "reading bindings of") from None
         found = []
         for spec in props.get("bindings") or []:
             current = live.get(spec["name"])
             if current is None:
                 continue
-            if _live_matches(current, spec):
+            if live_matches(current, spec):
                 found.append(dict(spec))
             else:
                 shape = {k: current[k] for k in ("name", "type", "store_id", "secret_name") if k in current}
-                found.append({**shape, "secret": spec.get("secret")})
+                found.append({**shape, "secret": spec.get("secret"),
+                              **({"role": spec["role"]} if "role" in spec else {})})
         outs = dict(props)
         outs["bindings"] = found
         outs["unmanaged"] = sorted(n for n in live if n not in {b["name"] for b in props.get("bindings") or []})
+        stamps = props.get("value_changed_at") or {}
+        outs["value_changed_at"] = {n: t for n, t in stamps.items() if n in {b["name"] for b in found}}
         return ReadResult(id_, outs)
 
-    # ---- helpers -----------------------------------------------------------------------------
+    # ---- apply --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _subject(props: Mapping[str, Any]) -> str:
-        return f"Worker '{props.get('worker')}' (script '{props.get('script_name')}')"
-
-    @staticmethod
-    def _not_found_hint(props: Mapping[str, Any]) -> str:
-        return (f"The script does not exist in account {props.get('account_id')}: deploy the Worker first "
-                f"(wrangler deploy) or fix workers.{props.get('worker')}.script_name in secrets_manifest.yaml.")
-
-    def _read_live(self, client: Cloudflare, props: Mapping[str, Any], action: str,
-                   missing_ok: bool = False) -> dict[str, dict[str, Any]] | None:
-        try:
-            settings = client.workers.scripts.script_and_version_settings.get(
-                props["script_name"], account_id=props["account_id"])
-        except APIError as exc:
-            if missing_ok and isinstance(exc, NotFoundError):
-                return None
-            raise describe_failure(exc, f"{action}: reading bindings of", self._subject(props),
-                                   self._not_found_hint(props)) from None
-        live: dict[str, dict[str, Any]] = {}
-        for binding in settings.bindings or []:
-            data = binding.model_dump(exclude_none=True)
-            data.pop("text", None)  # never keep a value, should an API ever return one
-            live[data["name"]] = data
-        return live
-
-    def _version_ids(self, client: Cloudflare, props: Mapping[str, Any], action: str) -> list[str]:
-        """Version ids of the Worker, newest first (first page is enough: we need the top two)."""
-        try:
-            page = client.workers.scripts.versions.list(props["script_name"], account_id=props["account_id"])
-        except APIError as exc:
-            if isinstance(exc, NotFoundError):
-                return []
-            raise describe_failure(exc, f"{action}: listing versions of", self._subject(props),
-                                   self._not_found_hint(props)) from None
-        items = list(page.result.items or []) if page.result else []
-        items.sort(key=lambda v: v.number or 0, reverse=True)
-        return [v.id for v in items if v.id]
-
-    def _restore_lost(self, client: Cloudflare, props: Mapping[str, Any], base: str | None, removed: set[str],
-                      action: str) -> None:
-        """A deploy that lands between our read and our write is overwritten by our bindings list:
-        bindings it added would be lost. Detect it (the version before ours is not the one we read)
-        and bring them back by inheriting them from that version, in one more write."""
-        ids = self._version_ids(client, props, action)
-        if base is None or len(ids) < 2 or ids[1] == base:
-            return
-        between = ids[1]
-        try:
-            raw = client.workers.scripts.versions.with_raw_response.get(
-                between, account_id=props["account_id"], script_name=props["script_name"])
-            listed = raw.http_response.json()["result"]["resources"]["bindings"] or []
-        except (APIError, KeyError, TypeError, ValueError) as exc:
-            raise CloudflareOperationError(
-                f"{action}: bindings of {self._subject(props)} were written, but a deploy landed at the same time "
-                f"and its version could not be read ({type(exc).__name__}): re-run to restore anything it added."
-            ) from None
-        live = self._read_live(client, props, action) or {}
-        lost = [b["name"] for b in listed if b.get("name") not in live and b.get("name") not in removed]
-        if not lost:
-            return
-        bindings = [{"type": "inherit", "name": name} for name in live]
-        bindings += [{"type": "inherit", "name": name, "version_id": between} for name in lost]
-        self._write(client, props, bindings, action, [])
-
-    def _write(self, client: Cloudflare, props: Mapping[str, Any], bindings: list[dict[str, Any]], action: str,
-               values: Sequence[str]) -> None:
-        settings = cast(Settings, {"bindings": cast(list[SettingsBinding], bindings)})
-        try:
-            client.workers.scripts.script_and_version_settings.edit(
-                props["script_name"], account_id=props["account_id"], settings=settings)
-        except APIError as exc:
-            raise describe_failure(exc, f"{action}: writing bindings of", self._subject(props),
-                                   self._not_found_hint(props), secrets=values) from None
-
-    def _apply(self, props: dict[str, Any], previously_managed: set[str], olds: Mapping[str, Any]) -> dict[str, Any]:
+    def _apply(self, props: dict[str, Any], olds: Mapping[str, Any]) -> dict[str, Any]:
+        specs: list[dict[str, Any]] = list(props.get("bindings") or [])
         values: dict[str, str] = dict(props.get("values") or {})
+        old_specs = list(olds.get("bindings") or [])
         old_values: Mapping[str, str] = olds.get("values") or {}
-        client = make_client()
-        ids = self._version_ids(client, props, "apply")  # before the read: see _restore_lost
-        base = ids[0] if ids else None
-        live = self._read_live(client, props, "apply") or {}
-        specs = list(props.get("bindings") or [])
-        api_bindings: list[dict[str, Any]] = []
-        needs_write = False
-        for spec in specs:
-            if spec["type"] == TEXT:
-                api_bindings.append({"type": TEXT, "name": spec["name"], "text": values[spec["name"]]})
-                changed_value = spec["name"] not in old_values or _hash(old_values[spec["name"]]) != _hash(values[spec["name"]])
-                needs_write = needs_write or changed_value or not _live_matches(live.get(spec["name"]), spec)
+        chg = changes(old_specs, specs, old_values, values)
+        previously = {s["name"] for s in old_specs if owned(s)}
+        s = _Session(props, "apply")
+        missing_external: list[str] = []
+        unmanaged: list[str] | None = None
+        if not chg.empty:
+            message = chg.message(str(props.get("stack") or "?"))
+            if chg.needs_settings:
+                missing_external, unmanaged = self._settings_apply(s, specs, values, chg, previously, message)
             else:
-                api_bindings.append({"type": STORE, "name": spec["name"], "store_id": spec["store_id"],
-                                     "secret_name": spec["secret_name"]})
-                needs_write = needs_write or not _live_matches(live.get(spec["name"]), spec)
-        desired_names = {s["name"] for s in specs}
-        if any(name in live and name not in desired_names for name in previously_managed):
-            needs_write = True
-        if needs_write:
-            merged = merge_bindings(list(live.values()), api_bindings, previously_managed)
-            self._write(client, props, merged, "apply", list(values.values()))
-            self._restore_lost(client, props, base, previously_managed - desired_names, "apply")
-        now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+                missing_external, unmanaged = self._bulk_apply(s, specs, values, chg, previously, message)
         old_stamps: Mapping[str, str] = olds.get("value_changed_at") or {}
-        stamps = {}
-        for spec in specs:
-            name = spec["name"]
-            if spec["type"] != TEXT:
-                continue
-            unchanged = name in old_values and _hash(old_values[name]) == _hash(values[name]) and name in old_stamps
-            stamps[name] = old_stamps[name] if unchanged else now
+        now = _now()
+        stamps = {spec["name"]: (now if spec["name"] in chg.set_values or spec["name"] not in old_stamps
+                                 else old_stamps[spec["name"]])
+                  for spec in specs if spec["type"] == TEXT and owned(spec)}
         return {
             "account_id": props["account_id"],
             "script_name": props["script_name"],
             "worker": props.get("worker"),
-            "bindings": specs,
+            "stack": props.get("stack"),
+            # An external binding the Worker lacks is left out, so the next preview shows it.
+            "bindings": [spec for spec in specs if spec["name"] not in missing_external],
             "values": values,
             "value_changed_at": stamps,
-            "unmanaged": sorted(n for n in live if n not in desired_names and n not in previously_managed),
+            "unmanaged": unmanaged if unmanaged is not None else list(olds.get("unmanaged") or []),
+            "last_apply": s.report(),
         }
 
+    def _bulk_apply(self, s: _Session, specs: list[dict[str, Any]], values: Mapping[str, str], chg: Changes,
+                    previously: set[str], message: str) -> tuple[list[str], list[str] | None]:
+        s.path = "secrets-bulk"
+        ops = bulk_operations(chg, values)
+        for start in range(0, len(ops), BULK_OPERATIONS_MAX):
+            batch = dict(ops[start:start + BULK_OPERATIONS_MAX])
+            try:
+                s.api.bulk(batch, message)
+            except APIError as exc:
+                codes = error_codes(exc)
+                if VERSION_NOT_DEPLOYED_SECRETS in codes or VERSION_NOT_DEPLOYED_SETTINGS in codes:
+                    self._versions_apply(s, specs, values, chg, message)
+                    return [], None
+                if BINDING_NAME_IN_USE in codes and start == 0:
+                    # A name is taken by another kind of binding (say a store binding set by hand):
+                    # the settings write reads the Worker and replaces it, or refuses if unmanaged.
+                    return self._settings_apply(s, specs, values, chg, previously, message)
+                raise s.fail(exc, "writing secrets of", list(values.values())) from None
+            s.versions += 1
+        return [], None
+
+    def _settings_apply(self, s: _Session, specs: list[dict[str, Any]], values: Mapping[str, str], chg: Changes,
+                        previously: set[str], message: str) -> tuple[list[str], list[str]]:
+        s.path = "settings"
+        try:
+            live, read_at = s.api.read()
+        except APIError as exc:
+            raise s.fail(exc, "reading bindings of") from None
+        try:
+            write = settings_write(specs, values, live, chg, previously)
+        except BindingConflict as exc:
+            raise CloudflareOperationError(
+                f"{s.action}: {s.subject} already has binding {exc}, which the manifest did not create: the plane "
+                "never touches a binding it does not manage. Rename the binding under `bindings:` in "
+                "secrets_manifest.yaml, or remove the other one from the Worker, then re-run.") from None
+        unmanaged = sorted(n for n in live if n not in {x["name"] for x in specs} and n not in previously)
+        env_vars = sum(1 for b in write.bindings if b["type"] in ENV_VAR_TYPES
+                       or (b["type"] == INHERIT and live.get(b["name"], {}).get("type") in ENV_VAR_TYPES))
+        if env_vars > WORKER_ENV_VARS_MAX:
+            raise CloudflareOperationError(
+                f"{s.action}: {s.subject} would hold {env_vars} environment variables (secret and text), over the "
+                f"Workers limit of {WORKER_ENV_VARS_MAX}; nothing was written. Move some secrets to the store "
+                "(`backend: store`), drop fallback copies, or remove unused vars from the Worker.")
+        if not write.needed:
+            return write.external_missing, unmanaged  # the live Worker already is what we want
+        try:
+            result = s.api.write_settings(write.bindings, message)
+        except APIError as exc:
+            if VERSION_NOT_DEPLOYED_SETTINGS in error_codes(exc):
+                self._versions_apply(s, specs, values, chg, message)
+                return write.external_missing, unmanaged
+            raise s.fail(exc, "writing bindings of", list(values.values())) from None
+        s.versions += 1
+        wrong, dropped = missing_after(write, result)
+        self._check_after_write(s, read_at, result, wrong, dropped, set(chg.removed) | {x["name"] for x in specs})
+        return write.external_missing, unmanaged
+
+    def _check_after_write(self, s: _Session, read_at: _dt.datetime | None, result: Mapping[str, Any],
+                           wrong: list[str], dropped: list[str], ours: set[str]) -> None:
+        """Did a deploy land between our read and our write (its new bindings would be missing from
+        ours), and did the write drop an inherited binding? One versions listing says; repairs are
+        one more write, inheriting from the version that had them."""
+        try:
+            versions = s.api.versions()
+        except APIError as exc:
+            raise s.fail(exc, "listing versions of") from None
+        floor = read_at.replace(microsecond=0) if read_at else None
+        since = [v for v in versions if floor is not None and v.created_on is not None and v.created_on >= floor]
+        restore: dict[str, str] = {}
+        if len(since) <= 1:
+            base = versions[1] if len(versions) > 1 else None
+            if dropped and base is not None:
+                restore = {name: base.id for name in dropped}
+        else:
+            restore = self._lost_to_a_deploy(s, since, result, ours)
+        if wrong:
+            raise CloudflareOperationError(
+                f"{s.action}: bindings of {s.subject} were written, but the new version lacks or misstates "
+                f"{', '.join(wrong)}; re-run (the next apply reads the Worker again and writes what is missing).")
+        if restore:
+            self._restore(s, result, restore)
+        elif dropped and len(since) <= 1:
+            raise CloudflareOperationError(
+                f"{s.action}: the write to {s.subject} dropped {', '.join(dropped)} (bindings the plane does not "
+                "manage) and no earlier version was found to restore them from: re-deploy the Worker with wrangler.")
+
+    def _lost_to_a_deploy(self, s: _Session, since: list[VersionInfo], result: Mapping[str, Any],
+                          ours: set[str]) -> dict[str, str]:
+        names = set(result)
+        details = []
+        for info in since:
+            try:
+                details.append(s.api.version(info.id))
+            except APIError as exc:
+                raise CloudflareOperationError(
+                    f"{s.action}: bindings of {s.subject} were written, but a deploy landed at the same time and its "
+                    f"version could not be read ({type(exc).__name__}): re-run to restore anything it added.") from None
+        mine = next((i for i, d in enumerate(details) if {b["name"] for b in d.bindings} == names), None)
+        if mine is None:
+            return {}  # ours was built upon (a deploy after our write): nothing of theirs is missing
+        restore: dict[str, str] = {}
+        for detail in details[mine + 1:]:  # versions made between our read and our write
+            for b in detail.bindings:
+                if b["name"] not in names and b["name"] not in ours and b["name"] not in restore:
+                    restore[b["name"]] = detail.id
+        return restore
+
+    def _restore(self, s: _Session, result: Mapping[str, Any], restore: Mapping[str, str]) -> None:
+        bindings = [{"type": INHERIT, "name": name} for name in result]
+        bindings += [{"type": INHERIT, "name": name, "version_id": vid} for name, vid in sorted(restore.items())]
+        message = f"secrets-plane: restore {', '.join(sorted(restore))} ({s.props.get('stack') or '?'})"
+        try:
+            again = s.api.write_settings(bindings, message)
+        except APIError as exc:
+            raise s.fail(exc, f"restoring {', '.join(sorted(restore))} on") from None
+        s.versions += 1
+        still = sorted(n for n in restore if n not in again)
+        if still:
+            raise CloudflareOperationError(
+                f"{s.action}: {s.subject} lost {', '.join(still)} (bindings the plane does not manage) in a write and "
+                "could not get them back: re-deploy the Worker with wrangler to restore them.")
+
+    def _versions_apply(self, s: _Session, specs: list[dict[str, Any]], values: Mapping[str, str], chg: Changes,
+                        message: str) -> None:
+        """The latest version is not deployed at 100%: copy each deployed version with the change,
+        then deploy the copies at the same percentages. Refuses before uploading anything when a
+        deployed version cannot be copied faithfully."""
+        s.path = "versions"
+        try:
+            split = s.api.deployment()
+            latest = s.api.versions(per_page=1)
+        except APIError as exc:
+            raise s.fail(exc, "reading the deployment of") from None
+        latest_id = latest[0].id if latest else "unknown"
+        copies = []
+        for version_id, percentage in split:
+            try:
+                detail = s.api.version(version_id)
+                main, modules = s.api.content(version_id)
+            except APIError as exc:
+                raise self._in_flight(s, split, latest_id, f"version {version_id} could not be read "
+                                                           f"({type(exc).__name__})") from None
+            if any(b.get("type") == "assets" for b in detail.bindings):
+                raise self._in_flight(s, split, latest_id, "it serves static assets, and a copy would take the "
+                                                           "latest version's assets")
+            names = {name for name, _, _ in modules}
+            if not main or main not in names or "__STATIC_CONTENT_MANIFEST" in names:
+                raise self._in_flight(s, split, latest_id, "its code cannot be copied as modules (Workers Sites or "
+                                                           "a service-worker script)")
+            copies.append((version_id, percentage, detail, main, modules))
+        uploaded = []
+        for version_id, percentage, detail, main, modules in copies:
+            bindings = version_copy_bindings(version_id, detail.bindings, specs, values, chg)
+            try:
+                new_id = s.api.upload(main, modules, bindings, detail.compatibility_date, detail.compatibility_flags,
+                                      f"{message}, copy of {version_id} at {percentage:g}%")
+            except APIError as exc:
+                raise s.fail(exc, f"copying version {version_id} of", list(values.values())) from None
+            s.versions += 1
+            uploaded.append((new_id, percentage))
+        try:
+            s.api.deploy(uploaded, message)
+        except APIError as exc:
+            raise s.fail(exc, "deploying the copied versions of") from None
+
+    @staticmethod
+    def _in_flight(s: _Session, split: Sequence[tuple[str, float]], latest: str, reason: str) -> CloudflareOperationError:
+        script = s.props.get("script_name")
+        deployed = ", ".join(f"{vid} ({pct:g}%)" for vid, pct in split) or "none"
+        back = split[0][0] if split else "<version>"
+        return CloudflareOperationError(
+            f"{s.action}: {s.subject} has versions in flight: deployed {deployed}; latest {latest} is not deployed "
+            f"at 100%, so Cloudflare refuses the write (10214). The plane never deploys code that was not deployed, "
+            f"and cannot copy the deployed versions: {reason}. Nothing was written to this Worker. Either finish the "
+            f"rollout (wrangler versions deploy {latest}@100% --name {script}) or roll back (wrangler rollback "
+            f"{back} --name {script}), then re-run.")
+
+    # ---- delete ---------------------------------------------------------------------------------
+
     def _remove(self, props: Mapping[str, Any]) -> None:
-        managed = {b["name"] for b in props.get("bindings") or []}
-        if not managed or not props.get("script_name"):
+        specs = [s for s in props.get("bindings") or [] if owned(s)]
+        if not specs or not props.get("script_name"):
             return
-        client = make_client()
-        ids = self._version_ids(client, props, "delete")
-        base = ids[0] if ids else None
-        live = self._read_live(client, props, "delete", missing_ok=True)
-        if live is None or not managed & set(live):
+        s = _Session(props, "delete")
+        chg = Changes(removed=tuple(sorted(x["name"] for x in specs)),
+                      removed_store=tuple(sorted(x["name"] for x in specs if x["type"] == STORE)))
+        message = chg.message(str(props.get("stack") or "?"))
+        if not chg.needs_settings:
+            try:
+                s.api.bulk(dict(bulk_operations(chg, {})), message)
+            except NotFoundError:
+                return  # the Worker is gone, and its bindings with it
+            except APIError as exc:
+                if VERSION_NOT_DEPLOYED_SECRETS in error_codes(exc) or VERSION_NOT_DEPLOYED_SETTINGS in error_codes(exc):
+                    self._versions_apply(s, [], {}, chg, message)
+                    return
+                raise s.fail(exc, "removing secrets from") from None
+            return
+        try:
+            live, read_at = s.api.read()
+        except NotFoundError:
+            return
+        except APIError as exc:
+            raise s.fail(exc, "reading bindings of") from None
+        managed = {x["name"] for x in specs}
+        if not managed & set(live):
             return  # nothing of ours is there: no write, no new Worker version
-        self._write(client, props, merge_bindings(list(live.values()), [], managed), "delete", [])
-        self._restore_lost(client, props, base, managed, "delete")
+        write = settings_write([], {}, live, chg, managed)
+        try:
+            result = s.api.write_settings(write.bindings, message)
+        except APIError as exc:
+            if VERSION_NOT_DEPLOYED_SETTINGS in error_codes(exc):
+                self._versions_apply(s, [], {}, chg, message)
+                return
+            raise s.fail(exc, "writing bindings of") from None
+        _, dropped = missing_after(write, result)
+        self._check_after_write(s, read_at, result, [], dropped, managed)
 
 
 class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name="WorkerSecretBindings"):
@@ -298,6 +446,7 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
     bindings: pulumi.Output[list[dict[str, Any]]]
     value_changed_at: pulumi.Output[dict[str, str]]
     unmanaged: pulumi.Output[list[str]]
+    last_apply: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self,
@@ -306,7 +455,8 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
         account_id: pulumi.Input[str],
         script_name: str,
         worker: str,
-        bindings: pulumi.Input[Sequence[pulumi.Input[Mapping[str, pulumi.Input[str]]]]],
+        stack: str,
+        bindings: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]],
         values: pulumi.Input[Mapping[str, pulumi.Input[str]]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -314,15 +464,17 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
             "account_id": account_id,
             "script_name": script_name,
             "worker": worker,
+            "stack": stack,
             "bindings": bindings,
             # One top-level secret input: the engine strips the marker for the provider and
             # re-marks the output of the same name, so values stay encrypted in state.
             "values": pulumi.Output.secret(values),
             "value_changed_at": None,
             "unmanaged": None,
+            "last_apply": None,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["values"]))
         super().__init__(WorkerSecretBindingsProvider(), resource_name, props, opts)
 
 
-__all__ = ["WorkerSecretBindings", "WorkerSecretBindingsProvider", "merge_bindings", "CloudflareOperationError"]
+__all__ = ["WorkerSecretBindings", "WorkerSecretBindingsProvider", "CloudflareOperationError"]

@@ -1,0 +1,115 @@
+"""Workers with versions in flight (an uploaded preview version, a gradual deployment): Cloudflare
+refuses script-level writes (10214/10215). The provider applies version-aware, as `wrangler
+versions secret put` + `versions deploy` do, and never deploys code that was not deployed."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
+from provider_host import HostError
+from test_worker_bindings import UNMANAGED, legacy_props, seed_store, store_props, unmanaged_unchanged
+
+ROTATED = CANARY_PREFIX + "A-rotated"
+
+
+def rotated(script: str) -> dict:  # type: ignore[type-arg]
+    props = legacy_props(script, ["A", "B"])
+    props["values"]["A"] = ROTATED
+    return props
+
+
+def code_of(fake, script: str, version_id: str) -> bytes:  # type: ignore[no-untyped-def]
+    return fake.scripts[(ACCOUNT, script)].version(version_id).modules["index.js"][0]
+
+
+def test_rotation_across_five_workers_two_of_them_in_flight(fake, host):  # type: ignore[no-untyped-def]
+    scripts = [f"w{i}" for i in range(5)]
+    states = {}
+    for s in scripts:
+        fake.add_script(ACCOUNT, s, UNMANAGED)
+        states[s], _ = host.up(s, None, legacy_props(s, ["A", "B"]))
+    # w1: `wrangler versions upload` left a preview version that is not deployed.
+    w1 = fake.scripts[(ACCOUNT, "w1")]
+    deployed_w1 = w1.latest.id
+    preview = fake.upload_version(ACCOUNT, "w1", code=b"export default { preview: 'never deploy me' }")
+    # w2: a gradual rollout, 10% new code and 90% the current one.
+    w2 = fake.scripts[(ACCOUNT, "w2")]
+    old_w2 = w2.latest.id
+    new_w2 = fake.upload_version(ACCOUNT, "w2", code=b"export default { v: 2 }")
+    w2.deploy([(new_w2.id, 10.0), (old_w2, 90.0)])
+    calls = {s: fake.api_calls(s) for s in scripts}
+    versions = fake.versions()
+
+    for s in scripts:
+        states[s], _ = host.up(s, states[s], rotated(s))
+
+    for s in ("w0", "w3", "w4"):
+        assert fake.api_calls(s) - calls[s] == 1 and fake.versions()[s] - versions[s] == 1, s
+        assert fake.bindings(ACCOUNT, s)["A"]["text"] == ROTATED
+    # w1: the deployed version was copied with the rotation and deployed at 100%; the preview
+    # version was neither copied nor deployed.
+    split = w1.deployment.versions
+    assert len(split) == 1 and split[0]["percentage"] == 100.0
+    copy = w1.version(split[0]["version_id"])
+    assert copy.id not in (deployed_w1, preview.id)
+    assert code_of(fake, "w1", copy.id) == code_of(fake, "w1", deployed_w1) != preview.modules["index.js"][0]
+    assert {b["name"]: b for b in copy.bindings}["A"]["text"] == ROTATED
+    assert all({b["name"]: b for b in copy.bindings}[u["name"]] == u for u in UNMANAGED)
+    assert not any(v["version_id"] == preview.id for d in w1.deployments for v in d.versions)
+    assert states["w1"]["last_apply"]["path"] == "versions" and states["w1"]["last_apply"]["versions"] == 1
+    # w2: both deployed versions copied with the rotation, each keeping its own code and its share.
+    split = {v["percentage"]: v["version_id"] for v in w2.deployment.versions}
+    assert sorted(split) == [10.0, 90.0]
+    assert code_of(fake, "w2", split[10.0]) == b"export default { v: 2 }"
+    assert code_of(fake, "w2", split[90.0]) == code_of(fake, "w2", old_w2)
+    for vid in split.values():
+        bindings = {b["name"]: b for b in w2.version(vid).bindings}
+        assert bindings["A"]["text"] == ROTATED and bindings["B"]["text"] == CANARY_PREFIX + "B"
+        assert all(bindings[u["name"]] == u for u in UNMANAGED)
+        assert w2.version(vid).annotations["workers/message"].startswith("secrets-plane: rotate A (staging), copy of ")
+    assert states["w2"]["last_apply"]["versions"] == 2
+
+
+def test_a_flip_on_a_gradual_deployment_keeps_its_percentages(fake, host):  # type: ignore[no-untyped-def]
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    seed_store(fake, ["A", "B"])
+    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    script = fake.scripts[(ACCOUNT, "w")]
+    old = script.latest.id
+    new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }")
+    script.deploy([(new.id, 25.0), (old, 75.0)])
+    host.up("w", state, store_props("w", ["A", "B"]))
+    split = {v["percentage"]: v["version_id"] for v in script.deployment.versions}
+    assert sorted(split) == [25.0, 75.0]
+    for pct, original in ((25.0, new.id), (75.0, old)):
+        copy = script.version(split[pct])
+        assert copy.modules == script.version(original).modules
+        assert {b["name"]: b for b in copy.bindings}["A"]["type"] == "secrets_store_secret"
+
+
+def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_deploy(fake, host):  # type: ignore[no-untyped-def]
+    """A version serving static assets cannot be copied faithfully (an upload keeps the latest
+    version's assets), so the provider refuses before writing, naming the way out."""
+    assets = {"type": "assets", "name": "ASSETS"}
+    fake.add_script(ACCOUNT, "site", UNMANAGED + [assets])
+    state, _ = host.up("site", None, legacy_props("site", ["A", "B"]))
+    script = fake.scripts[(ACCOUNT, "site")]
+    deployed = script.latest.id
+    preview = fake.upload_version(ACCOUNT, "site")
+    history = len(script.history)
+    FIGURES["faults_injected"] += 1
+    with pytest.raises(HostError) as info:
+        host.up("site", state, rotated("site"))
+    message = info.value.details.strip().splitlines()[-1]
+    assert f"Worker 'api' (script 'site') has versions in flight: deployed {deployed} (100%); latest {preview.id}" in message
+    assert "never deploys code that was not deployed" in message and "static assets" in message
+    assert f"wrangler versions deploy {preview.id}@100% --name site" in message
+    assert f"wrangler rollback {deployed} --name site" in message
+    assert CANARY_PREFIX not in info.value.details
+    assert len(script.history) == history, "nothing was uploaded or written"
+    FIGURES["faults_clear_errors"] += 1
+    # The way out: finish the rollout; the next run converges on the ordinary path.
+    script.deploy([(preview.id, 100.0)])
+    host.up("site", state, rotated("site"))
+    assert fake.bindings(ACCOUNT, "site")["A"]["text"] == ROTATED
+    assert unmanaged_unchanged(fake, "site") and fake.bindings(ACCOUNT, "site")["ASSETS"] == assets
