@@ -165,6 +165,30 @@ CASES: list[tuple[str, str | bytes | None, dict[str, str], str]] = [
      "Pulumi.prod.yaml:5: config.secrets-plane:values: error: values must be a mapping of secret name -> value"),
     ("stack-yaml-syntax", None, {"Pulumi.prod.yaml": "config: [\n"}, "Pulumi.prod.yaml:2: error: YAML syntax error"),
     ("stack-not-mapping", None, {"Pulumi.prod.yaml": "- config\n"}, "Pulumi.prod.yaml:1: error: a stack file must be a YAML mapping"),
+    # Phased adoption, external secrets, generated values, Workers limits.
+    ("secret-backend-bad", BASE_MANIFEST.replace("    rotation_days: 90\n  HUBSPOT", "    rotation_days: 90\n    backend: vault\n  HUBSPOT"), {},
+     f"{M}:10: secrets.OPENAI_API_KEY.backend: error: value not allowed (fix: use 'legacy' or 'store')"),
+    ("worker-backend-bad", BASE_MANIFEST.replace("  scheduler:\n", "  scheduler:\n    backend: Store\n"), {},
+     f"{M}:23: workers.scheduler.backend: error: value not allowed (fix: use 'legacy' or 'store')"),
+    ("fallback-not-bool", BASE_MANIFEST.replace("    rotation_days: 90\n  HUBSPOT", "    rotation_days: 90\n    fallback: 'yes'\n  HUBSPOT"), {},
+     f"{M}:10: secrets.OPENAI_API_KEY.fallback: error: Input should be a valid boolean"),
+    ("fallback-name-collides", BASE_MANIFEST.replace("    rotation_days: 90\n  HUBSPOT", "    rotation_days: 90\n    backend: store\n    fallback: true\n  HUBSPOT")
+     .replace("    secrets: [OPENAI_API_KEY, HUBSPOT_ACCESS_TOKEN]\n", "    secrets: [OPENAI_API_KEY, HUBSPOT_ACCESS_TOKEN]\n    bindings:\n      OPENAI_API_KEY_FALLBACK: HUBSPOT_ACCESS_TOKEN\n"), {},
+     f"{M}:23: workers.api.secrets[0]: error: the fallback copy of binding 'OPENAI_API_KEY' would be named 'OPENAI_API_KEY_FALLBACK', which Worker 'api' already binds"),
+    ("external-with-fallback", BASE_MANIFEST.replace("    rotation_days: 90\n  HUBSPOT", "    rotation_days: 90\n    external: true\n    fallback: true\n  HUBSPOT"), {},
+     f"{M}:11: secrets.OPENAI_API_KEY.fallback: error: secret 'OPENAI_API_KEY' is external: a fallback copy needs a value the plane owns"),
+    ("external-with-generate", BASE_MANIFEST.replace("    rotation_days: 90\n  HUBSPOT", "    rotation_days: 90\n    external: true\n    generate: {bytes: 32}\n  HUBSPOT"), {},
+     f"{M}:11: secrets.OPENAI_API_KEY.generate: error: secret 'OPENAI_API_KEY' is external: the plane never sets its value"),
+    ("generate-too-short", BASE_MANIFEST.replace("    rotation_days: 90\n  HUBSPOT", "    rotation_days: 90\n    generate: {bytes: 8}\n  HUBSPOT"), {},
+     f"{M}:10: secrets.OPENAI_API_KEY.generate.bytes: error: Input should be greater than or equal to 16"),
+    ("store-override-without-store", BASE_MANIFEST.replace("  scheduler:\n", "  scheduler:\n    backend: store\n"),
+     {"Pulumi.prod.yaml": f"config:\n  secrets-plane:accountId: {ACCOUNT}\n"},
+     f"{M}:23: workers.scheduler.backend: error: this is what puts stack 'prod' on the store: Worker 'scheduler' says `backend: store`"),
+    ("worker-over-128-env-vars", "version: 1\nbackend: legacy\nsecrets:\n" + "".join(
+        f"  S{i}:\n    description: d\n    owner: o\n    provider: p\n    rotation_days: 30\n" for i in range(129))
+     + "workers:\n  big:\n    script_name: big-{stack}\n    stacks: [prod]\n    secrets: [" + ", ".join(f"S{i}" for i in range(129)) + "]\n", {},
+     f"{M}:650: workers.big: error: Worker 'big' would hold 129 secret_text bindings in stack 'prod', over the Workers "
+     "limit of 128 environment variables (secret and text combined)"),
     ("account-over-100", many_secrets(51), {},
      "error: account 5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b would hold 102 store secrets (prod: 51, staging: 51), over Cloudflare's limit of 100 per account"),
 ]

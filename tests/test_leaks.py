@@ -120,5 +120,5 @@ def test_runtime_missing_and_oversized_value_errors_name_no_value() -> None:
          json.dumps(values)],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
-    assert "over the 65536-byte limit" in proc.stderr
+    assert "bytes, over 5120 bytes" in proc.stderr
     assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr.replace(json.dumps(values), ""))

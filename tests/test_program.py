@@ -131,5 +131,24 @@ def test_oversized_value_is_an_error_naming_the_secret_only():  # type: ignore[n
     values["OPENAI_API_KEY"] = CANARY_PREFIX + "x" * 70_000
     with pytest.raises(pulumi.RunError) as info:
         run_program(ROOT, "prod", stack_config("prod", values=values), ["secrets-plane:values"])
-    assert "value of 'OPENAI_API_KEY' is 70014 bytes, over the 65536-byte limit" in str(info.value)
+    assert ("value of 'OPENAI_API_KEY' is 70014 bytes, over 5120 bytes, the Workers limit of a secret_text value "
+            "(bound so on api, context)") in str(info.value)
+    assert "Pulumi.prod.yaml: config.secrets-plane:values.OPENAI_API_KEY" in str(info.value)
+    assert CANARY_PREFIX not in str(info.value)
+
+
+@pytest.mark.parametrize("backend,size,refused", [("legacy", 5120, False), ("legacy", 5121, True),
+                                                   ("store", 5121, False), ("store", 65_536, False),
+                                                   ("store", 65_537, True)])
+def test_value_size_limit_follows_where_the_value_goes(backend: str, size: int, refused: bool) -> None:
+    """A Worker secret holds 5 KiB, a store secret 64 KiB (stacks/core/limits.py, with sources)."""
+    values = dict(stack_config("prod")["secrets-plane:values"])
+    values["OPENAI_API_KEY"] = CANARY_PREFIX + "x" * (size - len(CANARY_PREFIX))
+    config = stack_config("prod", backend=backend, values=values)
+    if not refused:
+        run_program(ROOT, "prod", config, ["secrets-plane:values"])
+        return
+    with pytest.raises(pulumi.RunError) as info:
+        run_program(ROOT, "prod", config, ["secrets-plane:values"])
+    assert f"value of 'OPENAI_API_KEY' is {size} bytes, over" in str(info.value)
     assert CANARY_PREFIX not in str(info.value)

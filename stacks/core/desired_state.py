@@ -108,6 +108,14 @@ class DesiredState:
         """Every (Worker, binding) that carries `secret`, fallback copies included."""
         return [(w, b) for w in self.workers for b in w.bindings if b.secret == secret]
 
+    def rotation(self, secret: str) -> tuple[StoreSecret | None, list[WorkerState]]:
+        """What a new value of `secret` rewrites: its store secret (when the stack owns one), and every
+        Worker holding a secret_text it owns (a legacy binding or a fallback copy): one version each."""
+        store = self.store_secret(secret)
+        workers = sorted({w.worker: w for w, b in self.holders(secret) if b.needs_value}.values(),
+                         key=lambda w: w.worker)
+        return (store if store is not None and not store.external else None), workers
+
     def binding_matrix(self) -> dict[str, dict[str, str]]:
         """script name -> binding name -> kind. Names and kinds only, never values."""
         return {w.script_name: {b.name: b.kind for b in w.bindings} for w in self.workers}

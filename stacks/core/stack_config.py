@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .backends import Backend
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
-from .limits import STORE_VALUE_MAX_BYTES
 from .manifest import STACK_NAME_RE, STORE_NAME_RE, pydantic_problems
 from .naming import DEFAULT_SECRET_NAME_TEMPLATE, store_secret_name
 from .yaml_source import YamlDocument, format_path, load_yaml_file
@@ -82,6 +81,10 @@ class SecretValues:
 
     def __contains__(self, name: object) -> bool:
         return name in self._values
+
+    def sizes(self) -> dict[str, int]:
+        """Byte sizes of the values at hand (placeholders have none)."""
+        return {n: len(v.encode("utf-8")) for n, v in self._values.items() if isinstance(v, str)}
 
     def __repr__(self) -> str:
         return f"SecretValues(names={self.names()})"
@@ -215,11 +218,6 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
     for name in plaintext:
         problems.error(loc(f"{NAMESPACE}:values", name), f"value of '{name}' is stored in plain text",
                        f"re-set it encrypted: {set_value_command(stack, name)}")
-    for name, value in values.items():
-        if isinstance(value, str) and len(value.encode("utf-8")) > STORE_VALUE_MAX_BYTES:
-            problems.error(loc(f"{NAMESPACE}:values", name),
-                           f"value of '{name}' is {len(value.encode('utf-8'))} bytes, over the {STORE_VALUE_MAX_BYTES}-byte limit",
-                           "Secrets Store and Workers refuse larger values; store a reference instead")
     problems.raise_if_errors()
     data = {k: v for k, v in raw.items() if k in KNOWN_KEYS}
     data.update(stack=stack, value_names=tuple(sorted(values)))

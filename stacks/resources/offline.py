@@ -94,9 +94,11 @@ def redact(value: Any, placeholder: str = "[secret]") -> Any:
 
 class _Mocks(pulumi.runtime.Mocks):
     def __init__(self, invokes: list[tuple[str, dict[str, Any]]],
-                 stack_outputs: Mapping[str, Mapping[str, Any]] | None = None):
+                 stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+                 store_secret_names: list[str] | None = None):
         self.invokes = invokes
         self.stack_outputs = stack_outputs or {}
+        self.store_secret_names = store_secret_names or []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
@@ -117,6 +119,11 @@ class _Mocks(pulumi.runtime.Mocks):
             store_id = args.args.get("storeId") or args.args.get("store_id")
             return {"id": store_id, "storeId": store_id, "accountId": args.args.get("accountId"),
                     "name": "adopted-store"}
+        if args.token == "cloudflare:index/getSecretsStoreSecrets:getSecretsStoreSecrets":
+            return {"accountId": args.args.get("accountId"), "storeId": args.args.get("storeId"),
+                    "results": [{"id": f"{i:032x}", "name": name, "status": "active", "scopes": ["workers"],
+                                 "comment": "", "created": "", "modified": "", "storeId": args.args.get("storeId")}
+                                for i, name in enumerate(self.store_secret_names)]}
         return {}
 
 
@@ -180,12 +187,14 @@ def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) ->
 
 def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret_keys: list[str],
                 preview: bool = True, program: Callable[[], Any] | None = None,
-                stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> ProgramRun:
-    """Run `__main__.py` (or `program`) in a fresh Pulumi context under mocks."""
+                stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+                store_secret_names: list[str] | None = None) -> ProgramRun:
+    """Run `__main__.py` (or `program`) in a fresh Pulumi context under mocks. `store_secret_names`:
+    the secrets the mocked store lookup finds (external secrets are looked up by name)."""
 
     def _run() -> ProgramRun:
         invokes: list[tuple[str, dict[str, Any]]] = []
-        mocks = _Mocks(invokes, stack_outputs)
+        mocks = _Mocks(invokes, stack_outputs, store_secret_names)
         monitor = _RecordingMonitor(mocks)
         logger = _WarningLogger()
         loop = asyncio.new_event_loop()

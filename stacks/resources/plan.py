@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ..core.backends import Backend
+from ..core.desired_state import DesiredState
 from ..core.estate import Estate
 from ..core.stack_config import NAMESPACE, Placeholder
 from .offline import ProgramRun, redact, reveal, run_program
@@ -56,11 +57,30 @@ def build_plan(estate: Estate, stack: str, backend: Backend | None = None) -> di
     config, secret_keys, missing = plan_config(estate, stack, backend)
     promotion = assumed_promotion_source(estate, stack, backend)
     outputs = {promotion["from"]: promotion["assumes"]} if promotion else None
-    run = run_program(estate.project_dir, stack, config, secret_keys, stack_outputs=outputs)
+    desired = estate.desired_state(stack, backend)
+    externals = [s.store_secret_name for s in desired.store_secrets if s.external]
+    # Offline, external store secrets are assumed to exist; `pulumi preview` looks them up.
+    run = run_program(estate.project_dir, stack, config, secret_keys, stack_outputs=outputs,
+                      store_secret_names=externals)
     plan = describe(run, missing, [p.render() for p in estate.problems.warnings
                                    if "value(s) not set" not in p.message])
+    plan["store_secrets"] += [{"name": s.secret, "store_secret_name": s.store_secret_name, "external": True}
+                              for s in desired.store_secrets if s.external]
+    plan["mode"] = desired.mode
+    plan["rotation"] = rotation_costs(desired)
     plan["promotion"] = promotion
     return plan
+
+
+def rotation_costs(desired: DesiredState) -> list[dict[str, Any]]:
+    """Per secret, what a new value rewrites: its store secret, plus one Worker version per Worker
+    holding a secret_text it owns (legacy bindings and fallback copies)."""
+    costs = []
+    for secret in sorted({s.secret for s in desired.store_secrets} | {b.secret for w in desired.workers for b in w.bindings}):
+        store, workers = desired.rotation(secret)
+        costs.append({"secret": secret, "store_updates": int(store is not None),
+                      "worker_versions": len(workers), "workers": [w.worker for w in workers]})
+    return costs
 
 
 def describe(run: ProgramRun, missing: list[str], warnings: list[str]) -> dict[str, Any]:
@@ -77,6 +97,7 @@ def describe(run: ProgramRun, missing: list[str], warnings: list[str]) -> dict[s
          "scopes": res.inputs.get("scopes")}
         for res in run.of_type(STORE_SECRET_TYPE)
     ]
+
     workers = []
     for res in run.of_type(BINDINGS_TYPE):
         bindings = []
@@ -84,6 +105,7 @@ def describe(run: ProgramRun, missing: list[str], warnings: list[str]) -> dict[s
             entry = {"name": spec["name"], "type": spec["type"], "secret": spec["secret"]}
             if spec["type"] == "secrets_store_secret":
                 entry["store_secret_name"] = spec["secret_name"]
+            entry.update({k: spec[k] for k in ("role", "external") if k in spec})
             bindings.append(entry)
         workers.append({"worker": res.inputs.get("worker"), "script_name": res.inputs.get("script_name"),
                         "bindings": sorted(bindings, key=lambda b: b["name"])})
@@ -94,7 +116,8 @@ def describe(run: ProgramRun, missing: list[str], warnings: list[str]) -> dict[s
         "store": store,
         "store_secrets": sorted(store_secrets, key=lambda s: s["name"]),
         "workers": sorted(workers, key=lambda w: w["worker"]),
-        "resources": [{"type": r.type, "name": r.name} for r in run.resources],
+        "resources": sorted(({"type": r.type, "name": r.name} for r in run.resources),
+                            key=lambda r: (r["type"], r["name"])),
         "missing_values": missing,
         "warnings": warnings + run.warnings,
     }
@@ -106,11 +129,13 @@ def render_json(plan: dict[str, Any]) -> str:
 
 def render_text(plan: dict[str, Any]) -> str:
     lines = [
-        f"stack {plan['stack']}: backend {plan['backend']}, manifest {plan['manifest_digest'][:12]}",
+        f"stack {plan['stack']}: backend {plan['backend']}"
+        + (f" (credentials {plan['mode']})" if plan["mode"] != plan["backend"] else "")
+        + f", manifest {plan['manifest_digest'][:12]}",
     ]
     store = plan["store"]
     if store is None:
-        lines.append("store: none (legacy backend: values live in each Worker as secret_text)")
+        lines.append("store: none (every value lives in its Workers as secret_text)")
     elif store["mode"] == "adopt":
         lines.append(f"store: adopt existing store {store['id']} (read-only, never deleted)")
     else:
@@ -119,14 +144,27 @@ def render_text(plan: dict[str, Any]) -> str:
     if plan["store_secrets"]:
         lines.append(f"store secrets ({len(plan['store_secrets'])}):")
         for s in plan["store_secrets"]:
-            lines.append(f"  {s['store_secret_name']:<40} scopes={','.join(s['scopes'])}")
+            if s.get("external"):
+                lines.append(f"  {s['store_secret_name']:<40} external: looked up by name, never written")
+            else:
+                lines.append(f"  {s['store_secret_name']:<40} scopes={','.join(s['scopes'])}")
     lines.append(f"workers ({len(plan['workers'])}):")
     for w in plan["workers"]:
-        lines.append(f"  {w['worker']} -> script {w['script_name']}: {len(w['bindings'])} bindings, one settings write")
+        lines.append(f"  {w['worker']} -> script {w['script_name']}: {len(w['bindings'])} bindings, one Worker version "
+                     "per change")
         for b in w["bindings"]:
             target = f" -> store secret {b['store_secret_name']}" if "store_secret_name" in b else ""
             source = f" (secret {b['secret']})" if b["secret"] != b["name"] else ""
-            lines.append(f"    {b['name']:<36} {b['type']}{source}{target}")
+            tag = " [fallback copy]" if b.get("role") == "fallback" else " [external: kept as it is]" if b.get("external") else ""
+            lines.append(f"    {b['name']:<36} {b['type']}{source}{target}{tag}")
+    rotation = plan.get("rotation") or []
+    if rotation:
+        store_only = sum(1 for r in rotation if r["worker_versions"] == 0)
+        lines.append(f"rotation cost ({len(rotation)} secrets; {store_only} rotate in the store alone, no Worker version):")
+        for r in rotation:
+            where = f" ({', '.join(r['workers'])})" if r["workers"] else ""
+            lines.append(f"    {r['secret']:<36} {r['store_updates']} store update + {r['worker_versions']} Worker "
+                         f"version(s){where}")
     lines.append(f"resources declared: {len(plan['resources'])}")
     promotion = plan.get("promotion")
     if promotion:

@@ -9,10 +9,11 @@ from typing import Any
 import pulumi
 
 from ..core.desired_state import DesiredState, build_desired_state
-from ..core.errors import Location, PlaneError, Problem
+from ..core.errors import PlaneError
 from ..core.estate import MANIFEST_FILE, load_estate
 from ..core.promotion import gate_message, promotion_problems
-from ..core.stack_config import StackSettings, load_runtime_settings, set_value_command
+from ..core.stack_config import StackSettings, load_runtime_settings
+from ..core.values import missing_values, oversized_values
 from .component import SecretsPlane
 
 
@@ -25,14 +26,9 @@ def run(project_dir: Path) -> SecretsPlane:
                 pulumi.log.warn(warning.render())
         settings, values = load_runtime_settings(stack, pulumi.runtime.get_config)
         desired = build_desired_state(estate.manifest.manifest, settings)
-        missing = [name for name in desired.needed_values if name not in values]
-        if missing:
-            raise PlaneError([
-                Problem(Location(f"Pulumi.{stack}.yaml", f"config.secrets-plane:values.{name}"),
-                        f"no value for secret '{name}', which stack '{stack}' needs ({desired.backend} backend)",
-                        set_value_command(stack, name))
-                for name in missing
-            ])
+        problems = missing_values(desired, values.names()) + oversized_values(desired, values.sizes())
+        if problems:
+            raise PlaneError(problems)
     except PlaneError as exc:
         # RunError prints the message alone: no traceback, and nothing has been registered yet.
         raise pulumi.RunError(str(exc)) from None

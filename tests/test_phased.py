@@ -1,0 +1,222 @@
+"""Phased adoption: the backend rule (one function, a table of cases), the store secrets of each
+stack, fallback copies and external secrets, through the pure core and the real program under
+Pulumi mocks. And: a manifest with no override plans exactly what it planned before."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from conftest import CANARY_PREFIX, ROOT, STORE_ID, canary, manifest_secret_names, stack_config
+
+from stacks.core.backends import resolve_backend
+from stacks.core.estate import load_estate
+from stacks.resources.offline import is_secret, reveal, run_program
+from stacks.resources.plan import build_plan
+
+STORE_SECRET = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"
+BINDINGS = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
+GOLDEN = Path(__file__).parent / "golden"
+AI_KEYS = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "CEREBRAS_API_KEY", "GROQ_API_KEY",
+           "OPENROUTER_API_KEY"]
+
+# (stack pin, Worker, secret, manifest) -> binding: the table of stacks/core/backends.py and README.
+RULE = [
+    (None, None, None, "legacy", "legacy"),
+    (None, None, None, "store", "store"),
+    (None, "store", None, "legacy", "store"),
+    (None, None, "store", "legacy", "store"),
+    ("store", None, None, "legacy", "store"),
+    ("legacy", None, None, "store", "legacy"),
+    (None, "legacy", None, "store", "legacy"),
+    (None, None, "legacy", "store", "legacy"),
+    ("store", "legacy", "store", "store", "legacy"),
+    ("legacy", "store", "store", "store", "legacy"),
+    (None, "store", "legacy", "legacy", "legacy"),
+]
+
+
+@pytest.mark.parametrize("pin,worker,secret,manifest,expected", RULE)
+def test_backend_rule_holds_always_win(pin, worker, secret, manifest, expected) -> None:  # type: ignore[no-untyped-def]
+    assert resolve_backend(manifest, pin, worker, secret) == expected
+
+
+def test_readme_rule_table_is_the_rule() -> None:
+    """The README's table of cases is checked against the function, row by row."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("<!-- rule:begin -->"):text.index("<!-- rule:end -->")]
+    rows = [line.strip("|").split("|") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) >= 9
+    for row in rows:
+        pin, worker, secret, manifest, binding = (cell.strip().strip("`") for cell in row[:5])
+        got = resolve_backend(manifest, None if pin == "-" else pin, None if worker == "-" else worker,  # type: ignore[arg-type]
+                              None if secret == "-" else secret)  # type: ignore[arg-type]
+        assert got == binding, row
+
+
+# ---- the estate, edited -------------------------------------------------------------------------
+
+def edit(project: Path, change: Any) -> None:
+    path = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def pin(project: Path, stack: str, backend: str) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    path.write_text(path.read_text() + f"  secrets-plane:backend: {backend}\n")
+
+
+def run(project: Path, stack: str, backend: str | None = None, **kw: Any):  # type: ignore[no-untyped-def]
+    return run_program(project, stack, stack_config(stack, backend=backend), ["secrets-plane:values"], **kw)
+
+
+def bindings_of(result, script: str) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    res = next(r for r in result.of_type(BINDINGS) if r.inputs["script_name"] == script)
+    return {s["name"]: s for s in reveal(res.inputs["bindings"])}
+
+
+def step1(data: dict[str, Any]) -> None:
+    data["workers"]["dev"]["backend"] = "store"
+
+
+def step2(data: dict[str, Any]) -> None:
+    step1(data)
+    for name in AI_KEYS:
+        data["secrets"][name].update(backend="store", fallback=True)
+
+
+def step3(data: dict[str, Any]) -> None:
+    step2(data)
+    data["backend"] = "store"
+    for worker in data["workers"].values():
+        worker["fallback"] = True
+
+
+def test_dev_worker_first_puts_only_what_it_binds_in_the_store(project: Path) -> None:
+    edit(project, step1)
+    staging = load_estate(project).desired_state("staging")
+    dev = next(w for w in staging.workers if w.worker == "dev")
+    assert {b.kind for b in dev.bindings} == {"secrets_store_secret"}
+    assert {s.secret for s in staging.store_secrets} == {b.secret for b in dev.bindings}
+    assert staging.mode == "mixed"
+    api = next(w for w in staging.workers if w.worker == "api")
+    assert {b.kind for b in api.bindings} == {"secret_text"}
+    prod = load_estate(project).desired_state("prod")
+    assert prod.store is None and prod.store_secrets == () and prod.mode == "legacy", "dev is staging-only"
+    result = run(project, "staging")
+    assert {r.inputs["name"] for r in result.of_type(STORE_SECRET)} == {s.store_secret_name for s in staging.store_secrets}
+    assert set(bindings_of(result, "ascend-v5-dev")) == {b.name for b in dev.bindings}
+
+
+def test_ai_keys_to_the_store_with_fallback_copies(project: Path) -> None:
+    edit(project, step2)
+    result = run(project, "prod")
+    secrets = {r.inputs["name"]: r for r in result.of_type(STORE_SECRET)}
+    assert set(secrets) == set(AI_KEYS), "own setting store: in the store even for AI Gateway alone"
+    context = bindings_of(result, "ascend-context")
+    assert context["OPENAI_API_KEY"]["type"] == "secrets_store_secret"
+    assert context["OPENAI_API_KEY_FALLBACK"] == {"name": "OPENAI_API_KEY_FALLBACK", "type": "secret_text",
+                                                  "secret": "OPENAI_API_KEY", "role": "fallback"}
+    assert context["AWS_BEDROCK_ACCESS_KEY_ID"]["type"] == "secret_text"
+    res = next(r for r in result.of_type(BINDINGS) if r.inputs["script_name"] == "ascend-context")
+    assert is_secret(res.inputs["values"])
+    values = reveal(res.inputs["values"])
+    assert values["OPENAI_API_KEY_FALLBACK"] == canary("OPENAI_API_KEY"), "the copy carries the same value"
+    assert "OPENAI_API_KEY" not in values, "a store binding's value is never a Worker input"
+    deps = set(res.dependencies)
+    assert secrets["OPENAI_API_KEY"].urn in deps, "the binding waits for its store secret"
+    # What a rotation costs, as the plan says: one store write plus one version per copy.
+    plan = build_plan(load_estate(project), "prod")
+    openai = next(r for r in plan["rotation"] if r["secret"] == "OPENAI_API_KEY")
+    assert openai == {"secret": "OPENAI_API_KEY", "store_updates": 1, "worker_versions": 2, "workers": ["api", "context"]}
+    hubspot = next(r for r in plan["rotation"] if r["secret"] == "HUBSPOT_ACCESS_TOKEN")
+    assert hubspot["store_updates"] == 0 and hubspot["worker_versions"] == 2
+
+
+def test_manifest_default_to_store_with_fallback_everywhere(project: Path) -> None:
+    edit(project, step3)
+    desired = load_estate(project).desired_state("staging")
+    assert desired.mode == "store" and len(desired.store_secrets) == 25
+    for worker in desired.workers:
+        primaries = [b for b in worker.bindings if b.role == "primary"]
+        copies = {b.name for b in worker.bindings if b.role == "fallback"}
+        assert copies == {f"{b.name}_FALLBACK" for b in primaries}
+
+
+def test_a_stack_pinned_legacy_creates_no_store_secret_and_no_lookup(project: Path) -> None:
+    edit(project, step3)
+    pin(project, "prod", "legacy")
+    result = run(project, "prod", backend="legacy")
+    assert result.of_type(STORE_SECRET) == [] and result.invokes == []
+    for res in result.of_type(BINDINGS):
+        assert {s["type"] for s in reveal(res.inputs["bindings"])} == {"secret_text"}
+        assert not any("role" in s for s in reveal(res.inputs["bindings"])), "no fallback copies without the store"
+
+
+def test_a_secret_held_legacy_stays_out_of_the_store(project: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["backend"] = "store"
+        data["secrets"]["TOKEN_ENCRYPTION_KEY"]["backend"] = "legacy"
+
+    edit(project, change)
+    for stack in ("staging", "prod"):
+        desired = load_estate(project).desired_state(stack)
+        assert "TOKEN_ENCRYPTION_KEY" not in {s.secret for s in desired.store_secrets}
+        assert {b.kind for w in desired.workers for b in w.bindings if b.secret == "TOKEN_ENCRYPTION_KEY"} == {"secret_text"}
+        assert desired.backend == "store" and desired.mode == "mixed"
+
+
+def test_external_secrets_are_bound_never_owned(project: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["secrets"]["SLACK_BOT_TOKEN"]["external"] = True
+        data["secrets"]["OPENAI_API_KEY"].update(external=True, backend="store")
+
+    edit(project, change)
+    desired = load_estate(project).desired_state("prod")
+    assert "SLACK_BOT_TOKEN" not in desired.needed_values and "OPENAI_API_KEY" not in desired.needed_values
+    values = {n: canary(n) for n in manifest_secret_names() if n not in ("SLACK_BOT_TOKEN", "OPENAI_API_KEY")}
+    config = stack_config("prod", values=values)
+    result = run_program(project, "prod", config, ["secrets-plane:values"], store_secret_names=["OPENAI_API_KEY"])
+    assert "OPENAI_API_KEY" not in {r.inputs["name"] for r in result.of_type(STORE_SECRET)}, "never created"
+    assert any(t == "cloudflare:index/getSecretsStoreSecrets:getSecretsStoreSecrets" for t, _ in result.invokes)
+    api = bindings_of(result, "ascend-v5")
+    assert api["SLACK_BOT_TOKEN"] == {"name": "SLACK_BOT_TOKEN", "type": "secret_text", "secret": "SLACK_BOT_TOKEN",
+                                      "external": True}
+    assert api["OPENAI_API_KEY"]["type"] == "secrets_store_secret" and api["OPENAI_API_KEY"]["store_id"] == STORE_ID
+    res = next(r for r in result.of_type(BINDINGS) if r.inputs["script_name"] == "ascend-v5")
+    assert "SLACK_BOT_TOKEN" not in reveal(res.inputs["values"])
+    with pytest.raises(pulumi.RunError) as info:
+        run_program(project, "prod", config, ["secrets-plane:values"], store_secret_names=[])
+    assert "external store secret(s) OPENAI_API_KEY not found in store" in str(info.value)
+    assert "drop `external: true`" in str(info.value) and CANARY_PREFIX not in str(info.value)
+
+
+def test_validate_names_each_phased_adoption_problem(project: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["secrets"]["SEMRUSH_API_KEY"]["fallback"] = True  # bound only as legacy: nothing to fall back from
+
+    edit(project, change)
+    warnings = [p.render() for p in load_estate(project).problems.warnings]
+    assert any("secret 'SEMRUSH_API_KEY' asks for a fallback copy, but no Worker binds it through the store" in w
+               and "secrets_manifest.yaml:" in w for w in warnings)
+
+
+# ---- with no override, nothing changes ----------------------------------------------------------
+
+@pytest.mark.parametrize("stack,backend,golden", [("staging", None, "staging"), ("prod", None, "prod"),
+                                                  ("staging", "store", "staging_store"), ("prod", "store", "prod_store")])
+def test_no_override_plans_what_it_planned_before(stack: str, backend: str | None, golden: str) -> None:
+    """The plans of the shipped manifest, recorded before phased adoption existed: the same store,
+    store secrets, Workers, bindings (keys included) and resources."""
+    before = json.loads((GOLDEN / f"plan_before_phased_{golden}.json").read_text())
+    now = build_plan(load_estate(ROOT), stack, backend)  # type: ignore[arg-type]
+    for key in ("stack", "backend", "manifest_digest", "store", "store_secrets", "workers", "missing_values"):
+        assert now[key] == before[key], key
+    by_type = sorted(before["resources"], key=lambda r: (r["type"], r["name"]))
+    assert now["resources"] == by_type
