@@ -28,5 +28,9 @@ PolicyPack(
                 guardrails.bindings_carry_no_plaintext),
         _policy("scopes-within-manifest", "Store secret scopes are no wider than the manifest declares",
                 guardrails.scopes_within_manifest),
+        _policy("held-out-of-store", "No store secret for a secret held out of the store or external",
+                guardrails.store_secret_not_held_out),
+        _policy("fallback-copies-are-text", "Fallback copies are secret_text beside a store binding",
+                guardrails.fallback_copies_are_text),
     ],
 )

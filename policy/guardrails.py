@@ -76,6 +76,38 @@ def scopes_within_manifest(args: Any, report: Report, manifest_path: Path = MANI
                f"does not declare (declared: {sorted(allowed)})")
 
 
-def _declared_scopes(path: Path) -> dict[str, set[str]]:
+def store_secret_not_held_out(args: Any, report: Report, manifest_path: Path = MANIFEST) -> None:
+    """A secret the manifest keeps out of the store (`backend: legacy`) or does not own
+    (`external: true`) never becomes a store secret the program creates."""
+    if args.resource_type != STORE_SECRET:
+        return
+    secret = str(args.name).removeprefix("secret-")
+    spec = _secrets(manifest_path).get(secret) or {}
+    if spec.get("backend") == "legacy":
+        report(f"store secret '{secret}' is created although the manifest holds it out of the store (backend: legacy)")
+    if spec.get("external"):
+        report(f"store secret '{secret}' is created although the manifest says it is external (never owned)")
+
+
+def fallback_copies_are_text(args: Any, report: Report) -> None:
+    """A fallback copy is a secret_text binding beside a store binding of the same Worker."""
+    if args.resource_type != BINDINGS:
+        return
+    specs = [_raw(s) for s in _raw(args.props).get("bindings") or []]
+    names = {s.get("name"): s for s in specs}
+    for spec in specs:
+        if spec.get("role") != "fallback":
+            continue
+        primary = names.get(str(spec.get("name")).removesuffix("_FALLBACK"))
+        if spec.get("type") != "secret_text" or primary is None or primary.get("type") != "secrets_store_secret":
+            report(f"WorkerSecretBindings '{args.name}': fallback copy '{spec.get('name')}' must be secret_text beside "
+                   "a store binding of the same name without the suffix")
+
+
+def _secrets(path: Path) -> dict[str, dict[str, Any]]:
     data = yaml.safe_load(path.read_text()) or {}
-    return {name: set(spec.get("scopes") or ["workers"]) for name, spec in (data.get("secrets") or {}).items()}
+    return dict(data.get("secrets") or {})
+
+
+def _declared_scopes(path: Path) -> dict[str, set[str]]:
+    return {name: set(spec.get("scopes") or ["workers"]) for name, spec in _secrets(path).items()}

@@ -104,42 +104,26 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_wrangler(args: argparse.Namespace) -> int:
-    from .core.errors import PlaneError as _PlaneError
-    from .worker_kit.wrangler_config import desired_entries, sync
+    from .worker_kit.wrangler_config import entries_for, sync
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
     _stack(estate, project, args.stack)
-    desired = estate.desired_state(args.stack)
-    worker = next((w for w in desired.workers if w.worker == args.worker), None)
-    spec = estate.manifest.manifest.workers.get(args.worker)
-    if worker is None or spec is None:
-        from .core.errors import did_you_mean
-
-        raise _PlaneError.at(MANIFEST_FILE, f"workers.{args.worker}", f"no Worker '{args.worker}' in stack {args.stack}",
-                             did_you_mean(args.worker, estate.manifest.manifest.workers) or "check the name")
-    config = args.config or (spec.wrangler.config if spec.wrangler else None)
-    if not config:
-        raise _PlaneError.at(MANIFEST_FILE, f"workers.{args.worker}.wrangler.config", "no wrangler config path",
-                             "pass --config PATH or record `wrangler: {config: PATH}` for this Worker")
-    env = args.env if args.env is not None else (spec.wrangler.env.get(args.stack) if spec.wrangler else None)
-    store_id = args.store_id
-    if store_id is None and desired.store is not None and desired.store.mode == "adopt":
-        store_id = desired.store.id
-    entries = desired_entries(desired, worker, store_id)
+    entries, config, env = entries_for(estate, args.stack, args.worker, args.config, args.env, args.store_id)
     path = (project / config) if not Path(config).is_absolute() else Path(config)
     result = sync(path, env or None, entries, write=args.action == "sync")
     where = f"{path}" + (f" [env.{env}]" if env else "")
+    summary = (f"{len(entries.store)} secrets_store_secrets entries, {len(entries.required)} names in "
+               "secrets.required")
     if args.action == "check":
         if result.changed:
             print(result.diff(), end="")
-            print(f"out of sync: {where} needs {len(entries)} secrets_store_secrets entries "
-                  f"({desired.backend} backend); run: python -m stacks wrangler sync --stack {args.stack} "
+            print(f"out of sync: {where} needs {summary}; run: python -m stacks wrangler sync --stack {args.stack} "
                   f"--worker {args.worker}", file=sys.stderr)
             return 1
-        print(f"in sync: {where} ({len(entries)} secrets_store_secrets entries, {desired.backend} backend)")
+        print(f"in sync: {where} ({summary})")
         return 0
-    print(f"{'updated' if result.changed else 'unchanged'}: {where} ({len(entries)} secrets_store_secrets entries)")
+    print(f"{'updated' if result.changed else 'unchanged'}: {where} ({summary})")
     return 0
 
 

@@ -95,3 +95,24 @@ def _to_policy_props(value: Any) -> Any:
     if isinstance(value, list):
         return [_to_policy_props(v) for v in value]
     return value
+
+
+def test_no_store_secret_for_a_secret_held_out_or_external(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    manifest = tmp_path / "secrets_manifest.yaml"
+    manifest.write_text("secrets:\n  KEPT: {backend: legacy}\n  EXT: {external: true}\n  FREE: {}\n")
+    for name, expected in (("KEPT", "holds it out of the store"), ("EXT", "says it is external")):
+        found = violations(lambda a, r: guardrails.store_secret_not_held_out(a, r, manifest),
+                           Args(guardrails.STORE_SECRET, f"secret-{name}", {}))
+        assert len(found) == 1 and expected in found[0]
+    assert not violations(lambda a, r: guardrails.store_secret_not_held_out(a, r, manifest),
+                          Args(guardrails.STORE_SECRET, "secret-FREE", {}))
+
+
+def test_fallback_copies_sit_beside_a_store_binding() -> None:
+    good = {"bindings": [{"name": "A", "type": "secrets_store_secret"},
+                         {"name": "A_FALLBACK", "type": "secret_text", "role": "fallback"}]}
+    orphan = {"bindings": [{"name": "A", "type": "secret_text"},
+                           {"name": "A_FALLBACK", "type": "secret_text", "role": "fallback"}]}
+    assert not violations(guardrails.fallback_copies_are_text, Args(guardrails.BINDINGS, "w", secrets_preserving_proxy(good)))
+    found = violations(guardrails.fallback_copies_are_text, Args(guardrails.BINDINGS, "w", secrets_preserving_proxy(orphan)))
+    assert len(found) == 1 and "A_FALLBACK" in found[0]

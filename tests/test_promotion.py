@@ -90,3 +90,24 @@ def test_pull_request_preview_reports_the_gate_but_apply_refuses(monkeypatch: py
     assert any("promotion gate (preview only, will refuse on apply)" in w for w in preview.warnings)
     with pytest.raises(pulumi.RunError):
         run_program(ROOT, "prod", cfg, ["secrets-plane:values"], preview=False, stack_outputs=stale)
+
+
+def test_the_digest_covers_phased_overrides(project) -> None:  # type: ignore[no-untyped-def]
+    path = project / "secrets_manifest.yaml"
+    path.write_text(path.read_text().replace("    script_name: ascend-v5-dev\n", "    script_name: ascend-v5-dev\n    backend: store\n"))
+    assert load_estate(project).manifest.manifest.digest() != DIGEST
+
+
+def test_a_stack_pinned_legacy_passes_while_staging_runs_a_mix(project) -> None:  # type: ignore[no-untyped-def]
+    path = project / "secrets_manifest.yaml"
+    path.write_text(path.read_text().replace("backend: legacy\n", "backend: store\n", 1).replace(
+        "    script_name: ascend-v5-dev\n", "    script_name: ascend-v5-dev\n    backend: legacy\n"))
+    digest = load_estate(project).manifest.manifest.digest()
+    staging = {"manifest_digest": digest, "backend": "store"}  # staging runs the mix: store, dev held back
+    cfg = stack_config("prod", backend="legacy", promoteFrom=SOURCE)
+    result = run_program(project, "prod", cfg, ["secrets-plane:values"], stack_outputs={SOURCE: staging})
+    assert declared(result).count("pulumi-python:dynamic/secrets-plane:WorkerSecretBindings") == 3
+    # Unpinned, prod would follow the flag to the store: it passes too, staging having run it.
+    unpinned = run_program(project, "prod", stack_config("prod", promoteFrom=SOURCE), ["secrets-plane:values"],
+                           stack_outputs={SOURCE: staging})
+    assert "cloudflare:index/secretsStoreSecret:SecretsStoreSecret" in declared(unpinned)

@@ -57,11 +57,15 @@ def run(cmd: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedPr
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=NODE_ENV)
 
 
-def dry_run_bindings(worker: Path, env: str | None) -> list[str]:
+def dry_run(worker: Path, env: str | None) -> str:
     cmd = [str(NODE_BIN / "wrangler"), "deploy", "--dry-run", "--outdir", "dist"] + (["--env", env] if env else ["--env", ""])
     proc = run(cmd, worker)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return sorted(line.split()[0].removeprefix("env.") for line in proc.stdout.splitlines()
+    return proc.stdout + proc.stderr
+
+
+def dry_run_bindings(worker: Path, env: str | None) -> list[str]:
+    return sorted(line.split()[0].removeprefix("env.") for line in dry_run(worker, env).splitlines()
                   if line.rstrip().endswith("Secrets Store Secret"))
 
 
@@ -82,6 +86,7 @@ def test_sync_check_toml_with_real_wrangler(worker: Path, project: Path) -> None
     synced = config.read_text()
     # Nothing else changed: the original file, comments included, is intact and the entries follow it.
     assert synced.startswith(original) and synced.count("[[env.staging.secrets_store_secrets]]") == 19
+    assert "[env.staging.secrets]" not in synced, "no Worker secret is left in this Worker: nothing is required"
     assert cli("wrangler", "check", *args, project=project)[0] == 0
     assert cli("wrangler", "sync", *args, project=project)[1].startswith("unchanged")
     assert config.read_text() == synced
@@ -93,13 +98,39 @@ def test_sync_check_toml_with_real_wrangler(worker: Path, project: Path) -> None
     assert dry_run_bindings(worker, "staging") == sorted(b.name for b in api.bindings)
     assert dry_run_bindings(worker, None) == [], "the top-level env is not touched"
 
-    # Back to legacy: the entries go, and the file is what it was.
+    # Back to legacy: the store entries go, and the Worker's secrets are listed as required, which
+    # the pinned wrangler accepts (it warns the key is experimental; an unknown key is "Unexpected").
     (project / "Pulumi.staging.yaml").write_text((project / "Pulumi.staging.yaml").read_text().replace(
         "secrets-plane:backend: store", "secrets-plane:backend: legacy"))
     assert cli("wrangler", "check", *args, project=project)[0] == 1
     assert cli("wrangler", "sync", *args, project=project)[0] == 0
-    assert config.read_text().rstrip() == original.rstrip()
+    text = config.read_text()
+    assert "secrets_store_secrets" not in text and text.startswith(original.rstrip())
+    required = text[text.index("[env.staging.secrets]"):]
+    assert required.count('"') == 2 * 19 and '"OPENAI_API_KEY"' in required
     assert dry_run_bindings(worker, "staging") == []
+    output = dry_run(worker, "staging")
+    assert '"secrets" fields are experimental' in output and "Unexpected fields" not in output
+
+
+def test_sync_of_a_mixed_worker_writes_only_its_store_bindings_and_keeps_others(worker: Path, project: Path) -> None:
+    need_node()
+    path = project / "secrets_manifest.yaml"
+    path.write_text(path.read_text().replace("    description: OpenAI API key (also AI Gateway BYOK)\n",
+                                             "    description: OpenAI API key (also AI Gateway BYOK)\n    backend: store\n"
+                                             "    fallback: true\n"))
+    config = worker / "wrangler.toml"
+    # An entry the manifest does not manage, added by the Worker's team: it stays.
+    config.write_text(config.read_text() + '\n[env.staging.secrets]\nrequired = ["SENTRY_DSN"]\n')
+    args = ["--stack", "staging", "--worker", "api", "--config", str(config), "--env", "staging"]
+    code, out, _ = cli("wrangler", "sync", *args, project=project)
+    assert code == 0, out
+    assert "1 secrets_store_secrets entries, 19 names in secrets.required" in out
+    assert dry_run_bindings(worker, "staging") == ["OPENAI_API_KEY"]
+    text = config.read_text()
+    required = text[text.index("[env.staging.secrets]"):].split("\n")[1]
+    assert required.startswith('required = ["SENTRY_DSN", ') and '"OPENAI_API_KEY_FALLBACK"' in required
+    assert '"OPENAI_API_KEY"' not in required, "a store binding is declared, not required"
 
 
 def test_check_json_and_jsonc(tmp_path: Path, project: Path) -> None:
@@ -116,6 +147,7 @@ def test_check_json_and_jsonc(tmp_path: Path, project: Path) -> None:
     assert cli("wrangler", "sync", *args, "--config", str(plain), project=project)[0] == 0
     data = json.loads(plain.read_text())
     assert len(data["secrets_store_secrets"]) == 13 and data["name"] == "ascend-scheduler"
+    assert "secrets" not in data, "every secret of this Worker is on the store"
     assert cli("wrangler", "check", *args, "--config", str(plain), project=project)[0] == 0
 
 
@@ -288,3 +320,66 @@ def test_migrated_worker_typechecks_and_serves_both_shapes_the_same(worker: Path
     store_after = serve(worker, after, "store", tmp_path)
     assert legacy_after == store_after == legacy_before
     assert all(answer.startswith("200 ") for answer in store_after.values())
+
+
+# ---- phased adoption: the fallback copy ----------------------------------------------------------
+
+def with_openai_fallback(project: Path) -> None:
+    path = project / "secrets_manifest.yaml"
+    path.write_text(path.read_text().replace("    description: OpenAI API key (also AI Gateway BYOK)\n",
+                                             "    description: OpenAI API key (also AI Gateway BYOK)\n    backend: store\n"
+                                             "    fallback: true\n"))
+
+
+def test_types_declare_the_fallback_copy_as_optional(project: Path) -> None:
+    with_openai_fallback(project)
+    code, out, _ = cli("types", "--stack", "prod", "--worker", "api", project=project)
+    assert code == 0
+    assert "  readonly OPENAI_API_KEY: string | SecretsStoreSecret;" in out
+    assert "  readonly OPENAI_API_KEY_FALLBACK?: string;" in out
+    assert "ANTHROPIC_API_KEY_FALLBACK" not in out
+    assert '"OPENAI_API_KEY_FALLBACK"' not in out.split("export const")[1], "the name list holds bindings, not copies"
+
+
+def test_codemod_passes_the_fallback_copy_and_upgrades_earlier_reads(tmp_path: Path, project: Path) -> None:
+    with_openai_fallback(project)
+    from stacks.core.estate import load_estate
+    from stacks.worker_kit.worker_types import fallback_copies
+
+    copies = fallback_copies(load_estate(project), "api")
+    assert copies == {"OPENAI_API_KEY"}
+    source = ("async function f(env) {\n  const a = env.OPENAI_API_KEY;\n  const b = env.ANTHROPIC_API_KEY;\n"
+              '  const c = await readSecret(env.OPENAI_API_KEY, "OPENAI_API_KEY");\n}\n')
+    names = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
+    result = rewrite_source(tmp_path / "a.ts", source, names, tmp_path / "lib" / "secrets.ts", set(), copies)
+    assert 'const a = await readSecret(env.OPENAI_API_KEY, "OPENAI_API_KEY", env.OPENAI_API_KEY_FALLBACK);' in result.after
+    assert 'const b = await readSecret(env.ANTHROPIC_API_KEY, "ANTHROPIC_API_KEY");' in result.after
+    assert 'const c = await readSecret(env.OPENAI_API_KEY, "OPENAI_API_KEY", env.OPENAI_API_KEY_FALLBACK);' in result.after
+    again = rewrite_source(tmp_path / "a.ts", result.after, names, tmp_path / "lib" / "secrets.ts", set(), copies)
+    assert again.after == result.after, "a second run changes nothing"
+
+
+def test_accessor_falls_back_under_miniflare_with_one_warning(tmp_path: Path) -> None:
+    """In workerd: a working store binding; one whose .get() throws (the fallback copy is used and
+    one warning names the binding, however many requests); an absent binding with a copy; and
+    neither (MissingSecretError naming it). No warning carries a value."""
+    need_node()
+    shutil.copy(ROOT / "worker-kit" / "secrets.ts", tmp_path / "secrets.ts")
+    proc = run([str(NODE_BIN / "tsc"), "--target", "es2022", "--module", "es2022", "--outDir", str(tmp_path),
+                "--strict", str(tmp_path / "secrets.ts")], ROOT)
+    assert proc.returncode == 0, proc.stdout
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"store": CANARY_PREFIX + "store", "copy": CANARY_PREFIX + "copy"}))
+    proc = run(["node", str(ROOT / "tests" / "accessor_harness.mjs"), str(tmp_path), str(values)], ROOT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    answers, warnings = result["answers"], result["warnings"]
+    assert answers["STORE_OK"] == ["200 store"]
+    assert answers["STORE_BROKEN"] == ["200 fallback", "200 fallback"]
+    assert answers["ABSENT"] == ["200 fallback", "200 fallback"]
+    name, message, is_missing = json.loads(answers["NOTHING"][0].split(" ", 1)[1])
+    assert (name, is_missing) == ("MissingSecretError", True) and "secret binding NOTHING" in message
+    assert len(warnings) == 2, "one warning per binding per isolate, not one per request"
+    assert warnings[0].startswith("secrets-plane: STORE_BROKEN: the store secret could not be read")
+    assert warnings[1] == "secrets-plane: ABSENT: no such binding on this Worker; using its fallback copy ABSENT_FALLBACK"
+    assert CANARY_PREFIX not in json.dumps(warnings)

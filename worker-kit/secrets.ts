@@ -7,6 +7,12 @@
  * Deploy code that reads through `readSecret` first; after that the backend flip (and the flip
  * back) needs no code change. Copy this file into the Worker project (for example
  * `src/lib/secrets.ts`) and run `python -m stacks codemod` to route reads through it.
+ *
+ * Phased adoption: where the manifest asks for a fallback copy, the Worker also has a secret_text
+ * binding `<NAME>_FALLBACK` with the same value. Pass it as the third argument: when the store
+ * binding's `.get()` throws (a Secrets Store incident, a pending secret) or the binding is absent
+ * (a `wrangler deploy` dropped it), the copy is returned and one warning per isolate names the
+ * binding (never the value).
  */
 
 export interface SecretsStoreSecret {
@@ -14,6 +20,16 @@ export interface SecretsStoreSecret {
 }
 
 export type SecretBinding = string | SecretsStoreSecret;
+
+// Bindings already warned about in this isolate: one warning each, not one per request.
+const warnedFallback = new Set<string>();
+
+function useFallback(name: string, why: string): void {
+  if (!warnedFallback.has(name)) {
+    warnedFallback.add(name);
+    console.warn(`secrets-plane: ${name}: ${why}; using its fallback copy ${name}_FALLBACK`);
+  }
+}
 
 /** Thrown when a binding is absent or its store secret does not exist; names the binding. */
 export class MissingSecretError extends Error {
@@ -30,7 +46,11 @@ export class MissingSecretError extends Error {
  * The secret's value. Call it inside a request handler (never at module scope: a store secret is
  * read at request time, which is what makes rotation take effect without a deploy).
  */
-export async function readSecret(binding: SecretBinding | null | undefined, name = "(unnamed)"): Promise<string> {
+export async function readSecret(
+  binding: SecretBinding | null | undefined,
+  name = "(unnamed)",
+  fallback?: string | null,
+): Promise<string> {
   if (typeof binding === "string") {
     return binding;
   }
@@ -39,8 +59,16 @@ export async function readSecret(binding: SecretBinding | null | undefined, name
       return await binding.get();
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
+      if (typeof fallback === "string") {
+        useFallback(name, `the store secret could not be read (${reason})`);
+        return fallback;
+      }
       throw new MissingSecretError(name, `the store secret could not be read (${reason}); check the Secrets Store and the binding's secret_name`);
     }
+  }
+  if (typeof fallback === "string") {
+    useFallback(name, "no such binding on this Worker");
+    return fallback;
   }
   throw new MissingSecretError(name, "no such binding on this Worker; check secrets_manifest.yaml and the deploy");
 }

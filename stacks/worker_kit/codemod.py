@@ -22,6 +22,8 @@ from tree_sitter import Language, Node, Parser
 
 from ..core.errors import PlaneError, did_you_mean
 from ..core.estate import MANIFEST_FILE, Estate
+from ..core.naming import fallback_binding_name
+from .worker_types import fallback_copies
 
 ENV_OBJECT = re.compile(r"^(env|this\.env|[A-Za-z_$][\w$]*\.env)$")
 FUNCTION_TYPES = {"function_declaration", "function_expression", "arrow_function", "method_definition",
@@ -84,12 +86,23 @@ def _function_name(fn: Node, src: bytes) -> str:
     return "<anonymous>"
 
 
-def _inside_read_secret(node: Node, src: bytes) -> bool:
+def _inside_read_secret(node: Node, src: bytes) -> Node | None:
+    """The `arguments` node of the readSecret(...) call `node` is the first argument of, if any."""
     parent = node.parent
     if parent is None or parent.type != "arguments" or parent.parent is None:
-        return False
+        return None
     callee = parent.parent.child_by_field_name("function")
-    return callee is not None and _text(callee, src) == "readSecret"
+    if callee is None or _text(callee, src) != "readSecret" or not parent.named_children \
+            or parent.named_children[0] != node:
+        return None
+    return parent
+
+
+def _read_call(expr: str, name: str, fallbacks: set[str]) -> str:
+    """The accessor call for a read of binding `name`, passing its fallback copy when it has one."""
+    obj = expr.rsplit(".", 1)[0]
+    extra = f", {obj}.{fallback_binding_name(name)}" if name in fallbacks else ""
+    return f'await readSecret({expr}, "{name}"{extra})'
 
 
 def _why_not(node: Node, src: bytes) -> str:
@@ -118,9 +131,10 @@ def _relative_import(file: Path, accessor: Path) -> str:
 
 
 def rewrite_source(path: Path, source: str, names: set[str], accessor: Path,
-                   local_functions: set[str]) -> FileResult:
+                   local_functions: set[str], fallbacks: set[str] | None = None) -> FileResult:
     src = source.encode("utf-8")
     tree = _parser(path).parse(src)
+    fallbacks = fallbacks or set()
     edits: list[tuple[int, int, str]] = []
     result = FileResult(path, source, source)
 
@@ -133,8 +147,15 @@ def rewrite_source(path: Path, source: str, names: set[str], accessor: Path,
             if obj is None or prop is None or _text(prop, src) not in names or not ENV_OBJECT.match(_text(obj, src)):
                 continue
             parent = node.parent
-            if _inside_read_secret(node, src):
-                result.sites.append(Site(path, node.start_point[0] + 1, _text(prop, src), True, already=True))
+            call_args = _inside_read_secret(node, src)
+            if call_args is not None:
+                name = _text(prop, src)
+                if name in fallbacks and len(call_args.named_children) == 2:
+                    # Already through the accessor, from before the copy existed: pass the copy too.
+                    last = call_args.named_children[-1]
+                    edits.append((last.end_byte, last.end_byte,
+                                  f", {_text(obj, src)}.{fallback_binding_name(name)}"))
+                result.sites.append(Site(path, node.start_point[0] + 1, name, True, already=True))
                 continue
             if parent is None or parent.type == "unary_expression":
                 continue  # a `typeof env.X` shape check reads no value
@@ -145,14 +166,14 @@ def rewrite_source(path: Path, source: str, names: set[str], accessor: Path,
             if reason:
                 site(node, name, False, reason)
                 continue
-            call = f'await readSecret({_text(node, src)}, "{name}")'
+            call = _read_call(_text(node, src), name, fallbacks)
             edits.append((node.start_byte, node.end_byte, call if parent.type in BARE_OK else f"({call})"))
             site(node, name, True)
         elif node.type == "variable_declarator":
             pattern, value = node.child_by_field_name("name"), node.child_by_field_name("value")
             if pattern is None or value is None or pattern.type != "object_pattern" or not ENV_OBJECT.match(_text(value, src)):
                 continue
-            _destructuring(node, pattern, value, src, names, edits, site)
+            _destructuring(node, pattern, value, src, names, edits, site, fallbacks)
         elif node.type == "call_expression":
             callee = node.child_by_field_name("function")
             args = node.child_by_field_name("arguments")
@@ -173,7 +194,7 @@ def rewrite_source(path: Path, source: str, names: set[str], accessor: Path,
 
 
 def _destructuring(node: Node, pattern: Node, value: Node, src: bytes, names: set[str],
-                   edits: list[tuple[int, int, str]], site: Callable[..., None]) -> None:
+                   edits: list[tuple[int, int, str]], site: Callable[..., None], fallbacks: set[str]) -> None:
     secrets: list[tuple[str, str]] = []  # (secret binding, local name)
     kept: list[str] = []
     blocked = ""
@@ -223,7 +244,7 @@ def _destructuring(node: Node, pattern: Node, value: Node, src: bytes, names: se
     if kept:
         statements.append(f"{kind} {{ {', '.join(kept)} }} = {env_text};")
     for secret, local in secrets:
-        statements.append(f'{kind} {local} = await readSecret({env_text}.{secret}, "{secret}");')
+        statements.append(f"{kind} {local} = {_read_call(f'{env_text}.{secret}', secret, fallbacks)};")
         site(node, secret, True)
     edits.append((declaration.start_byte, declaration.end_byte, ("\n" + indent).join(statements)))
 
@@ -297,9 +318,10 @@ def run_codemod(estate: Estate, paths: list[Path], worker: str, accessor: Path, 
         raise PlaneError.at(MANIFEST_FILE, f"workers.{worker}", f"no Worker '{worker}' in the manifest",
                             did_you_mean(worker, estate.manifest.manifest.workers) or "check the name")
     names = set(spec.binding_map())
+    fallbacks = fallback_copies(estate, worker)
     files = collect_files(paths, accessor)
     local = local_function_names(files)
-    results = [rewrite_source(f, f.read_text(), names, accessor, local) for f in files]
+    results = [rewrite_source(f, f.read_text(), names, accessor, local, fallbacks) for f in files]
     sites = [s for r in results for s in r.sites]
     secret_sites = [s for s in sites if s.name != "(env)"]
     already = sum(1 for s in secret_sites if s.already)

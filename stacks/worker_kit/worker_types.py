@@ -6,6 +6,16 @@ import re
 
 from ..core.errors import PlaneError, did_you_mean
 from ..core.estate import MANIFEST_FILE, Estate
+from ..core.naming import fallback_binding_name
+
+
+def fallback_copies(estate: Estate, worker_name: str) -> set[str]:
+    """Binding names of a Worker that have a fallback copy in any of its stacks (the Worker's code
+    is one, whatever the stack: it reads the copy wherever one may exist)."""
+    spec = estate.manifest.manifest.workers.get(worker_name)
+    stacks = [s for s in (spec.stacks if spec else []) if s in estate.stacks]
+    return {b.name for s in stacks for w in estate.desired_state(s).workers if w.worker == worker_name
+            for b in w.bindings if w.binding(fallback_binding_name(b.name)) is not None}
 
 
 def _pascal(name: str) -> str:
@@ -20,6 +30,7 @@ def render_types(estate: Estate, stack: str, worker_name: str) -> str:
         raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
                             did_you_mean(worker_name, known) or f"Workers in {stack}: {', '.join(known)}")
     m = estate.manifest.manifest
+    copies = fallback_copies(estate, worker_name)
     iface = f"{_pascal(worker_name)}Secrets"
     const = f"{re.sub(r'[^A-Za-z0-9]+', '_', worker_name).upper()}_SECRET_BINDINGS"
     lines = [
@@ -27,7 +38,8 @@ def render_types(estate: Estate, stack: str, worker_name: str) -> str:
         f"// Generated from {MANIFEST_FILE} by `python -m stacks types --stack {stack} --worker {worker_name}`: "
         "do not edit.",
         "// Each is a string (secret_text, legacy backend) or a Secrets Store binding (store backend):",
-        "// read it with `await readSecret(env.NAME, \"NAME\")` and the same code serves both.",
+        "// read it with `await readSecret(env.NAME, \"NAME\")` and the same code serves both. Where the",
+        "// manifest asks for a fallback copy, pass it: `readSecret(env.NAME, \"NAME\", env.NAME_FALLBACK)`.",
         "",
         "export interface SecretsStoreSecret {",
         "  get(): Promise<string>;",
@@ -36,11 +48,17 @@ def render_types(estate: Estate, stack: str, worker_name: str) -> str:
         f"export interface {iface} {{",
     ]
     for b in worker.bindings:
+        if b.role == "fallback":
+            continue
         spec = m.secrets[b.secret]
         source = "" if b.name == b.secret else f" Secret {b.secret}."
         lines.append(f"  /** {spec.description}. Owner: {spec.owner}. Provider: {spec.provider}.{source} */")
         lines.append(f"  readonly {b.name}: string | SecretsStoreSecret;")
+        if b.name in copies:
+            # Optional: a stack without the copy (or before it is written) leaves it undefined.
+            lines.append(f"  /** Fallback copy of {b.name} (secret_text), read when the store cannot be. */")
+            lines.append(f"  readonly {fallback_binding_name(b.name)}?: string;")
     lines += ["}", "", f"/** Binding names, for withSecretMemo(env, {const}). */",
-              f"export const {const} = [{', '.join(repr(b.name).replace(chr(39), chr(34)) for b in worker.bindings)}] as const;",
+              f"export const {const} = [{', '.join(repr(b.name).replace(chr(39), chr(34)) for b in worker.bindings if b.role == 'primary')}] as const;",
               ""]
     return "\n".join(lines)

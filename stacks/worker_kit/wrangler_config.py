@@ -1,9 +1,12 @@
 """Keep each Worker's wrangler config in step with the desired state.
 
 `wrangler deploy` keeps `secret_text` bindings but drops a `secrets_store_secret` binding its
-config does not declare. So in store mode every Worker's wrangler config must carry exactly the
-desired `secrets_store_secrets` entries (for the wrangler env the stack deploys), and in legacy
-mode none. Only that key is touched: comments and formatting stay (tomlkit for TOML).
+config does not declare. So the Worker's wrangler config (for the wrangler env the stack deploys)
+must carry exactly the Worker's desired store bindings under `secrets_store_secrets`, and its
+Worker secrets under `secrets.required`, with which `wrangler deploy` refuses to deploy a Worker
+that lacks one (wrangler's experimental `secrets` key, cloudflare/workers-sdk pull request 12732).
+Entries for bindings the manifest does not manage are kept as they are; nothing else in the file
+is touched: comments and formatting stay (tomlkit for TOML).
 """
 
 from __future__ import annotations
@@ -19,9 +22,22 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from ..core.desired_state import DesiredState, WorkerState
-from ..core.errors import PlaneError
+from ..core.errors import PlaneError, did_you_mean
+from ..core.estate import MANIFEST_FILE, Estate
 
 KEY = "secrets_store_secrets"
+SECRETS = "secrets"
+REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class WranglerEntries:
+    """What the plane manages in a Worker's wrangler config, for one stack."""
+
+    store: list[dict[str, str]]  # secrets_store_secrets entries of the Worker's store bindings
+    required: list[str]          # secrets.required: its secret_text bindings (legacy, fallback, external)
+    managed: frozenset[str]      # every binding name the manifest gives this Worker (any stack): entries
+                                 # for other names are not the plane's and are kept
 
 
 @dataclass
@@ -39,19 +55,56 @@ class SyncResult:
                                             fromfile=f"{self.path} (now)", tofile=f"{self.path} (desired)"))
 
 
-def desired_entries(desired: DesiredState, worker: WorkerState, store_id: str | None) -> list[dict[str, str]]:
-    if desired.backend != "store":
-        return []
-    if not store_id:
+def desired_entries(desired: DesiredState, worker: WorkerState, store_id: str | None,
+                    managed: frozenset[str]) -> WranglerEntries:
+    store_bindings = [b for b in worker.bindings if b.kind == "secrets_store_secret"]
+    if store_bindings and not store_id:
         raise PlaneError.at("Pulumi." + desired.stack + ".yaml", "config.secrets-plane:store",
                             "the store id is not known offline (the stack creates its store)",
                             "pass --store-id (pulumi stack output store_id)")
-    return [{"binding": b.name, "store_id": store_id, "secret_name": b.store_secret_name or ""}
-            for b in worker.bindings]
+    return WranglerEntries(
+        store=[{"binding": b.name, "store_id": store_id or "", "secret_name": b.store_secret_name or ""}
+               for b in store_bindings],
+        required=sorted(b.name for b in worker.bindings if b.kind == "secret_text"),
+        managed=managed,
+    )
 
 
-def render(path: Path, text: str, env: str | None, entries: list[dict[str, str]]) -> str:
-    """The config text with exactly `entries` under (env.)secrets_store_secrets."""
+def entries_for(estate: Estate, stack: str, worker_name: str, config: str | None, env: str | None,
+                store_id: str | None) -> tuple[WranglerEntries, str, str | None]:
+    """(entries, config path, wrangler env) for one Worker in one stack, from the manifest's
+    `wrangler:` record unless given."""
+    desired = estate.desired_state(stack)
+    worker = next((w for w in desired.workers if w.worker == worker_name), None)
+    spec = estate.manifest.manifest.workers.get(worker_name)
+    if worker is None or spec is None:
+        raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
+                            did_you_mean(worker_name, estate.manifest.manifest.workers) or "check the name")
+    config = config or (spec.wrangler.config if spec.wrangler else None)
+    if not config:
+        raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}.wrangler.config", "no wrangler config path",
+                            "pass --config PATH or record `wrangler: {config: PATH}` for this Worker")
+    if env is None and spec.wrangler:
+        env = spec.wrangler.env.get(stack)
+    if store_id is None and desired.store is not None and desired.store.mode == "adopt":
+        store_id = desired.store.id
+    managed = frozenset(b.name for s in spec.stacks if s in estate.stacks
+                        for w in estate.desired_state(s).workers if w.worker == worker_name for b in w.bindings)
+    return desired_entries(desired, worker, store_id, managed), config, env
+
+
+def _merged_store(current: list[dict[str, str]], entries: WranglerEntries) -> list[dict[str, str]]:
+    kept = [e for e in current if e.get("binding") not in entries.managed]
+    return kept + entries.store
+
+
+def _merged_required(current: list[str], entries: WranglerEntries) -> list[str]:
+    return [n for n in current if n not in entries.managed] + entries.required
+
+
+def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
+    """The config text with the Worker's entries under (env.)secrets_store_secrets and
+    (env.)secrets.required, other entries kept."""
     suffix = path.suffix.lower()
     if suffix == ".toml":
         return _render_toml(path, text, env, entries)
@@ -60,7 +113,7 @@ def render(path: Path, text: str, env: str | None, entries: list[dict[str, str]]
     raise PlaneError.at(str(path), "", "not a wrangler config", "use wrangler.toml, wrangler.json or wrangler.jsonc")
 
 
-def _render_toml(path: Path, text: str, env: str | None, entries: list[dict[str, str]]) -> str:
+def _render_toml(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
     try:
         doc = tomlkit.parse(text)
     except Exception as exc:  # tomlkit raises several parse error types
@@ -74,22 +127,36 @@ def _render_toml(path: Path, text: str, env: str | None, entries: list[dict[str,
         if env not in envs:
             envs[env] = tomlkit.table()
         container = envs[env]
-    current = container.get(KEY)
-    if _plain(current) == entries:
+    current = _plain(container.get(KEY))
+    store = _merged_store(current, entries)
+    secrets = container.get(SECRETS)
+    current_required = [str(n) for n in secrets.get(REQUIRED, [])] if isinstance(secrets, Table) else []
+    required = _merged_required(current_required, entries)
+    if current == store and current_required == required:
         return text  # already right: leave the bytes alone
-    if not entries:
-        if current is not None:
+    if current != store:
+        if not store:
             del container[KEY]
-        return tomlkit.dumps(doc)
-    aot = AoT([])
-    for entry in entries:
-        table = tomlkit.table()
-        table.update(entry)
-        aot.append(table)
-    if current is not None:
-        container[KEY] = aot
-    else:
-        container.append(KEY, aot)
+        else:
+            aot = AoT([])
+            for entry in store:
+                table = tomlkit.table()
+                table.update(entry)
+                aot.append(table)
+            if KEY in container:
+                container[KEY] = aot
+            else:
+                container.append(KEY, aot)
+    if current_required != required:
+        if secrets is None:
+            secrets = tomlkit.table()
+            container.append(SECRETS, secrets)
+        if required:
+            secrets[REQUIRED] = required
+        else:
+            secrets.pop(REQUIRED, None)
+            if not secrets:
+                del container[SECRETS]
     return tomlkit.dumps(doc)
 
 
@@ -135,7 +202,7 @@ def strip_jsonc(text: str) -> str:
     return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
 
 
-def _render_json(path: Path, text: str, env: str | None, entries: list[dict[str, str]]) -> str:
+def _render_json(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
     try:
         data = json.loads(strip_jsonc(text))
     except json.JSONDecodeError as exc:
@@ -143,17 +210,26 @@ def _render_json(path: Path, text: str, env: str | None, entries: list[dict[str,
     container = data
     if env:
         container = data.setdefault("env", {}).setdefault(env, {})
-    if [dict(e) for e in container.get(KEY) or []] == entries:
+    current = [dict(e) for e in container.get(KEY) or []]
+    current_required = list((container.get(SECRETS) or {}).get(REQUIRED) or [])
+    store, required = _merged_store(current, entries), _merged_required(current_required, entries)
+    if current == store and current_required == required:
         return text
-    if entries:
-        container[KEY] = entries
+    if store:
+        container[KEY] = store
     else:
         container.pop(KEY, None)
+    if required:
+        container.setdefault(SECRETS, {})[REQUIRED] = required
+    elif SECRETS in container:
+        container[SECRETS].pop(REQUIRED, None)
+        if not container[SECRETS]:
+            del container[SECRETS]
     indent = "\t" if "\n\t" in text else 2
     return json.dumps(data, indent=indent) + "\n"
 
 
-def sync(path: Path, env: str | None, entries: list[dict[str, str]], write: bool) -> SyncResult:
+def sync(path: Path, env: str | None, entries: WranglerEntries, write: bool) -> SyncResult:
     if not path.exists():
         raise PlaneError.at(str(path), "", "wrangler config not found",
                             "pass --config, or record it under workers.<name>.wrangler.config in the manifest")
