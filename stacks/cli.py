@@ -8,11 +8,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pulumi
-
-from .api.client import CloudflareOperationError
-from .core.errors import PlaneError
+from .core.errors import CloudflareOperationError, PlaneError
 from .core.estate import MANIFEST_FILE, Estate, load_estate
+
+# Commands import what they use when they run: `validate` and `schema` import neither Pulumi nor
+# the Cloudflare SDK, which alone take seconds to import.
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -143,6 +143,84 @@ def cmd_codemod(args: argparse.Namespace) -> int:
     return run_codemod(estate, [Path(p) for p in args.paths], args.worker, Path(args.accessor), args.write)
 
 
+def cmd_values(args: argparse.Namespace) -> int:
+    from .ops.values import load_values, render_status, value_status
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    _stack(estate, project, args.stack)
+    if args.action == "load":
+        return load_values(estate, args.stack, args.file, sys.stdout)
+    print(render_status(args.stack, value_status(estate, args.stack)))
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from .ops.rotate import rotate
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    for stack in args.stack:
+        _stack(estate, project, stack)
+    return rotate(estate, args.name, args.stack, args.generate, args.yes, sys.stdout)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .ops.diff import render, stack_changes
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stacks = args.stack or sorted(estate.stacks)
+    for stack in stacks:
+        _stack(estate, project, stack)
+    print(render([stack_changes(project, estate, stack, args.base) for stack in stacks], args.format, args.base), end="\n")
+    return 0
+
+
+def cmd_adopt_store(args: argparse.Namespace) -> int:
+    import json
+
+    from .live.account import LiveAccount
+    from .live.adopt_store import adoptions, import_command, import_document
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    _stack(estate, project, args.stack)
+    desired = estate.desired_state(args.stack)
+    store_id, found, absent = adoptions(desired, LiveAccount(desired.account_id))
+    if desired.store is None:
+        print(f"stack {args.stack} puts nothing in the store: nothing to adopt", file=sys.stderr)
+        return 0
+    if store_id is None:
+        raise PlaneError.at(f"Pulumi.{args.stack}.yaml", "config.secrets-plane:store",
+                            "the stack's store does not exist yet", "run pulumi up: it creates the store")
+    document = json.dumps(import_document(args.stack, found), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(document)
+    else:
+        print(document, end="")
+    print(f"{len(found)} planned store secret(s) already exist and can be adopted"
+          + (f" ({', '.join(a.store_secret_name for a in found)})" if found else "")
+          + f"; {len(absent)} do not exist yet and `pulumi up` creates them", file=sys.stderr)
+    if found:
+        print(f"then run: {import_command(args.stack, args.output or '<this document>.json')}", file=sys.stderr)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .core.schema import SCHEMA_FILE, render_schema
+
+    text = render_schema()
+    if args.write:
+        target = _project(args) / SCHEMA_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        print(f"wrote {SCHEMA_FILE}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secrets-plane", description=__doc__)
     parser.add_argument("--project-dir", default=".", help="folder holding Pulumi.yaml and the manifest")
@@ -194,6 +272,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker", required=True)
     p.set_defaults(func=cmd_types)
 
+    p = sub.add_parser("values", help="set a stack's values in bulk (stdin to pulumi, never argv), or list them")
+    actions = p.add_subparsers(dest="action", required=True)
+    load = actions.add_parser("load", help="set every value of a dotenv or JSON file (checked first)")
+    load.add_argument("file", help="a dotenv (NAME=value) or JSON file, or - for standard input")
+    load.add_argument("--stack", required=True)
+    load.set_defaults(func=cmd_values)
+    status = actions.add_parser("status", help="which values the stack needs, has and lacks (nothing decrypted)")
+    status.add_argument("--stack", required=True)
+    status.set_defaults(func=cmd_values, file=None)
+
+    p = sub.add_parser("rotate", help="set a new value and apply it to exactly what carries it (pulumi up --target)")
+    p.add_argument("name", help="the manifest secret")
+    p.add_argument("--stack", required=True, action="append", help="repeat for several stacks, in order")
+    p.add_argument("--generate", action="store_true", help="a random value of the length the manifest states")
+    p.add_argument("--yes", action="store_true", help="apply without pulumi's confirmation prompt")
+    p.set_defaults(func=cmd_rotate)
+
+    p = sub.add_parser("diff", help="what a change does to credentials, against a git ref (for pull requests)")
+    p.add_argument("--stack", action="append", help="repeat for several stacks (default: every stack)")
+    p.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("adopt-store", help="a pulumi import document for store secrets that already exist by name")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--output", help="write the document to this file (default: standard output)")
+    p.set_defaults(func=cmd_adopt_store)
+
+    p = sub.add_parser("schema", help="the manifest's JSON Schema, for editors")
+    p.add_argument("--write", action="store_true", help="write schema/secrets_manifest.schema.json")
+    p.set_defaults(func=cmd_schema)
+
     p = sub.add_parser("codemod", help="route a Worker's secret reads through the accessor (tree-sitter)")
     p.add_argument("paths", nargs="+", help="TypeScript files or folders")
     p.add_argument("--worker", required=True)
@@ -217,9 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CloudflareOperationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except pulumi.RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        pulumi = sys.modules.get("pulumi")
+        if pulumi is not None and isinstance(exc, pulumi.RunError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

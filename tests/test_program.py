@@ -152,3 +152,15 @@ def test_value_size_limit_follows_where_the_value_goes(backend: str, size: int, 
         run_program(ROOT, "prod", config, ["secrets-plane:values"])
     assert f"value of 'OPENAI_API_KEY' is {size} bytes, over" in str(info.value)
     assert CANARY_PREFIX not in str(info.value)
+
+
+@pytest.mark.parametrize("stack,backend", [("staging", "store"), ("prod", "legacy")])
+def test_the_urn_rule_names_what_the_program_registers(stack: str, backend: str) -> None:
+    """`rotate` and `adopt-store` name resources by URN without running the program: the one rule
+    (stacks/core/naming.py) must give exactly the URNs the engine sees."""
+    from stacks.core.naming import urn
+
+    result = run(stack, backend=backend)
+    assert len(result.resources) > 3
+    for res in result.resources:
+        assert urn(f"ascend/secrets-plane/{stack}", res.type, res.name) == res.urn

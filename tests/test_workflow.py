@@ -49,3 +49,26 @@ def test_workflow_shape() -> None:
     assert "canary --stack prod" in steps[-1]
     assert any("canary --stack staging" in s.get("run", "") for s in jobs["staging"]["steps"])
     assert "pull_request_target" not in WORKFLOW.read_text()
+
+
+def test_applies_refresh_first_and_prove_nothing_is_left() -> None:
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    for job, stack in (("staging", "staging"), ("production", "prod")):
+        steps = jobs[job]["steps"]
+        pulumi = [s for s in steps if "pulumi/actions" in s.get("uses", "")]
+        up, again = pulumi
+        assert up["with"]["command"] == "up" and up["with"]["refresh"] is True and up["with"]["parallel"] == 16
+        assert again["with"] == {"command": "preview", "stack-name": f"${{{{ env.PULUMI_ORG }}}}/secrets-plane/{stack}",
+                                 "expect-no-changes": True}
+        assert steps.index(again) == steps.index(up) + 1, "the check runs right after the apply"
+    assert jobs["preview"]["steps"][-1]["with"]["refresh"] is True
+    assert yaml.safe_load(WORKFLOW.read_text())["env"]["PULUMI_CONTINUE_ON_ERROR"] == "true"
+
+
+def test_pull_requests_get_the_credentials_diff_as_one_comment() -> None:
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["diff"]
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    assert 'stacks diff --base "origin/$BASE_REF" --format markdown > diff.md' in runs
+    assert "<!-- secrets-plane:diff -->" in runs and "--method PATCH" in runs, "an existing comment is edited in place"
+    assert job["steps"][0]["with"]["fetch-depth"] == 0, "the base branch must be there to compare with"

@@ -13,14 +13,15 @@ from collections.abc import Iterable
 import cloudflare
 from cloudflare import Cloudflare, DefaultHttpxClient
 
+from ..core.errors import CloudflareOperationError
 from .ratelimit import PACER, PacedTransport
+
+__all__ = ["CloudflareOperationError", "describe_failure", "error_codes", "make_client"]
 
 MAX_RETRIES = 4
 DEFAULT_TIMEOUT_S = 30.0
 
 
-class CloudflareOperationError(Exception):
-    """A Cloudflare call failed after retries; the message says what and what to do, never a value."""
 
 
 class _RedactRequestOptions(logging.Filter):

@@ -56,6 +56,12 @@ class PlaneError(Exception):
         return cls(Problem(Location(file, path, line), message, hint))
 
 
+class CloudflareOperationError(Exception):
+    """A Cloudflare call failed after retries: the message says what, on which Worker, and what to
+    do, and never carries a value. (Defined here, free of the SDK, so commands that never call the
+    API never import it.)"""
+
+
 class ProblemCollector:
     """Accumulates problems so one run reports all of them, not just the first."""
 

@@ -11,11 +11,10 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
 from ..core.desired_state import STORE, DesiredState, StoreSecret, WorkerState
-from ..core.naming import resource_name
+from ..core.naming import COMPONENT_TYPE, bindings_resource, resource_name, store_secret_resource
 from ..core.stack_config import SecretValues
 from .worker_bindings import WorkerSecretBindings
 
-COMPONENT_TYPE = "secrets-plane:index:SecretsPlane"
 ADOPT_HINT_HOOK = "secrets-plane-adopt-store-hint"
 
 
@@ -122,7 +121,7 @@ class SecretsPlane(pulumi.ComponentResource):
                       hooks: pulumi.ResourceHookBinding | None) -> cloudflare.SecretsStoreSecret:
         assert self.store_id is not None
         return cloudflare.SecretsStoreSecret(
-            resource_name("secret", spec.secret),
+            store_secret_resource(spec.secret),
             account_id=self.account_id,
             store_id=self.store_id,
             name=spec.store_secret_name,
@@ -168,7 +167,7 @@ class SecretsPlane(pulumi.ComponentResource):
             specs.append(spec)
         return WorkerSecretBindings(
             # Named by script, not backend: the flip keeps the URN and is an in-place update.
-            resource_name(worker.script_name),
+            bindings_resource(worker.script_name),
             account_id=self.account_id,
             script_name=worker.script_name,
             worker=worker.worker,

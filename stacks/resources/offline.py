@@ -21,7 +21,8 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-PROJECT = "secrets-plane"
+from ..core.naming import PROJECT, STORE_TYPE
+
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -38,6 +39,7 @@ class RecordedResource:
     retain_on_delete: bool = False
     additional_secret_outputs: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
+    error_hooks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -109,7 +111,7 @@ class _Mocks(pulumi.runtime.Mocks):
                           "secretOutputNames": []}
         if args.resource_id:
             return args.resource_id, state
-        if args.typ == "cloudflare:index/secretsStore:SecretsStore":
+        if args.typ == STORE_TYPE:
             return "0" * 31 + "1", state
         return f"{args.name}-id", state
 
@@ -141,6 +143,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(getattr(request, "retainOnDelete", False)) if not read else False,
             additional_secret_outputs=list(getattr(request, "additionalSecretOutputs", []) or []),
             dependencies=list(getattr(request, "dependencies", []) or []),
+            error_hooks=list(request.hooks.on_error) if not read and request.HasField("hooks") else [],
         ))
 
     def RegisterResource(self, request: Any) -> Any:

@@ -12,12 +12,10 @@ from typing import Any
 from ..core.backends import Backend
 from ..core.desired_state import DesiredState
 from ..core.estate import Estate
+from ..core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, STORE_TYPE
 from ..core.stack_config import NAMESPACE, Placeholder
 from .offline import ProgramRun, redact, reveal, run_program
 
-STORE_TYPE = "cloudflare:index/secretsStore:SecretsStore"
-STORE_SECRET_TYPE = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"
-BINDINGS_TYPE = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
 STORE_LOOKUP = "cloudflare:index/getSecretsStore:getSecretsStore"
 
 

@@ -11,6 +11,7 @@ import pulumi
 from ..core.desired_state import DesiredState, build_desired_state
 from ..core.errors import PlaneError
 from ..core.estate import MANIFEST_FILE, load_estate
+from ..core.naming import COMPONENT_NAME
 from ..core.promotion import gate_message, promotion_problems
 from ..core.stack_config import StackSettings, load_runtime_settings
 from ..core.values import missing_values, oversized_values
@@ -34,7 +35,7 @@ def run(project_dir: Path) -> SecretsPlane:
         raise pulumi.RunError(str(exc)) from None
 
     gate = promotion_gate(desired, settings)
-    plane = SecretsPlane("secrets-plane", desired, values, gate=gate)
+    plane = SecretsPlane(COMPONENT_NAME, desired, values, gate=gate)
     pulumi.export("backend", desired.backend)
     pulumi.export("manifest_digest", desired.manifest_digest)
     pulumi.export("binding_matrix", desired.binding_matrix())

@@ -1,0 +1,181 @@
+"""`values load` and `values status`: a stack's secret values in bulk, never on a command line.
+
+`load` reads a dotenv file (`NAME=value` lines) or a JSON object, checks EVERY name against the
+manifest and every size against where the value goes before setting anything, then sets each as
+`secrets-plane:values.NAME` (encrypted) through `pulumi config set` with the value on standard
+input. It prints counts and names, never a value. `status` reads the stack file (without
+decrypting anything) and lists which values the stack needs, which are set and which are missing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from dotenv.parser import parse_stream
+
+from ..core.desired_state import DesiredState
+from ..core.errors import Location, PlaneError, ProblemCollector, did_you_mean
+from ..core.estate import Estate
+from ..core.values import oversized_values
+from .pulumi_cli import set_secret_value
+
+
+@dataclass
+class ValuesFile:
+    label: str
+    values: dict[str, str]
+    lines: dict[str, int | None] = field(default_factory=dict)
+
+    def location(self, name: str) -> Location:
+        return Location(self.label, name, self.lines.get(name))
+
+
+def read_values(source: str, stdin: TextIO | None = None) -> ValuesFile:
+    """A dotenv or JSON file (or `-` for standard input) as name -> value, with line numbers."""
+    label = "<stdin>" if source == "-" else source
+    try:
+        text = (stdin or sys.stdin).read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlaneError.at(label, "", f"cannot read the values file ({type(exc).__name__})",
+                            "pass a dotenv or JSON file, or `-` to read standard input") from None
+    except UnicodeDecodeError:
+        raise PlaneError.at(label, "", "not valid UTF-8", "save the file as UTF-8") from None
+    if text.lstrip().startswith("{"):
+        return _read_json(label, text)
+    return _read_dotenv(label, text)
+
+
+def _read_json(label: str, text: str) -> ValuesFile:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlaneError.at(label, "", f"JSON syntax error: {exc.msg}", "fix the JSON, or use dotenv lines NAME=value",
+                            line=exc.lineno) from None
+    problems = ProblemCollector()
+    if not isinstance(data, dict):
+        raise PlaneError.at(label, "", "a JSON values file must be an object of name -> string", "write {\"NAME\": \"value\"}")
+    out = ValuesFile(label, {})
+    for name, value in data.items():
+        if not isinstance(value, str):
+            problems.error(Location(label, name), f"the value of '{name}' is not a string",
+                           "quote it: every secret value is text")
+            continue
+        out.values[name] = value
+        out.lines[name] = _json_line(text, name)
+    problems.raise_if_errors()
+    return out
+
+
+def _json_line(text: str, name: str) -> int | None:
+    index = text.find(json.dumps(name))
+    return text.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+def _read_dotenv(label: str, text: str) -> ValuesFile:
+    problems = ProblemCollector()
+    out = ValuesFile(label, {})
+    for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.line
+        if binding.error:
+            problems.error(Location(label, "", line), "not a NAME=value line",
+                           "write NAME=value (quote values with spaces or newlines), or a JSON object")
+            continue
+        if binding.key is None:
+            continue  # a comment or a blank line
+        if binding.value is None:
+            problems.error(Location(label, binding.key, line), f"'{binding.key}' has no value", "write NAME=value")
+            continue
+        if binding.key in out.values:
+            problems.error(Location(label, binding.key, line),
+                           f"'{binding.key}' is set twice (first at line {out.lines[binding.key]})", "keep one")
+            continue
+        out.values[binding.key] = binding.value
+        out.lines[binding.key] = line
+    problems.raise_if_errors()
+    return out
+
+
+def check_values(estate: Estate, desired: DesiredState, file: ValuesFile) -> list[str]:
+    """Every problem of the file at once (raises); returns notes for names this stack does not use."""
+    m = estate.manifest.manifest
+    problems = ProblemCollector()
+    for name in file.values:
+        if name not in m.secrets:
+            problems.error(file.location(name), f"'{name}' is not a secret of secrets_manifest.yaml",
+                           did_you_mean(name, m.secrets) or "declare it under `secrets:` first, or drop the line")
+        elif m.secrets[name].external:
+            problems.error(file.location(name), f"'{name}' is external: the plane never owns its value",
+                           "drop the line, or drop `external: true` in secrets_manifest.yaml")
+    sizes = {n: len(v.encode("utf-8")) for n, v in file.values.items() if n in m.secrets}
+    problems.extend(oversized_values(desired, sizes, {n: file.location(n) for n in sizes}))
+    problems.raise_if_errors()
+    needed = set(desired.needed_values)
+    return [f"'{n}' is not used by stack '{desired.stack}': set anyway" for n in sorted(file.values) if n not in needed]
+
+
+def load_values(estate: Estate, stack: str, source: str, out: TextIO, stdin: TextIO | None = None) -> int:
+    desired = estate.desired_state(stack)
+    file = read_values(source, stdin)
+    notes = check_values(estate, desired, file)
+    for note in notes:
+        print(f"note: {note}", file=out)
+    done: list[str] = []
+    for name in sorted(file.values):
+        # pulumi strips ONE trailing newline from standard input: send one, so the value is exact.
+        result = set_secret_value(estate.project_dir, stack, name, file.values[name] + "\n")
+        if result.returncode != 0:
+            said = " ".join(result.stderr.replace(file.values[name], "[secret]").strip().splitlines()[-1:]) or "no output"
+            raise PlaneError.at(f"Pulumi.{stack}.yaml", f"config.secrets-plane:values.{name}",
+                                f"pulumi config set failed ({said}) "
+                                f"after {len(done)} of {len(file.values)} values were set ({', '.join(done) or 'none'})",
+                                "fix the cause and run the same command again: setting a value twice is harmless")
+        done.append(name)
+    missing = sorted(set(desired.needed_values) - set(estate.stacks[stack].settings.value_names) - set(file.values))
+    print(f"set {len(done)} value(s) for stack '{stack}' (encrypted, through standard input): {', '.join(done)}", file=out)
+    if missing:
+        print(f"still missing for stack '{stack}' ({len(missing)}): {', '.join(missing)}", file=out)
+    return 0
+
+
+@dataclass
+class ValueStatus:
+    needed: list[str]
+    set_encrypted: list[str]
+    plaintext: list[str]
+    missing: list[str]
+    unused: list[str]
+
+
+def value_status(estate: Estate, stack: str) -> ValueStatus:
+    desired = estate.desired_state(stack)
+    loaded = estate.stacks[stack]
+    config = ((loaded.doc.data or {}).get("config") or {}) if loaded.doc else {}
+    raw = config.get("secrets-plane:values") or {}
+    present = set(raw) if isinstance(raw, Mapping) else set()
+    plaintext = sorted(n for n in present if not (isinstance(raw[n], Mapping) and set(raw[n]) == {"secure"}))
+    needed = list(desired.needed_values)
+    return ValueStatus(
+        needed=needed,
+        set_encrypted=sorted(n for n in needed if n in present and n not in plaintext),
+        plaintext=plaintext,
+        missing=sorted(n for n in needed if n not in present),
+        unused=sorted(n for n in present if n not in needed),
+    )
+
+
+def render_status(stack: str, status: ValueStatus) -> str:
+    lines = [f"values of stack '{stack}': {len(status.needed)} needed, {len(status.set_encrypted)} set (encrypted), "
+             f"{len(status.missing)} missing" + (f", {len(status.plaintext)} in plain text" if status.plaintext else "")]
+    for title, names in (("missing", status.missing), ("in plain text (re-set them encrypted)", status.plaintext),
+                         ("set but not needed by this stack", status.unused)):
+        if names:
+            lines.append(f"{title}: {', '.join(names)}")
+    if status.missing:
+        lines.append(f"set them: python -m stacks values load --stack {stack} FILE   (dotenv or JSON; `-` for stdin)")
+    return "\n".join(lines)

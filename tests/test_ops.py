@@ -1,0 +1,316 @@
+"""Day-2 commands as a user runs them (a subprocess), with a stand-in `pulumi` on PATH that records
+its argv and stdin: values only ever on stdin, nothing written when any name is wrong, `rotate`
+targeting exactly the URNs the program registers, `diff` against a git repository the test makes,
+`adopt-store` against the fake API, and the editor schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, ROOT, STORE_ID, canary, stack_config
+from fake_cloudflare import StoreSecret
+
+from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE
+from stacks.core.schema import SCHEMA_FILE, render_schema
+from stacks.resources.component import ADOPT_HINT_HOOK, adopt_store_hint
+from stacks.resources.offline import run_program
+
+
+@pytest.fixture
+def pulumi_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `pulumi` on PATH that records every call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "pulumi"
+    stand_in.write_text(f"#!/bin/sh\nexec {sys.executable} {ROOT / 'tests' / 'fake_pulumi.py'} \"$@\"\n")
+    stand_in.chmod(stand_in.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "pulumi-calls.jsonl"
+    log.write_text("")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
+    return log
+
+
+def calls(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def stacks_cli(project: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stacks", "--project-dir", str(project), *args], cwd=ROOT,
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def scanned(text: str) -> str:
+    FIGURES["leak_paths_scanned"] += 1
+    if CANARY_PREFIX in text:
+        FIGURES["leaks_found"] += 1
+    return text
+
+
+def no_value_in_argv(log: Path) -> None:
+    for call in calls(log):
+        assert CANARY_PREFIX not in scanned(json.dumps(call["argv"])), call["argv"]
+
+
+# ---- values load / status -------------------------------------------------------------------------
+
+def test_values_load_sets_each_value_on_stdin_only(project: Path, pulumi_log: Path) -> None:
+    dotenv = project / "staging.env"
+    dotenv.write_text(f"# staging values\nOPENAI_API_KEY={canary('openai')}\nexport SLACK_BOT_TOKEN=\"{canary('slack')}\"\n"
+                      f"TOKEN_ENCRYPTION_KEY='{canary('multi')}\\nline'\n")
+    proc = stacks_cli(project, "values", "load", "--stack", "staging", str(dotenv))
+    assert proc.returncode == 0, proc.stderr
+    made = calls(pulumi_log)
+    assert [c["argv"] for c in made] == [
+        ["config", "set", "--secret", "--path", f"secrets-plane:values.{name}", "--stack", "staging", "--non-interactive"]
+        for name in ("OPENAI_API_KEY", "SLACK_BOT_TOKEN", "TOKEN_ENCRYPTION_KEY")]
+    assert [c["stdin"] for c in made] == [canary("openai") + "\n", canary("slack") + "\n", canary("multi") + "\\nline\n"]
+    assert all(Path(c["cwd"]) == project for c in made)
+    no_value_in_argv(pulumi_log)
+    out = scanned(proc.stdout + proc.stderr)
+    assert CANARY_PREFIX not in out
+    assert "set 3 value(s) for stack 'staging' (encrypted, through standard input): OPENAI_API_KEY, SLACK_BOT_TOKEN, " \
+           "TOKEN_ENCRYPTION_KEY" in out
+    assert "still missing for stack 'staging' (22)" in out
+
+
+def test_values_load_reads_json_from_stdin(project: Path, pulumi_log: Path) -> None:
+    proc = stacks_cli(project, "values", "load", "--stack", "prod", "-",
+                      stdin=json.dumps({"HUBSPOT_ACCESS_TOKEN": canary("hub")}))
+    assert proc.returncode == 0, proc.stderr
+    assert [c["stdin"] for c in calls(pulumi_log)] == [canary("hub") + "\n"]
+    no_value_in_argv(pulumi_log)
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("OPENAI_API_KEY=a\nOPENAI_APIKEY=b\n", "values.env:2: OPENAI_APIKEY: error: 'OPENAI_APIKEY' is not a secret of "
+                                            "secrets_manifest.yaml (fix: did you mean 'OPENAI_API_KEY'?)"),
+    ("OPENAI_API_KEY=" + "x" * 5121 + "\n", "values.env:1: OPENAI_API_KEY: error: value of 'OPENAI_API_KEY' is 5121 bytes, "
+                                            "over 5120 bytes, the Workers limit of a secret_text value"),
+    ("OPENAI_API_KEY=a\nthis is not a line\n", "values.env:2: error: not a NAME=value line"),
+    ("OPENAI_API_KEY=a\nOPENAI_API_KEY=b\n", "values.env:2: OPENAI_API_KEY: error: 'OPENAI_API_KEY' is set twice (first at line 1)"),
+    ('{"OPENAI_API_KEY": 42}', "values.env: OPENAI_API_KEY: error: the value of 'OPENAI_API_KEY' is not a string"),
+])
+def test_values_load_writes_nothing_when_any_line_is_wrong(project: Path, pulumi_log: Path, content: str,
+                                                           expected: str) -> None:
+    (project / "values.env").write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "stacks", "--project-dir", str(project), "values", "load", "--stack",
+                           "prod", "values.env"], cwd=project, capture_output=True, text=True, timeout=120)
+    FIGURES["bad_inputs"] += 1
+    assert proc.returncode == 1 and expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert calls(pulumi_log) == [], "nothing is set when any name or size is wrong"
+    FIGURES["bad_inputs_exit_1"] += 1
+
+
+def test_values_status_reads_the_stack_file_without_decrypting(project: Path) -> None:
+    stack = project / "Pulumi.prod.yaml"
+    stack.write_text(stack.read_text() + "  secrets-plane:values:\n    OPENAI_API_KEY:\n      secure: v1:abc\n"
+                     "    SLACK_BOT_TOKEN: plain-by-mistake\n    DEEPSEEK_API_KEY:\n      secure: v1:def\n")
+    proc = stacks_cli(project, "values", "status", "--stack", "prod")
+    assert proc.returncode == 1, "a plain-text value is a validation error first"
+    stack.write_text(stack.read_text().replace("    SLACK_BOT_TOKEN: plain-by-mistake\n", ""))
+    proc = stacks_cli(project, "values", "status", "--stack", "prod")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("values of stack 'prod': 25 needed, 2 set (encrypted), 23 missing")
+    assert "v1:abc" not in proc.stdout
+
+
+# ---- rotate ---------------------------------------------------------------------------------------
+
+def registered_urns(project: Path, stack: str, backend: str | None = None) -> dict[str, str]:
+    """name -> URN of what the real program registers under mocks."""
+    result = run_program(project, stack, stack_config(stack, backend=backend), ["secrets-plane:values"])
+    return {r.name: r.urn for r in result.resources if r.type in (BINDINGS_TYPE, STORE_SECRET_TYPE)}
+
+
+def up_targets(log: Path) -> list[list[str]]:
+    return [[c["argv"][i + 1] for i, a in enumerate(c["argv"]) if a == "--target"] for c in calls(log)
+            if c["argv"][0] == "up"]
+
+
+def test_rotate_legacy_targets_the_workers_binding_it(project: Path, pulumi_log: Path) -> None:
+    proc = stacks_cli(project, "rotate", "HUBSPOT_ACCESS_TOKEN", "--stack", "staging", "--stack", "prod", "--yes",
+                      stdin=canary("new-hubspot") + "\n")
+    assert proc.returncode == 0, proc.stderr
+    made = calls(pulumi_log)
+    assert [c["argv"][:2] for c in made] == [["config", "set"], ["up", "--stack"], ["config", "set"], ["up", "--stack"]]
+    assert made[0]["stdin"] == made[2]["stdin"] == canary("new-hubspot") + "\n"
+    staging, prod = registered_urns(project, "staging"), registered_urns(project, "prod")
+    assert [sorted(t) for t in up_targets(pulumi_log)] == [
+        sorted(staging[s] for s in ("ascend-scheduler-staging", "ascend-v5-dev", "ascend-v5-preview", "ascend-v5-staging")),
+        sorted(prod[s] for s in ("ascend-scheduler", "ascend-v5"))]
+    no_value_in_argv(pulumi_log)
+    out = scanned(proc.stdout + proc.stderr)
+    assert CANARY_PREFIX not in out
+    assert "staging: 4 Worker(s) holding it as a Worker secret, one version each" in out
+    assert "rotated HUBSPOT_ACCESS_TOKEN on 2 stack(s) in" in out
+
+
+def test_rotate_on_the_store_targets_one_resource(project: Path, pulumi_log: Path) -> None:
+    pin = project / "Pulumi.prod.yaml"
+    pin.write_text(pin.read_text() + "  secrets-plane:backend: store\n")
+    proc = stacks_cli(project, "rotate", "OPENAI_API_KEY", "--stack", "prod", "--yes", stdin=canary("k"))
+    assert proc.returncode == 0, proc.stderr
+    assert up_targets(pulumi_log) == [[registered_urns(project, "prod", "store")["secret-OPENAI_API_KEY"]]]
+    assert "store secret OPENAI_API_KEY (1 in-place update, no Worker version)" in proc.stdout
+
+
+def test_rotate_with_fallback_copies_targets_the_store_secret_and_each_copy(project: Path, pulumi_log: Path) -> None:
+    manifest = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["secrets"]["OPENAI_API_KEY"].update(backend="store", fallback=True)
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = stacks_cli(project, "rotate", "OPENAI_API_KEY", "--stack", "prod", "--yes", stdin=canary("k"))
+    assert proc.returncode == 0, proc.stderr
+    urns = registered_urns(project, "prod")
+    assert up_targets(pulumi_log) == [[urns["secret-OPENAI_API_KEY"], urns["ascend-v5"], urns["ascend-context"]]]
+
+
+def test_rotate_generate_makes_a_fresh_value_per_stack(project: Path, pulumi_log: Path) -> None:
+    manifest = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["secrets"]["WEBHOOK_SIGNING_SECRET"]["generate"] = {"bytes": 32}
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = stacks_cli(project, "rotate", "WEBHOOK_SIGNING_SECRET", "--stack", "staging", "--stack", "prod", "--generate",
+                      "--yes")
+    assert proc.returncode == 0, proc.stderr
+    values = [c["stdin"][:-1] for c in calls(pulumi_log) if c["argv"][0] == "config"]
+    assert len(values) == 2 and values[0] != values[1] and all(len(v) == 43 for v in values), "32 bytes, base64url"
+    for value in values:
+        assert value not in proc.stdout + proc.stderr and value not in json.dumps([c["argv"] for c in calls(pulumi_log)])
+
+
+@pytest.mark.parametrize("args,stdin,expected", [
+    (["HUBSPOT_ACCES_TOKEN", "--stack", "prod", "--yes"], "v", "did you mean 'HUBSPOT_ACCESS_TOKEN'?"),
+    (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod"], "v", "pass --yes"),
+    (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod", "--generate", "--yes"], "", "does not say how to generate a value"),
+    (["DEEPSEEK_API_KEY", "--stack", "prod", "--yes"], "v", "stack(s) prod hold no copy of 'DEEPSEEK_API_KEY'"),
+    (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod", "--yes"], "x" * 6000, "over 5120 bytes"),
+    (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod", "--yes"], "", "no value on standard input"),
+])
+def test_rotate_refuses_before_touching_anything(project: Path, pulumi_log: Path, args: list[str], stdin: str,
+                                                 expected: str) -> None:
+    if "DEEPSEEK_API_KEY" in args:  # bound only by the context Worker: drop it from there
+        manifest = project / "secrets_manifest.yaml"
+        manifest.write_text(manifest.read_text().replace("      - DEEPSEEK_API_KEY\n", ""))
+    proc = stacks_cli(project, "rotate", *args, stdin=stdin)
+    FIGURES["bad_inputs"] += 1
+    assert proc.returncode == 1 and expected in proc.stderr, proc.stderr
+    assert calls(pulumi_log) == [] and "Traceback" not in proc.stderr
+    FIGURES["bad_inputs_exit_1"] += 1
+
+
+def test_a_failed_up_on_staging_stops_before_production(project: Path, pulumi_log: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_PULUMI_FAIL", "up")
+    proc = stacks_cli(project, "rotate", "HUBSPOT_ACCESS_TOKEN", "--stack", "staging", "--stack", "prod", "--yes",
+                      stdin=canary("v"))
+    assert proc.returncode == 1
+    assert "pulumi up failed on staging (exit 255): the new value is set in its config but not applied; prod not " \
+           "started" in proc.stderr
+    assert [c["argv"][0] for c in calls(pulumi_log)] == ["config", "up"]
+    assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr)
+
+
+# ---- diff ------------------------------------------------------------------------------------------
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
+
+
+def test_diff_against_a_git_ref(project: Path) -> None:
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "base")
+    manifest = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["workers"]["dev"]["backend"] = "store"                      # retypes dev's bindings
+    data["workers"]["scheduler"]["secrets"].remove("SLACK_BOT_TOKEN")  # the scheduler loses one
+    data["secrets"]["STRIPE_SECRET_KEY"] = {"description": "Stripe", "owner": "billing", "provider": "stripe",
+                                            "rotation_days": 90}
+    data["workers"]["billing"] = {"script_name": "ascend-billing-{stack}", "stacks": ["staging"],
+                                  "secrets": ["STRIPE_SECRET_KEY"]}
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = stacks_cli(project, "diff", "--stack", "staging", "--base", "main", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (staging,) = json.loads(proc.stdout)["stacks"]
+    workers = {w["worker"]: w for w in staging["workers"]}
+    assert workers["billing"]["status"] == "added" and workers["billing"]["write"] == "secrets-bulk"
+    assert workers["scheduler"]["removed"] == ["SLACK_BOT_TOKEN"] and workers["scheduler"]["write"] == "secrets-bulk"
+    assert "HUBSPOT_ACCESS_TOKEN: secret_text -> secrets_store_secret" in workers["dev"]["retyped"]
+    assert workers["dev"]["write"] == "settings"
+    assert "HUBSPOT_ACCESS_TOKEN_STAGING" in staging["store_created"]
+    assert staging["values_needed"] == ["STRIPE_SECRET_KEY"]
+    assert (staging["writes"], staging["versions"]) == (3, 3)
+    assert staging["mode"] == ["legacy", "mixed"]
+    proc = stacks_cli(project, "diff", "--stack", "staging", "--base", "main", "--format", "markdown")
+    assert proc.stdout.startswith("<!-- secrets-plane:diff -->\n### secrets-plane: what this change does")
+    assert "- Worker **scheduler** (`ascend-scheduler-staging`) changed: loses `SLACK_BOT_TOKEN` (secrets-bulk write, 1 version)" in proc.stdout
+    proc = stacks_cli(project, "diff", "--stack", "prod", "--base", "main")
+    assert proc.stdout.startswith("stack prod: 1 Worker write(s), 1 Worker version(s)")
+    proc = stacks_cli(project, "diff", "--base", "no-such-ref")
+    assert proc.returncode == 1 and "unknown git ref 'no-such-ref'" in proc.stderr
+
+
+# ---- adopt-store -----------------------------------------------------------------------------------
+
+def test_adopt_store_writes_the_import_document(project: Path, fake, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t")
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", fake.base_url)
+    fake.add_store(ACCOUNT, STORE_ID)
+    fake.add_store_secret(STORE_ID, StoreSecret(id="a1" * 16, name="OPENAI_API_KEY_STAGING", scopes=["workers"]))
+    fake.add_store_secret(STORE_ID, StoreSecret(id="b2" * 16, name="SOMETHING_ELSE", scopes=["workers"]))
+    pin = project / "Pulumi.staging.yaml"
+    pin.write_text(pin.read_text() + "  secrets-plane:backend: store\n")
+    out_file = project / "adopt.json"
+    proc = stacks_cli(project, "adopt-store", "--stack", "staging", "--output", str(out_file))
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(out_file.read_text())
+    component = "urn:pulumi:staging::secrets-plane::secrets-plane:index:SecretsPlane::secrets-plane"
+    assert document == {"nameTable": {"plane": component}, "resources": [
+        {"type": "cloudflare:index/secretsStoreSecret:SecretsStoreSecret", "name": "secret-OPENAI_API_KEY",
+         "id": f"{ACCOUNT}/{STORE_ID}/{'a1' * 16}", "parent": "plane"}]}
+    assert registered_urns(project, "staging", "store")["secret-OPENAI_API_KEY"].endswith(
+        "SecretsPlane$cloudflare:index/secretsStoreSecret:SecretsStoreSecret::secret-OPENAI_API_KEY")
+    assert "1 planned store secret(s) already exist and can be adopted (OPENAI_API_KEY_STAGING); 24 do not exist" in proc.stderr
+    assert f"pulumi import --file {out_file} --stack staging --protect=false --generate-code=false --yes" in proc.stderr
+
+
+def test_creating_a_name_that_exists_says_to_adopt() -> None:
+    """The error hook bound to every store secret: the provider's "already exists" becomes advice."""
+    hint = adopt_store_hint("prod", ["creating: 409 secret_name_already_exists"], "create", "OPENAI_API_KEY")
+    assert hint is not None and "python -m stacks adopt-store --stack prod" in hint and "pulumi import --file" in hint
+    assert adopt_store_hint("prod", ["500 internal"], "create", "X") is None
+    assert adopt_store_hint("prod", ["already exists"], "update", "X") is None
+    result = run_program(ROOT, "prod", stack_config("prod", backend="store"), ["secrets-plane:values"])
+    hooked = [r for r in result.resources if r.type == STORE_SECRET_TYPE]
+    assert hooked and all(r.error_hooks == [ADOPT_HINT_HOOK] for r in hooked)
+
+
+# ---- the editor schema -------------------------------------------------------------------------------
+
+def test_the_shipped_schema_is_the_generated_one() -> None:
+    assert (ROOT / SCHEMA_FILE).read_text() == render_schema(), "regenerate: python -m stacks schema --write"
+    first = (ROOT / "secrets_manifest.yaml").read_text().splitlines()[0]
+    assert first == f"# yaml-language-server: $schema={SCHEMA_FILE}"
+
+
+def test_the_schema_accepts_the_manifest_and_flags_a_typo() -> None:
+    schema = json.loads((ROOT / SCHEMA_FILE).read_text())
+    data = yaml.safe_load((ROOT / "secrets_manifest.yaml").read_text())
+    jsonschema.validate(data, schema)
+    data["secrets"]["OPENAI_API_KEY"]["rotate_days"] = 90
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
