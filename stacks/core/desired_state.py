@@ -7,6 +7,7 @@ typings, the PR diff) reads a DesiredState; nothing re-derives a name or a backe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from .backends import Backend, resolve_backend
@@ -88,7 +89,7 @@ class DesiredState:
             return "mixed"
         return "store" if worlds == {"store"} else "legacy"
 
-    @property
+    @cached_property
     def needed_values(self) -> tuple[str, ...]:
         """Secrets whose value this stack must have: those it writes as secret_text (legacy
         bindings and fallback copies) and the store secrets it owns."""
@@ -96,7 +97,7 @@ class DesiredState:
         store = {s.secret for s in self.store_secrets if not s.external}
         return tuple(sorted(text | store))
 
-    @property
+    @cached_property
     def text_values(self) -> tuple[str, ...]:
         """Secrets whose value reaches some Worker as secret_text (the Workers size limit)."""
         return tuple(sorted({b.secret for w in self.workers for b in w.bindings if b.needs_value}))

@@ -23,12 +23,17 @@ class Estate:
     manifest: LoadedManifest
     stacks: dict[str, LoadedStack]
     problems: ProblemCollector = field(default_factory=ProblemCollector)
+    _desired: dict[tuple[str, Backend | None], DesiredState] = field(default_factory=dict, repr=False)
 
     def desired_state(self, stack: str, backend: Backend | None = None) -> DesiredState:
-        settings = self.stacks[stack].settings
-        if backend is not None:
-            settings = settings.model_copy(update={"backend": backend})
-        return build_desired_state(self.manifest.manifest, settings)
+        """The stack's desired state (with `backend` pinned, if given), computed once."""
+        key = (stack, backend)
+        if key not in self._desired:
+            settings = self.stacks[stack].settings
+            if backend is not None:
+                settings = settings.model_copy(update={"backend": backend})
+            self._desired[key] = build_desired_state(self.manifest.manifest, settings)
+        return self._desired[key]
 
 
 def load_estate(project_dir: Path, manifest_file: str = MANIFEST_FILE, require_values: bool = False) -> Estate:

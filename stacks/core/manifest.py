@@ -180,9 +180,24 @@ def pydantic_problems(exc: ValidationError, doc: YamlDocument, prefix: KeyPath =
     return problems
 
 
+_LOADED: dict[tuple[str, str, bytes], LoadedManifest] = {}
+
+
 def load_manifest(path: Path, label: str | None = None) -> LoadedManifest:
-    doc = load_yaml_file(path, label or path.name)
-    return parse_manifest(doc)
+    """Parsed once per process for the same file contents: the offline plan reads the manifest,
+    then runs the program, which reads it again."""
+    label = label or path.name
+    try:
+        key = (str(path.resolve()), label, hashlib.sha256(path.read_bytes()).digest())
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    loaded = parse_manifest(load_yaml_file(path, label))
+    if key is not None:
+        _LOADED.clear()  # one manifest at a time is all a command needs
+        _LOADED[key] = loaded
+    return loaded
 
 
 def parse_manifest(doc: YamlDocument) -> LoadedManifest:

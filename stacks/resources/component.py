@@ -18,9 +18,13 @@ from .worker_bindings import WorkerSecretBindings
 ADOPT_HINT_HOOK = "secrets-plane-adopt-store-hint"
 
 
-def _secret(values: SecretValues, name: str) -> pulumi.Output[str]:
+def _plain(values: SecretValues, name: str) -> str:
     value = values.get(name)
-    return pulumi.Output.secret(value if isinstance(value, str) else repr(value))
+    return value if isinstance(value, str) else repr(value)
+
+
+def _secret(values: SecretValues, name: str) -> pulumi.Output[str]:
+    return pulumi.Output.secret(_plain(values, name))
 
 
 def adopt_store_hint(stack: str, errors: Sequence[str], operation: str, name: str) -> str | None:
@@ -146,7 +150,9 @@ class SecretsPlane(pulumi.ComponentResource):
                          store_secrets: dict[str, cloudflare.SecretsStoreSecret],
                          external_store_id: pulumi.Output[str] | None) -> WorkerSecretBindings:
         specs: list[dict[str, Any]] = []
-        worker_values: dict[str, pulumi.Output[str]] = {}
+        # Plain strings here, marked secret once as a whole by WorkerSecretBindings: one Output per
+        # Worker, not one per value (thousands of Outputs cost seconds at 200 Workers).
+        worker_values: dict[str, str] = {}
         depends: list[pulumi.Resource] = []
         for binding in worker.bindings:
             spec: dict[str, Any] = {"name": binding.name, "type": binding.kind, "secret": binding.secret}
@@ -163,7 +169,7 @@ class SecretsPlane(pulumi.ComponentResource):
                     store_id = external_store_id  # waits on the lookup of external secrets
                 spec.update(store_id=store_id, secret_name=binding.store_secret_name)
             elif binding.needs_value:
-                worker_values[binding.name] = _secret(values, binding.secret)
+                worker_values[binding.name] = _plain(values, binding.secret)
             specs.append(spec)
         return WorkerSecretBindings(
             # Named by script, not backend: the flip keeps the URN and is an in-place update.
