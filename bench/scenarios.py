@@ -1,164 +1,191 @@
-"""Apply scenarios the way `pulumi up` would, and count what each costs.
+"""The apply scenarios the benchmark counts and times, each as `pulumi up` would run it (engine.py).
 
-Each scenario evaluates the real program under mocks before and after a change, compares every
-resource's inputs by URN (what `up` would create, update or delete), then drives the
-WorkerSecretBindings changes through the real dynamic-provider host against the fake Cloudflare
-API, which counts settings reads, writes and Worker versions. The same change is also priced as
-`wrangler secret put` (one call and one version per Worker and secret).
+- counted: S secrets, W Workers, k bindings each, no latency: API calls (reads too), settings and
+  secrets-bulk writes, Worker versions, resources created/updated/deleted;
+- timed: the same account with 100 ms per request and Cloudflare's limit (1,200 requests per 5
+  minutes, then 429 for five minutes), each scenario in a fresh limit window;
+- one CI run: refresh, the flip and the canary in ONE window, where pacing has to work;
+- a staged rollout of the shipped estate (phased adoption), counted step by step.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
+import shutil
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import yaml
+from fake_cloudflare import FakeCloudflare, RateLimit
 
-from fake_cloudflare import FakeCloudflare  # noqa: E402
-from provider_host import ProviderHost  # noqa: E402
+from bench.engine import Cost, Engine
+from bench.estate import ACCOUNT, ROOT, STACK, STORE_ID, config, manifest, write_project
+from stacks.api.client import make_client
+from stacks.core.estate import load_estate
+from stacks.live.account import LiveAccount
+from stacks.live.canary import run_canary
+from stacks.resources.offline import ProgramRun, run_program
 
-from bench.estate import ACCOUNT, STACK, config, manifest, write_project  # noqa: E402
-from stacks.resources.offline import ProgramRun, reveal, run_program  # noqa: E402
-
-BINDINGS = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
-STORE_SECRET = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"
-
-
-@dataclass
-class Cost:
-    scenario: str
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    store_secret_creates: int = 0
-    store_secret_updates: int = 0
-    store_secret_deletes: int = 0
-    settings_reads: int = 0
-    settings_writes: int = 0
-    worker_versions: int = 0
-    wrangler_calls: int = 0
-    wrangler_versions: int = 0
-    updated_names: list[str] = field(default_factory=list)
+UNMANAGED = [{"type": "plain_text", "name": "ENV", "text": "bench"},
+             {"type": "kv_namespace", "name": "CACHE", "namespace_id": "kv"}]
+LATENCY_S = 0.1
 
 
-class Estate:
-    """A live fake account plus the engine-side state of every WorkerSecretBindings."""
+class Program:
+    """The real program under mocks, for a manifest given as data (a project folder per run)."""
 
-    def __init__(self, workdir: Path, s: int, w: int, k: int):
-        self.workdir, self.s, self.w, self.k = workdir, s, w, k
-        self.fake = FakeCloudflare().start()
-        self.host = ProviderHost({"CLOUDFLARE_API_TOKEN": "bench", "CLOUDFLARE_BASE_URL": self.fake.base_url})
-        self.state: dict[str, dict[str, Any]] = {}
-        self.inputs: dict[str, dict[str, Any]] = {}
-        self.run_no = 0
+    def __init__(self, workdir: Path):
+        self.workdir, self.runs = workdir, 0
 
-    def close(self) -> None:
-        self.host.close()
-        self.fake.stop()
-
-    def evaluate(self, data: dict, values: dict[str, str] | None = None) -> ProgramRun:
-        self.run_no += 1
-        project = write_project(self.workdir / f"run{self.run_no}", data)
+    def run(self, data: dict[str, Any], values: dict[str, str] | None = None) -> ProgramRun:
+        self.runs += 1
+        project = write_project(self.workdir / f"run{self.runs}", data)
         return run_program(project, STACK, config(data, values), ["secrets-plane:values"])
 
-    def apply(self, name: str, data: dict, values: dict[str, str] | None = None) -> Cost:
-        run = self.evaluate(data, values)
-        for res in run.of_type(BINDINGS):
-            script = res.inputs["script_name"]
-            if (ACCOUNT, script) not in self.fake.scripts:
-                self.fake.add_script(ACCOUNT, script, [{"type": "plain_text", "name": "ENV", "text": STACK}])
-        new = {r.urn: r for r in run.resources}
-        cost = Cost(name)
-        reads, writes, versions = self._counters()
-        for urn, res in new.items():
-            inputs = reveal(res.inputs)
-            inputs.pop("__provider", None)
-            old = self.inputs.get(urn)
-            if res.type == BINDINGS:
-                # The engine diffs every resource; the provider's Diff decides whether to update.
-                props = {k: inputs[k] for k in ("account_id", "script_name", "worker", "bindings", "values")}
-                self.state[urn], action = self.host.up(res.name, self.state.get(urn), props)
-                cost.created += action == "create"
-                cost.updated += action == "update"
-                if action == "update":
-                    cost.updated_names.append(res.name)
-            elif old is None:
-                cost.created += 1
-                cost.store_secret_creates += res.type == STORE_SECRET
-            elif old != inputs:
-                cost.updated += 1
-                cost.updated_names.append(res.name)
-                cost.store_secret_updates += res.type == STORE_SECRET
-            self.inputs[urn] = inputs
-        for urn in [u for u in self.inputs if u not in new]:
-            old = self.inputs.pop(urn)
-            cost.deleted += 1
-            if "secretsStoreSecret" in urn:
-                cost.store_secret_deletes += 1
-            if urn in self.state:
-                state = self.state.pop(urn)
-                self.host.delete(urn.rsplit("::", 1)[1], state["_id"], {k: v for k, v in state.items() if k != "_id"})
-        r2, w2, v2 = self._counters()
-        cost.settings_reads, cost.settings_writes, cost.worker_versions = r2 - reads, w2 - writes, v2 - versions
-        return cost
 
-    def refresh(self) -> None:
-        for urn, state in list(self.state.items()):
-            _, outs = self.host.read(urn.rsplit("::", 1)[1], state["_id"],
-                                     {k: v for k, v in state.items() if k != "_id"})
-            outs.pop("__provider", None)
-            self.state[urn] = {**outs, "_id": state["_id"]}
-
-    def _counters(self) -> tuple[int, int, int]:
-        return (self.fake.count("GET", r"/settings$"), self.fake.settings_writes(),
-                sum(self.fake.versions().values()))
+def seeded_fake(data: dict[str, Any], latency: float = 0.0, limited: bool = False) -> FakeCloudflare:
+    fake = FakeCloudflare().start()
+    fake.add_store(ACCOUNT, STORE_ID)
+    for worker in data["workers"].values():
+        fake.add_script(ACCOUNT, worker["script_name"].replace("{stack}", STACK), UNMANAGED)
+    fake.latency_s = latency
+    if limited:
+        fake.ratelimit = RateLimit()
+    return fake
 
 
-def wrangler_cost(cost: Cost, calls: int, versions: int) -> Cost:
-    cost.wrangler_calls, cost.wrangler_versions = calls, versions
-    return cost
-
-
-def run_scenarios(workdir: Path, s: int, w: int, k: int) -> list[Cost]:
-    """First apply, rotation, add a Worker, remove a secret, the flip, and a no-op after refresh."""
+def counted(workdir: Path, s: int, w: int, k: int) -> list[Cost]:
+    """Each change at S, W, k, counted at the fake (no latency)."""
     base = manifest(s, w, k)
-    bindings_per_secret: dict[str, int] = {}
-    for worker in base["workers"].values():
-        for name in worker["secrets"]:
-            bindings_per_secret[name] = bindings_per_secret.get(name, 0) + 1
-    total_bindings = sum(bindings_per_secret.values())
-    estate = Estate(workdir, s, w, k)
+    grown = manifest(s, w, k, extra_workers=1)
+    shrunk = manifest(s, w, k, extra_workers=1, drop_secret="S001")
+    flipped = {**shrunk, "backend": "store"}
+    fake = seeded_fake(grown)
+    engine = Engine(fake, ACCOUNT, STORE_ID)
+    program = Program(workdir)
     try:
-        costs = []
-        first = estate.apply("first legacy apply", base)
-        costs.append(wrangler_cost(first, total_bindings, total_bindings))
-        rotated = estate.apply("rotate S000 (legacy, bound by every Worker)", base, {"S000": "rotated-1"})
-        costs.append(wrangler_cost(rotated, bindings_per_secret["S000"], bindings_per_secret["S000"]))
-        grown = manifest(s, w, k, extra_workers=1)
-        added = estate.apply("add one Worker", grown, {"S000": "rotated-1"})
-        new_worker = grown["workers"][f"w{w:03d}"]["secrets"]
-        costs.append(wrangler_cost(added, len(new_worker), len(new_worker)))
-        victim = "S001"
-        shrunk = manifest(s, w, k, extra_workers=1, drop_secret=victim)
-        removed = estate.apply(f"remove one secret ({victim})", shrunk, {"S000": "rotated-1"})
-        holders = sum(1 for wk in grown["workers"].values() if victim in wk["secrets"])
-        costs.append(wrangler_cost(removed, holders, holders))
-        flipped_data = {**shrunk, "backend": "store"}
-        flip = estate.apply("flip legacy -> store", flipped_data, {"S000": "rotated-1"})
-        n_bind = sum(len(wk["secrets"]) for wk in shrunk["workers"].values())
-        # wrangler: create each store secret, redeploy each Worker with secrets_store_secrets, delete
-        # each old secret_text copy (one version each).
-        costs.append(wrangler_cost(flip, len(shrunk["secrets"]) + len(shrunk["workers"]) + n_bind,
-                                   len(shrunk["workers"]) + n_bind))
-        store_rotation = estate.apply("rotate S000 (store)", flipped_data, {"S000": "rotated-2"})
-        # wrangler's way is still one `secret put` and one version per Worker holding it.
-        holders_s0 = sum(1 for wk in shrunk["workers"].values() if "S000" in wk["secrets"])
-        costs.append(wrangler_cost(store_rotation, holders_s0, holders_s0))
-        estate.refresh()
-        noop = estate.apply("no-op apply after refresh", flipped_data, {"S000": "rotated-2"})
-        costs.append(wrangler_cost(noop, 0, 0))
+        return [
+            engine.apply("first legacy apply", program.run(base)),
+            engine.apply("rotate S000 (legacy, bound by every Worker)", program.run(base, {"S000": "rotated-1"})),
+            engine.apply("add one Worker", program.run(grown, {"S000": "rotated-1"})),
+            engine.apply("remove one secret (S001)", program.run(shrunk, {"S000": "rotated-1"})),
+            engine.apply("flip legacy -> store", program.run(flipped, {"S000": "rotated-1"})),
+            engine.apply("rotate S000 (store)", program.run(flipped, {"S000": "rotated-2"})),
+            engine.refresh("refresh"),
+            engine.apply("no-op apply after refresh", program.run(flipped, {"S000": "rotated-2"})),
+        ]
+    finally:
+        engine.close()
+        fake.stop()
+
+
+def timed(workdir: Path, s: int, w: int, k: int) -> list[Cost]:
+    """Wall-clock with 100 ms per request and the real limit, each scenario in a fresh window
+    (scenarios at least five minutes apart)."""
+    base = manifest(s, w, k)
+    flipped = {**base, "backend": "store"}
+    fake = seeded_fake(base, LATENCY_S, limited=True)
+    engine = Engine(fake, ACCOUNT, STORE_ID)
+    program = Program(workdir)
+    steps = [("first legacy apply", base, None), ("rotate S000 (legacy, bound by all Workers)", base, {"S000": "r1"}),
+             ("flip legacy -> store", flipped, {"S000": "r1"}), ("rotate S000 (store)", flipped, {"S000": "r2"})]
+    costs = []
+    try:
+        for name, data, values in steps:
+            run = program.run(data, values)  # evaluated before the clock starts, as `pulumi up` previews
+            fake.ratelimit = RateLimit()
+            costs.append(engine.apply(name, run))
         return costs
     finally:
-        estate.close()
+        engine.close()
+        fake.stop()
+
+
+def ci_run(workdir: Path, s: int, w: int, k: int) -> Cost:
+    """`pulumi up --refresh` of the flip, then the canary, in one rate-limit window."""
+    base = manifest(s, w, k)
+    flipped = {**base, "backend": "store"}
+    fake = seeded_fake(base, LATENCY_S, limited=True)
+    engine = Engine(fake, ACCOUNT, STORE_ID)
+    program = Program(workdir)
+    try:
+        engine.apply("first legacy apply", program.run(base))
+        run = program.run(flipped)
+        project = write_project(workdir / "ci-canary", flipped)
+        estate = load_estate(project)
+        fake.ratelimit = RateLimit()
+
+        def work(cost: Cost) -> None:
+            refreshed = engine.refresh()
+            applied = engine.apply("flip", run)
+            cost.waited_s += refreshed.waited_s + applied.waited_s
+            live = LiveAccount(ACCOUNT, make_client("bench", fake.base_url))
+            report = run_canary(estate.desired_state(STACK), live, {}, wait_s=0)
+            if not report.ok:
+                raise AssertionError(f"canary failed after the flip: {report.mismatches[:3]}")
+
+        return engine.measure("one CI run: refresh + flip + canary", work)
+    finally:
+        engine.close()
+        fake.stop()
+
+
+# ---- phased adoption on the shipped estate ------------------------------------------------------
+
+AI_KEYS = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "CEREBRAS_API_KEY", "GROQ_API_KEY",
+           "OPENROUTER_API_KEY"]
+
+
+def rollout_steps() -> list[tuple[str, dict[str, Any]]]:
+    shipped = yaml.safe_load((ROOT / "secrets_manifest.yaml").read_text())
+    steps = [("0. today: every Worker on Worker secrets", shipped)]
+    one = _copy(shipped)
+    one["workers"]["dev"]["backend"] = "store"
+    steps.append(("1. the dev Worker to the store", one))
+    two = _copy(one)
+    for key in AI_KEYS:
+        two["secrets"][key].update(backend="store", fallback=True)
+    steps.append(("2. AI Gateway keys to the store, with fallback copies", two))
+    three = _copy(two)
+    three["backend"] = "store"
+    for worker in three["workers"].values():
+        worker["fallback"] = True
+    steps.append(("3. the manifest default to store, fallback everywhere", three))
+    four = _copy(three)
+    for worker in four["workers"].values():
+        worker.pop("fallback")
+    for key in AI_KEYS:
+        four["secrets"][key].pop("fallback")
+    steps.append(("4. fallbacks removed after the canaries", four))
+    return steps
+
+
+def _copy(data: dict[str, Any]) -> dict[str, Any]:
+    return yaml.safe_load(yaml.safe_dump(data))
+
+
+def staged_rollout(workdir: Path, stack: str = "staging") -> list[Cost]:
+    """The rollout of README "Phased adoption", on the shipped estate's staging stack."""
+    steps = rollout_steps()
+    estate = load_estate(ROOT)
+    fake = FakeCloudflare().start()
+    fake.add_store(ACCOUNT, STORE_ID)
+    for worker in estate.desired_state(stack).workers:
+        fake.add_script(ACCOUNT, worker.script_name, UNMANAGED)
+    engine = Engine(fake, ACCOUNT, STORE_ID)
+    costs = []
+    try:
+        for number, (name, data) in enumerate(steps):
+            project = workdir / f"rollout{number}"
+            project.mkdir(parents=True, exist_ok=True)
+            for file in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml", "__main__.py"):
+                shutil.copy(ROOT / file, project / file)
+            (project / "secrets_manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+            values = {n: f"value-of-{n}" for n in data["secrets"]}
+            cfg = {"secrets-plane:accountId": ACCOUNT, "secrets-plane:store": {"adopt": STORE_ID},
+                   "secrets-plane:secretName": "{name}_STAGING", "secrets-plane:values": values}
+            costs.append(engine.apply(name, run_program(project, stack, cfg, ["secrets-plane:values"])))
+        return costs
+    finally:
+        engine.close()
+        fake.stop()
+

@@ -38,11 +38,12 @@ class _RedactRequestOptions(logging.Filter):
 _FILTER = _RedactRequestOptions()
 
 
-def make_client() -> Cloudflare:
+def make_client(token: str | None = None, base_url: str | None = None) -> Cloudflare:
+    """A client from the environment (CLOUDFLARE_API_TOKEN, CLOUDFLARE_BASE_URL), or as given."""
     sdk_logger = logging.getLogger("cloudflare._base_client")
     if _FILTER not in sdk_logger.filters:
         sdk_logger.addFilter(_FILTER)
-    token = os.environ.get("CLOUDFLARE_API_TOKEN")
+    token = token or os.environ.get("CLOUDFLARE_API_TOKEN")
     if not token:
         raise CloudflareOperationError(
             "CLOUDFLARE_API_TOKEN is not set: export an API token with Workers Scripts Write and "
@@ -51,7 +52,7 @@ def make_client() -> Cloudflare:
     timeout = float(os.environ.get("SECRETS_PLANE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S))
     return Cloudflare(
         api_token=token,
-        base_url=os.environ.get("CLOUDFLARE_BASE_URL") or None,
+        base_url=base_url or os.environ.get("CLOUDFLARE_BASE_URL") or None,
         max_retries=int(os.environ.get("SECRETS_PLANE_MAX_RETRIES", MAX_RETRIES)),
         timeout=timeout,
         # Every call goes through the process's pacer (ratelimit.py).
