@@ -30,6 +30,16 @@ def canary(name: str) -> str:
     return f"{CANARY_PREFIX}{name}"
 
 
+def leak_scan(text: str, kind: str = "path") -> str:
+    """Count `text` as scanned for canary values, and any canary in it as a leak. `path`: an output
+    a value could really leak through (CLI output, errors, logs, command lines, annotations, state);
+    `dump`: one mocked resource's inputs, dumped whole."""
+    FIGURES[f"leak_{kind}s_scanned"] += 1
+    if CANARY_PREFIX in text:
+        FIGURES["leaks_found"] += 1
+    return text
+
+
 def manifest_secret_names() -> list[str]:
     import yaml
 
@@ -76,6 +86,11 @@ def host(fake: FakeCloudflare) -> Iterator[ProviderHost]:
     h.close()
 
 
+def _fault_label(kind: str) -> str:
+    labels = {"drop_0": "dropped connection", "delay_0": "timeout", "echo_400": "400 echoing the request"}
+    return labels.get(kind, kind.removeprefix("status_"))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not FIGURES:
         return
@@ -84,9 +99,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"bad input: {f['bad_inputs']} broken inputs tried, {f['bad_inputs_exit_1']} exited 1 with their exact "
         f"message; {f['fuzz_examples']} fuzz examples, {f['fuzz_escapes']} escaped the project's error type")
+    kinds = sorted((_fault_label(k.removeprefix("faults_kind_")), n) for k, n in f.items()
+                   if k.startswith("faults_kind_"))
     terminalreporter.write_line(
-        f"faults: {f['faults_injected']} injected through the provider host, {f['faults_recovered']} retried and "
-        f"converged, {f['faults_clear_errors']} failed with a clear error, {f['unmanaged_lost']} unmanaged bindings "
-        f"lost or changed")
+        f"faults: {f['faults_injected']} injected through the provider host ("
+        + ", ".join(f"{kind} x{n}" for kind, n in kinds)
+        + f"), {f['faults_recovered']} retried and converged, {f['faults_clear_errors']} failed with an error naming "
+        f"the Worker, the operation and the fix; {f['unmanaged_lost']} unmanaged bindings lost or changed")
     terminalreporter.write_line(
-        f"leaks: {f['leak_outputs_scanned']} outputs scanned for canary values, {f['leaks_found']} leaks found")
+        f"leaks: {f['leak_paths_scanned']} outputs of real leak paths and {f['leak_dumps_scanned']} per-resource "
+        f"dumps scanned for canary values, {f['leaks_found']} leaks found")

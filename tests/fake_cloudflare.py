@@ -722,10 +722,11 @@ def _public(binding: dict[str, Any]) -> dict[str, Any]:
 
 
 def _settings_view(version: Version) -> dict[str, Any]:
+    # placement is absent unless the Worker sets one: the SDK's Placement union has no empty member.
     view: dict[str, Any] = {"bindings": [_public(b) for b in version.bindings],
                             "compatibility_date": version.compatibility_date,
                             "compatibility_flags": version.compatibility_flags,
-                            "logpush": False, "placement": {}, "tags": [], "tail_consumers": [], "usage_model": "standard"}
+                            "logpush": False, "tags": [], "tail_consumers": [], "usage_model": "standard"}
     if version.annotations:
         view["annotations"] = dict(version.annotations)
     return view

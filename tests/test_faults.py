@@ -195,6 +195,9 @@ def test_deploy_between_read_and_write_keeps_its_binding_changes(fake, host):  #
     assert fake.bindings(ACCOUNT, "w")["CACHE"]["namespace_id"] == "kv2"
     assert fake.bindings(ACCOUNT, "w")["ROOMS"] == UNMANAGED[1]
     assert fake.bindings(ACCOUNT, "w")["A"]["type"] == "secrets_store_secret"
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a deploy between read and write"] += 1
+    FIGURES["faults_recovered"] += 1
 
 
 def test_deploy_adding_a_binding_between_read_and_write_does_not_lose_it(fake, host):  # type: ignore[no-untyped-def]
@@ -219,6 +222,9 @@ def test_deploy_adding_a_binding_between_read_and_write_does_not_lose_it(fake, h
     assert all(live[b["name"]] == b for b in UNMANAGED if b["name"] != "ENVIRONMENT")
     assert fake.settings_writes("w") == writes_before + 2, "one write, plus one to restore what the deploy added"
     assert "restore UPLOADS" in fake.scripts[(ACCOUNT, "w")].latest.annotations["workers/message"]
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a deploy between read and write"] += 1
+    FIGURES["faults_recovered"] += 1
 
 
 def test_no_race_means_three_calls_and_no_version_read(fake, host):  # type: ignore[no-untyped-def]
@@ -240,6 +246,9 @@ def test_an_inherited_binding_the_api_drops_is_restored(fake, host):  # type: ig
     assert fake.bindings(ACCOUNT, "w")["ROOMS"] == UNMANAGED[1]
     assert unmanaged_unchanged(fake, "w")
     assert fake.settings_writes("w") == writes + 2
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_an inherited binding dropped"] += 1
+    FIGURES["faults_recovered"] += 1
 
 
 def test_an_inherited_binding_that_cannot_be_restored_fails_loudly(fake, host):  # type: ignore[no-untyped-def]
@@ -250,6 +259,9 @@ def test_an_inherited_binding_that_cannot_be_restored_fails_loudly(fake, host): 
     message = info.value.details.strip().splitlines()[-1]
     assert "lost ROOMS (bindings the plane does not manage)" in message
     assert "re-deploy the Worker with wrangler" in message
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_an inherited binding dropped"] += 1
+    FIGURES["faults_clear_errors"] += 1
 
 
 def test_stop_after_two_of_five_workers_converges_without_extra_versions(fake, host):  # type: ignore[no-untyped-def]
@@ -269,3 +281,6 @@ def test_stop_after_two_of_five_workers_converges_without_extra_versions(fake, h
     for s in scripts[2:]:
         assert versions[s] == 2
         assert unmanaged_unchanged(fake, s)
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a run stopped halfway"] += 1
+    FIGURES["faults_recovered"] += 1

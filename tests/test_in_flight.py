@@ -42,6 +42,9 @@ def test_rotation_across_five_workers_two_of_them_in_flight(fake, host):  # type
 
     for s in scripts:
         states[s], _ = host.up(s, states[s], rotated(s))
+    FIGURES["faults_injected"] += 2
+    FIGURES["faults_kind_versions in flight (10214/10215)"] += 2
+    FIGURES["faults_recovered"] += 2  # both in-flight Workers converged, keeping their percentages
 
     for s in ("w0", "w3", "w4"):
         assert fake.api_calls(s) - calls[s] == 1 and fake.versions()[s] - versions[s] == 1, s
@@ -98,6 +101,7 @@ def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_
     preview = fake.upload_version(ACCOUNT, "site")
     history = len(script.history)
     FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_versions in flight, not copyable"] += 1
     with pytest.raises(HostError) as info:
         host.up("site", state, rotated("site"))
     message = info.value.details.strip().splitlines()[-1]

@@ -9,7 +9,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID
+from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID, leak_scan
 from fake_cloudflare import Fault
 from live_states import add_orphans, drop_store_bindings, seed_healthy
 
@@ -41,7 +41,7 @@ def golden(name: str, text: str) -> None:
         path.write_text(text)
     assert path.exists(), f"no golden file {name}: review the output, then run with UPDATE_GOLDEN=1 to record it"
     assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
-    assert CANARY_PREFIX not in text
+    assert CANARY_PREFIX not in leak_scan(text)
 
 
 @pytest.mark.parametrize("stack,backend", [("staging", "store"), ("prod", "legacy")])

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, ROOT, STORE_ID, canary, stack_config
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, ROOT, STORE_ID, canary, leak_scan, stack_config
 from fake_cloudflare import StoreSecret
 
 from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE
@@ -49,11 +49,7 @@ def stacks_cli(project: Path, *args: str, stdin: str = "") -> subprocess.Complet
                           input=stdin, capture_output=True, text=True, timeout=120)
 
 
-def scanned(text: str) -> str:
-    FIGURES["leak_paths_scanned"] += 1
-    if CANARY_PREFIX in text:
-        FIGURES["leaks_found"] += 1
-    return text
+scanned = leak_scan
 
 
 def no_value_in_argv(log: Path) -> None:

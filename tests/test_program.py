@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pulumi
 import pytest
 from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID, canary, stack_config
 
-from stacks.resources.offline import is_secret, redact, reveal, run_program
+from stacks.resources.offline import ProgramRun, RecordedResource, is_secret, redact, reveal, run_program
 
 STORE = "cloudflare:index/secretsStore:SecretsStore"
 STORE_SECRET = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"
@@ -166,3 +167,23 @@ def test_the_urn_rule_names_what_the_program_registers(stack: str, backend: str)
         # The mock monitor keeps the root stack's type in a top-level URN; the engine drops it
         # (NewURN, sdk/go/common/resource/urn.go: `parentType != RootStackType`).
         assert urn(f"ascend/secrets-plane/{stack}", res.type, res.name) == res.urn.replace("pulumi:pulumi:Stack$", "")
+
+
+@pytest.mark.parametrize("backend,store", [("legacy", None), ("store", None), ("store", {"create": "plane"})])
+def test_offline_sdk_shortcuts_record_exactly_what_the_plain_sdk_records(backend: str, store: dict[str, str] | None) -> None:
+    """`plan` runs with two SDK shortcuts (stacks/resources/offline.py: sdk_shortcuts); the run
+    must record the same resources, inputs, secret markers, options and outputs without them."""
+    lift = pulumi.Output.from_input
+    config = stack_config("staging", backend=backend, store=store)
+    fast = run_program(ROOT, "staging", config, ["secrets-plane:values"])
+    plain = run_program(ROOT, "staging", config, ["secrets-plane:values"], shortcuts=False)
+    assert pulumi.Output.from_input is lift, "the SDK is restored after an offline run"
+    assert len(fast.resources) >= 6
+
+    def canonical(run: ProgramRun) -> list[RecordedResource]:
+        # Dependencies come from a set: their order means nothing, with or without shortcuts.
+        return sorted((replace(r, dependencies=sorted(r.dependencies)) for r in run.resources), key=lambda r: r.urn)
+
+    assert canonical(fast) == canonical(plain)
+    assert fast.outputs == plain.outputs and fast.invokes == plain.invokes
+    assert all(is_secret(r.inputs["values"]) for r in fast.of_type(BINDINGS))

@@ -2,7 +2,8 @@
 step changes a random subset of values, every apply leaves the managed bindings exactly as
 desired and everything else exactly as it was, at the cost the README states: no change, no call;
 a value-only change, one call; anything touching store bindings, at most three calls; one new
-Worker version per changed step. A managed name taken by a binding the plane never managed is
+Worker version per changed step. `value_changed_at` moves for exactly the values written (the
+clock ticks once per step). A managed name taken by a binding the plane never managed is
 refused with nothing written. (Provider code in-process against the fake API.)"""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stacks.api.client import CloudflareOperationError
+from stacks.resources import worker_bindings
 from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
 
 NAMES = [f"B{i}" for i in range(6)]
@@ -69,9 +71,21 @@ def check_live(live: dict[str, dict[str, Any]], desired: dict[str, str], values:
     assert set(live) == set(desired) | set(unmanaged)
 
 
+def tick(step: int) -> str:
+    return f"2026-01-01T00:00:{step:02d}+00:00"
+
+
 @settings(max_examples=100, deadline=None)
 @given(existing_st, steps_st)
 def test_each_step_converges_at_its_stated_cost(existing: dict[str, int], steps: list[tuple[dict[str, str], set[str]]]) -> None:
+    clock = worker_bindings._now
+    try:
+        run_steps(existing, steps)
+    finally:
+        worker_bindings._now = clock
+
+
+def run_steps(existing: dict[str, int], steps: list[tuple[dict[str, str], set[str]]]) -> None:
     api = fake()
     seeded = [{"name": n, **OTHER_TYPES[t]} for n, t in sorted(existing.items())]
     script = api.add_script(ACCOUNT, "prop", seeded)
@@ -81,6 +95,7 @@ def test_each_step_converges_at_its_stated_cost(existing: dict[str, int], steps:
     values: dict[str, str] = {}
     state: dict[str, Any] | None = None
     for number, (desired, changed) in enumerate(steps):
+        worker_bindings._now = lambda number=number: tick(number)  # type: ignore[misc]
         for name, kind in desired.items():
             if kind == "secret_text" and (name in changed or name not in values):
                 values[name] = f"v{number}-{name}"
@@ -115,6 +130,9 @@ def test_each_step_converges_at_its_stated_cost(existing: dict[str, int], steps:
             assert used == 1 and script.versions == versions + 1, (used, script.versions - versions)
         else:
             assert used <= 3 and script.versions - versions <= 1, (used, script.versions - versions)
+        stamps_before = dict((state or {}).get("value_changed_at") or {})
+        written = {n for n in new_values if managed_before.get(n) != "secret_text" or new_values[n] != old_values.get(n)}
+        assert outs["value_changed_at"] == {n: tick(number) if n in written else stamps_before[n] for n in new_values}
         state, managed_before = outs, dict(desired)
     assert state is not None
     provider.delete(id_, state)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, STORE_ID, canary
+from conftest import ACCOUNT, CANARY_PREFIX, STORE_ID, canary, leak_scan
 from fake_cloudflare import FakeCloudflare
 from provider_host import HostError
 from pulumi.runtime.proto import provider_pb2
@@ -53,6 +53,9 @@ def latest_annotations(fake: FakeCloudflare, script: str) -> dict[str, str]:
     return fake.scripts[(ACCOUNT, script)].latest.annotations
 
 
+LONG_AGO = "2020-01-01T00:00:00+00:00"
+
+
 def olds(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if k != "_id"}
 
@@ -85,6 +88,8 @@ def test_rotation_sends_only_the_rotated_value(fake, host):  # type: ignore[no-u
     fake.add_script(ACCOUNT, "w", UNMANAGED)
     state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
     calls = fake.api_calls("w")
+    # As if the first apply were long ago: a stamp taken now can only differ from this one.
+    state["value_changed_at"] = dict.fromkeys(state["value_changed_at"], LONG_AGO)
     rotated = legacy_props("w", ["A", "B"])
     rotated["values"]["A"] = canary("A-rotated")
     state2, action = host.up("w", state, rotated)
@@ -93,7 +98,8 @@ def test_rotation_sends_only_the_rotated_value(fake, host):  # type: ignore[no-u
     assert canary("A-rotated") in body and canary("B") not in body, "an unchanged value is never re-sent"
     assert fake.bindings(ACCOUNT, "w")["A"]["text"] == canary("A-rotated")
     assert fake.bindings(ACCOUNT, "w")["B"]["text"] == canary("B")
-    assert state2["value_changed_at"]["B"] == state["value_changed_at"]["B"]
+    assert state2["value_changed_at"]["B"] == LONG_AGO, "an untouched value keeps the date it last changed"
+    assert state2["value_changed_at"]["A"] > LONG_AGO
     assert latest_annotations(fake, "w") == {"workers/message": "secrets-plane: rotate A (staging)",
                                               "workers/tag": "secrets-plane"}
 
@@ -183,10 +189,11 @@ def test_update_with_nothing_changed_makes_no_call(fake, host):  # type: ignore[
     state, the update must not write (nor read) anything."""
     fake.add_script(ACCOUNT, "w", UNMANAGED)
     state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    state["value_changed_at"] = dict.fromkeys(state["value_changed_at"], LONG_AGO)
     calls, versions = fake.api_calls("w"), fake.versions()["w"]
     outs = host.update("w", state["_id"], olds(state), legacy_props("w", ["A", "B"]))
     assert fake.api_calls("w") == calls and fake.versions()["w"] == versions
-    assert outs["value_changed_at"] == state["value_changed_at"]
+    assert outs["value_changed_at"] == {"A": LONG_AGO, "B": LONG_AGO}
 
 
 def test_write_skipped_when_the_live_worker_already_matches(fake, host):  # type: ignore[no-untyped-def]
@@ -295,7 +302,7 @@ def test_missing_worker_is_a_clear_error_without_values(fake, host, props):  # t
     with pytest.raises(HostError) as info:
         host.up("ghost", None, props("ghost", ["A"], worker="scheduler"))
     message = info.value.details.strip().splitlines()[-1]
-    assert message.startswith("stacks.api.client.CloudflareOperationError: apply: ") and "Worker 'scheduler' (script 'ghost')" in message
+    assert message.startswith("stacks.core.errors.CloudflareOperationError: apply: ") and "Worker 'scheduler' (script 'ghost')" in message
     assert "not found (404)" in message and "workers.scheduler.script_name" in message
     assert CANARY_PREFIX not in info.value.details
     assert fake.settings_writes() == 0 and (ACCOUNT, "ghost") not in fake.scripts
@@ -389,7 +396,7 @@ def test_outputs_hold_values_only_under_the_secret_name_and_never_a_plain_text(f
     _, refreshed = host.read("w", state["_id"], olds(state))
     for outputs in (state, refreshed):
         public = {k: v for k, v in outputs.items() if k not in ("values", "__provider")}
-        assert CANARY_PREFIX not in json.dumps(public)
+        assert CANARY_PREFIX not in leak_scan(json.dumps(public))
     shown = json.dumps([payload for _, _, _, payload in fake.responses])
     assert PLAIN_TEXT_CANARY in shown, "the API did show the plain_text text to the provider"
     assert CANARY_PREFIX.encode() not in host.stderr_tail
@@ -407,4 +414,4 @@ def test_every_version_the_plane_makes_is_annotated_without_a_value(fake, host):
         assert version.annotations["workers/tag"] == "secrets-plane"
         assert version.annotations["workers/message"].startswith("secrets-plane: ")
         assert version.annotations["workers/message"].endswith("(staging)")
-        assert CANARY_PREFIX not in json.dumps(version.annotations)
+        assert CANARY_PREFIX not in leak_scan(json.dumps(version.annotations))

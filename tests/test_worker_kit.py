@@ -23,7 +23,9 @@ ROUTES = ["/hubspot", "/llm", "/google", "/salesforce", "/slack", "/telemetry"]
 API_SECRETS = ["HUBSPOT_ACCESS_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_OAUTH_CLIENT_ID",
                "GOOGLE_OAUTH_CLIENT_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SALESFORCE_CLIENT_ID",
                "SALESFORCE_CLIENT_SECRET"]
-NODE_ENV = {**os.environ, "CI": "1", "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1"}
+# wrangler checks the registry for a newer release; point that at a closed loopback port.
+NODE_ENV = {**os.environ, "CI": "1", "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1",
+            "npm_config_registry": "http://127.0.0.1:9/"}
 
 
 def need_node() -> None:

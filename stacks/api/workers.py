@@ -13,13 +13,15 @@ import email.parser
 import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from cloudflare import Cloudflare
-from cloudflare.types.workers.scripts import deployment_create_params, version_create_params
-from cloudflare.types.workers.scripts.deployment_list_response import DeploymentListResponse
-from cloudflare.types.workers.scripts.script_and_version_setting_edit_params import Settings, SettingsBinding
-from cloudflare.types.workers.scripts.secret_bulk_update_params import Secrets
+if TYPE_CHECKING:
+    # Types only: the Pulumi program imports this module (through the provider) and has no use for
+    # the SDK's generated types, a tenth of a second to import.
+    from cloudflare import Cloudflare
+    from cloudflare.types.workers.scripts import deployment_create_params, version_create_params
+    from cloudflare.types.workers.scripts.script_and_version_setting_edit_params import Settings, SettingsBinding
+    from cloudflare.types.workers.scripts.secret_bulk_update_params import Secrets
 
 from ..core.limits import ANNOTATION_MESSAGE_MAX_BYTES, ANNOTATION_TAG_MAX_BYTES
 
@@ -97,8 +99,8 @@ class WorkerApi:
         Returns the new version's bindings by name (values stripped)."""
         self._count()
         notes = version_annotations(message)
-        settings = cast(Settings, {
-            "bindings": cast(list[SettingsBinding], list(bindings)),
+        settings = cast("Settings", {
+            "bindings": cast("list[SettingsBinding]", list(bindings)),
             "annotations": {"workers_message": notes["workers/message"], "workers_tag": notes["workers/tag"]},
         })
         result = self.client.workers.scripts.script_and_version_settings.edit(
@@ -111,7 +113,7 @@ class WorkerApi:
         self._count()
         self.client.workers.scripts.secrets.bulk_update(
             self.script, account_id=self.account_id,
-            secrets=cast(dict[str, Secrets | None], dict(secrets)),
+            secrets=cast("dict[str, Secrets | None]", dict(secrets)),
             # The SDK's "Optional version tags to apply to the new script version": the same two
             # annotation keys the settings write sends.
             version_tags=dict(version_annotations(message)),
@@ -144,6 +146,8 @@ class WorkerApi:
         # The API answers `result: {deployments: [...]}`, newest first (what wrangler's
         # fetchLatestDeployment reads); the SDK's paginated `list()` expects `result.items` and so
         # finds none: parse the raw result with the SDK's own model instead.
+        from cloudflare.types.workers.scripts.deployment_list_response import DeploymentListResponse
+
         self._count()
         raw = self.client.workers.scripts.deployments.with_raw_response.list(self.script, account_id=self.account_id)
         listing = DeploymentListResponse.model_validate(raw.http_response.json()["result"])
@@ -186,7 +190,7 @@ class WorkerApi:
             metadata["compatibility_flags"] = list(compatibility_flags)
         # As with versions.get(), the typed response cannot hold a version's bindings: read the id raw.
         raw = self.client.workers.scripts.versions.with_raw_response.create(
-            self.script, account_id=self.account_id, metadata=cast(version_create_params.Metadata, metadata),
+            self.script, account_id=self.account_id, metadata=cast("version_create_params.Metadata", metadata),
             bindings_inherit="strict", files=[(name, data, ctype) for name, data, ctype in modules])
         version_id = raw.http_response.json()["result"].get("id")
         if not version_id:
@@ -197,6 +201,6 @@ class WorkerApi:
         self._count()
         self.client.workers.scripts.deployments.create(
             self.script, account_id=self.account_id, strategy="percentage",
-            versions=[cast(deployment_create_params.Version, {"version_id": v, "percentage": p}) for v, p in split],
-            annotations=cast(deployment_create_params.Annotations,
+            versions=[cast("deployment_create_params.Version", {"version_id": v, "percentage": p}) for v, p in split],
+            annotations=cast("deployment_create_params.Annotations",
                              {"workers_message": version_annotations(message)["workers/message"]}))

@@ -9,19 +9,24 @@ are marked secret and render them as placeholders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import gc
 import json
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 
 from ..core.naming import BINDINGS_TYPE, PROJECT, STORE_TYPE
+from .outputs import is_plain, known_output
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -186,6 +191,30 @@ def _quiet_about_reported_errors(loop: asyncio.AbstractEventLoop, context: dict[
     loop.default_exception_handler(context)
 
 
+@contextlib.contextmanager
+def sdk_shortcuts() -> Iterator[None]:
+    """Two SDK steps that are most of an offline run at 200 Workers and mean nothing under mocks:
+    the stack trace taken at each registration (engine diagnostics; the mock monitor drops it),
+    and `Output.from_input` lifting plain data leaf by leaf (`known_output` makes the same Output
+    at once). Offline runs only: `pulumi preview`/`up` run the SDK untouched. tests/test_program.py
+    checks that a run records the same resources, inputs, secrets and options with and without."""
+    take_trace = sdk_resource._get_stack_trace
+    lift = pulumi.Output.from_input
+
+    def from_input(val: Any) -> pulumi.Output[Any]:
+        if type(val) in (dict, list) and is_plain(val):
+            return known_output(val, secret=False)
+        return lift(val)
+
+    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    pulumi.Output.from_input = staticmethod(from_input)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = take_trace
+        pulumi.Output.from_input = lift  # type: ignore[method-assign]
+
+
 def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) -> tuple[dict[str, str], list[str]]:
     """Pulumi config as the CLI hands it to a program: strings, objects JSON-encoded."""
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in namespace_values.items()}
@@ -195,9 +224,10 @@ def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) ->
 def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret_keys: list[str],
                 preview: bool = True, program: Callable[[], Any] | None = None,
                 stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
-                store_secret_names: list[str] | None = None) -> ProgramRun:
+                store_secret_names: list[str] | None = None, shortcuts: bool = True) -> ProgramRun:
     """Run `__main__.py` (or `program`) in a fresh Pulumi context under mocks. `store_secret_names`:
-    the secrets the mocked store lookup finds (external secrets are looked up by name)."""
+    the secrets the mocked store lookup finds (external secrets are looked up by name);
+    `shortcuts`: see sdk_shortcuts."""
 
     def _run() -> ProgramRun:
         invokes: list[tuple[str, dict[str, Any]]] = []
@@ -243,4 +273,14 @@ def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret
             loop.close()
             asyncio.set_event_loop(None)
 
-    return contextvars.Context().run(_run)
+    # A run allocates tens of thousands of Outputs and futures that all live until it ends; with
+    # pulumi_cloudflare's few hundred thousand objects in the heap, each full collection the run
+    # triggers walks them all for nothing (a third of a 200-Worker run). Collection resumes after.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with sdk_shortcuts() if shortcuts else contextlib.nullcontext():
+            return contextvars.Context().run(_run)
+    finally:
+        if collecting:
+            gc.enable()

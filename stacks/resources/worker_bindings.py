@@ -18,7 +18,6 @@ reference: it must do nothing at import time (no resource registration, no confi
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import logging
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,7 @@ from ..api.client import (
 from ..api.ratelimit import PACER
 from ..api.workers import VersionInfo, WorkerApi
 from ..core.limits import BULK_OPERATIONS_MAX, ENV_VAR_TYPES, WORKER_ENV_VARS_MAX
+from .outputs import known_output
 from .write_plan import (
     INHERIT,
     STORE,
@@ -443,17 +443,9 @@ class WorkerSecretBindingsProvider(ResourceProvider):
 
 def _secret_input(values: pulumi.Input[Mapping[str, pulumi.Input[str]]]) -> pulumi.Output[Any]:
     """The `values` input as one secret Output. A plain dict of strings (what the component
-    passes) is wrapped as it is: `Output.secret` would lift every value into an Output of its own,
-    which costs seconds of a 200-Worker preview and changes nothing (no value is an Output)."""
+    passes) is wrapped as it is: `Output.secret` would lift every value into an Output of its own."""
     if isinstance(values, Mapping) and all(isinstance(v, str) for v in values.values()):
-        loop = asyncio.get_event_loop()
-
-        def done(value: Any) -> asyncio.Future[Any]:
-            future = loop.create_future()
-            future.set_result(value)
-            return future
-
-        return pulumi.Output(set(), done(dict(values)), done(True), done(True))
+        return known_output(dict(values), secret=True)
     return pulumi.Output.secret(values)
 
 

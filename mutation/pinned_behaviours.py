@@ -1,0 +1,82 @@
+"""Break each write-path behaviour the README promises, one at a time, and name the test that
+catches it. Runs in a scratch copy of the tree; exits 1 if any break goes unnoticed.
+
+    .venv/bin/python mutation/pinned_behaviours.py [WORDS...]   # only breaks whose label has WORDS
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WP, WB, FAKE = "stacks/resources/write_plan.py", "stacks/resources/worker_bindings.py", "tests/fake_cloudflare.py"
+UNIT, PROPERTY = "tests/test_worker_bindings.py", "tests/test_property_bindings.py"
+
+# (what breaks, file, original text, broken text, tests expected to catch it)
+BREAKS: list[tuple[str, str, str, str, str]] = [
+    ("a write when the live Worker already matches", WP,
+     "        return bool(self.values_written) or self.changes_live", "        return True", UNIT),
+    ("a store binding compared by type only", WP,
+     '        return bool(live.get("store_id") == spec.get("store_id") and live.get("secret_name") == spec.get("secret_name"))',
+     "        return True", UNIT),
+    ("a store binding compared without its secret_name", WP,
+     ' and live.get("secret_name") == spec.get("secret_name"))', ")", UNIT),
+    ("a store binding compared without its store_id", WP,
+     'live.get("store_id") == spec.get("store_id") and ', "", UNIT),
+    ("value_changed_at reset for untouched values (provider host)", WB,
+     '(now if spec["name"] in chg.set_values or spec["name"] not in old_stamps', "(now if True", UNIT),
+    ("value_changed_at reset for untouched values (property)", WB,
+     '(now if spec["name"] in chg.set_values or spec["name"] not in old_stamps', "(now if True", PROPERTY),
+    ("an unchanged secret_text re-sent on the settings path", WP,
+     '            out.bindings.append({"type": INHERIT, "name": name})\n'
+     '            out.expect_managed[name] = {"type": TEXT, "name": name}',
+     '            out.bindings.append({"type": TEXT, "name": name, "text": values[name]})\n'
+     '            out.expect_managed[name] = {"type": TEXT, "name": name}', UNIT),
+    ("an unchanged secret_text re-sent on the bulk path", WP,
+     '(name, {"name": name, "type": TEXT, "text": values[name]}) for name in chg.set_values]',
+     '(name, {"name": name, "type": TEXT, "text": values[name]}) for name in values]', UNIT),
+    ("the fake hiding a plain_text binding's text", FAKE,
+     '    if binding.get("type") in SECRET_TYPES:\n        return {k: v for k, v in binding.items()',
+     '    if True:\n        return {k: v for k, v in binding.items()', UNIT),
+]
+
+
+def main(words: list[str]) -> int:
+    survived = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch) / "tree"
+        files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        for name in filter(None, files.decode().split("\0")):
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, work / name)
+        (work / ".venv").symlink_to(ROOT / ".venv")
+        for label, path, original, broken, tests in BREAKS:
+            if words and not any(w in label for w in words):
+                continue
+            target = work / path
+            source = target.read_text()
+            if source.count(original) != 1:
+                print(f"{label}: the original text is not in {path} exactly once: update this script")
+                return 2
+            target.write_text(source.replace(original, broken))
+            try:
+                run = subprocess.run([".venv/bin/python", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", tests],
+                                     cwd=work, capture_output=True, text=True)
+            finally:
+                target.write_text(source)
+            failed = [line.removeprefix("FAILED ").split(" - ")[0] for line in run.stdout.splitlines()
+                      if line.startswith("FAILED ")]
+            if failed:
+                print(f"{label}: caught by {failed[0]}")
+            else:
+                survived += 1
+                print(f"{label}: NOT CAUGHT")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
