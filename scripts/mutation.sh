@@ -21,7 +21,7 @@ copy() {
 ports=$(grep -o '127.0.0.1:[0-9]*' mutation/cosmic-ray.toml | cut -d: -f2)
 for port in $ports; do
   copy "$work/worker-$port"
-  (cd "$work/worker-$port" && exec .venv/bin/cosmic-ray http-worker --port "$port") >"$work/worker-$port.log" 2>&1 &
+  (cd "$work/worker-$port" && exec .venv/bin/python mutation/worker.py "$port") >"$work/worker-$port.log" 2>&1 &
   pids+=($!)
 done
 copy "$work/session"
