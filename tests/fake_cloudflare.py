@@ -126,7 +126,8 @@ class Script:
             modules=dict(modules if modules is not None else (base.modules if base else
                                                                {"index.js": (b"export default {}", "application/javascript+module")})),
             main_module=main_module or (base.main_module if base else "index.js"),
-            compatibility_date=compatibility_date or (base.compatibility_date if base else "2025-09-01"),
+            compatibility_date=compatibility_date if compatibility_date is not None else (
+                base.compatibility_date if base else "2025-09-01"),
             compatibility_flags=list(compatibility_flags if compatibility_flags is not None
                                      else (base.compatibility_flags if base else [])),
             annotations=dict(annotations or {}), source=source)
@@ -253,12 +254,14 @@ class FakeCloudflare:
                                                   created_on=self.now)
 
     def upload_version(self, account: str, name: str, bindings: list[dict[str, Any]] | None = None,
-                       code: bytes = b"export default { preview: true }") -> Version:
+                       code: bytes = b"export default { preview: true }", compatibility_date: str | None = None,
+                       compatibility_flags: list[str] | None = None) -> Version:
         """What `wrangler versions upload` does: a new version, not deployed."""
         script = self.scripts[(account, name)]
         return script.add_version([dict(b) for b in (bindings if bindings is not None else script.latest.bindings)],
                                   deploy=False, source="wrangler", created_on=self.now,
-                                  modules={"index.js": (code, "application/javascript+module")})
+                                  modules={"index.js": (code, "application/javascript+module")},
+                                  compatibility_date=compatibility_date, compatibility_flags=compatibility_flags)
 
     def add_store(self, account: str, store_id: str, name: str = "default") -> None:
         self.stores[(account, store_id)] = {"id": store_id, "name": name, "created": "2026-01-01T00:00:00Z",
@@ -612,8 +615,10 @@ class FakeCloudflare:
         annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
         version = script.add_version(bindings, deploy=False, source="api", annotations=annotations, modules=parts,
                                      main_module=main, created_on=self.now,
-                                     compatibility_date=metadata.get("compatibility_date"),
-                                     compatibility_flags=metadata.get("compatibility_flags"))
+                                     # An upload states its runtime: nothing is inherited from
+                                     # another version (unset is the runtime's oldest behaviour).
+                                     compatibility_date=metadata.get("compatibility_date", ""),
+                                     compatibility_flags=metadata.get("compatibility_flags", []))
         return 200, _envelope({"id": version.id, "number": version.number,
                                "metadata": {"created_on": version.created_on, "source": "api"},
                                "resources": {"bindings": [_public(b) for b in version.bindings]}}), {}

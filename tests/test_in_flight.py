@@ -79,15 +79,19 @@ def test_a_flip_on_a_gradual_deployment_keeps_its_percentages(fake, host):  # ty
     state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
     script = fake.scripts[(ACCOUNT, "w")]
     old = script.latest.id
-    new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }")
+    # The new code also moves to a newer runtime: each copy must keep its own version's runtime.
+    new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }", compatibility_date="2026-10-01",
+                              compatibility_flags=["nodejs_compat"])
     script.deploy([(new.id, 25.0), (old, 75.0)])
     host.up("w", state, store_props("w", ["A", "B"]))
     split = {v["percentage"]: v["version_id"] for v in script.deployment.versions}
     assert sorted(split) == [25.0, 75.0]
     for pct, original in ((25.0, new.id), (75.0, old)):
-        copy = script.version(split[pct])
-        assert copy.modules == script.version(original).modules
+        copy, source = script.version(split[pct]), script.version(original)
+        assert copy.modules == source.modules and copy.main_module == source.main_module
+        assert (copy.compatibility_date, copy.compatibility_flags) == (source.compatibility_date, source.compatibility_flags)
         assert {b["name"]: b for b in copy.bindings}["A"]["type"] == "secrets_store_secret"
+    assert script.version(split[25.0]).compatibility_flags == ["nodejs_compat"]
 
 
 def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_deploy(fake, host):  # type: ignore[no-untyped-def]

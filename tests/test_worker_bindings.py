@@ -173,6 +173,9 @@ def test_diff_never_replaces_on_the_flip(fake, host):  # type: ignore[no-untyped
     assert list(diff.replaces) == []
     same = host.diff("w", state["_id"], olds(state), legacy_props("w", ["A"]))
     assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
+    # Only another account replaces (the Worker there is another Worker).
+    moved = host.diff("w", state["_id"], olds(state), {**legacy_props("w", ["A"]), "account_id": "0" * 32})
+    assert list(moved.replaces) == ["account_id"]
 
 
 def test_noop_apply_makes_no_call(fake, host):  # type: ignore[no-untyped-def]

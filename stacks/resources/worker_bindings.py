@@ -138,12 +138,8 @@ class WorkerSecretBindingsProvider(ResourceProvider):
             old_hashes = {k: value_hash(v) for k, v in (olds.get("values") or {}).items()}
             new_hashes = {k: value_hash(v) for k, v in (news.get("values") or {}).items()}
             changed = changed or old_hashes != new_hashes
-        return DiffResult(
-            changes=changed,
-            replaces=replaces,
-            stables=[] if replaces else ["account_id"],
-            delete_before_replace=False,
-        )
+        # No `stables`: the dynamic-provider host does not pass them on to the engine.
+        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._apply(props, olds={})
