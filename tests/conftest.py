@@ -102,9 +102,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     kinds = sorted((_fault_label(k.removeprefix("faults_kind_")), n) for k, n in f.items()
                    if k.startswith("faults_kind_"))
     terminalreporter.write_line(
-        f"faults: {f['faults_injected']} injected through the provider host ("
-        + ", ".join(f"{kind} x{n}" for kind, n in kinds)
-        + f"), {f['faults_recovered']} retried and converged, {f['faults_clear_errors']} failed with an error naming "
+        f"faults: {f['faults_injected']} injected through the provider host"
+        + (" (" + ", ".join(f"{kind} x{n}" for kind, n in kinds) + ")" if kinds else "")
+        + f", {f['faults_recovered']} retried and converged, {f['faults_clear_errors']} failed with an error naming "
         f"the Worker, the operation and the fix; {f['unmanaged_lost']} unmanaged bindings lost or changed")
     terminalreporter.write_line(
         f"leaks: {f['leak_paths_scanned']} outputs of real leak paths and {f['leak_dumps_scanned']} per-resource "
