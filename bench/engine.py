@@ -44,6 +44,7 @@ class Cost:
     worker_versions: int = 0
     seconds: float = 0.0
     waited_s: float = 0.0
+    longest_wait_s: float = 0.0  # the longest any one provider operation waited
     rate_limited: int = 0  # 429s the account's limit answered
     updated_names: list[str] = field(default_factory=list)
 
@@ -126,7 +127,9 @@ class Engine:
                 if action == "update":
                     cost.updated_names.append(urn.rsplit("::", 1)[1])
                 if action != "same":
-                    cost.waited_s += float((state.get("last_apply") or {}).get("rate_limit_wait_s") or 0)
+                    wait = float((state.get("last_apply") or {}).get("rate_limit_wait_s") or 0)
+                    cost.waited_s += wait
+                    cost.longest_wait_s = max(cost.longest_wait_s, wait)
         gone = [u for u in self.inputs if u not in new]
         for urn in [u for u in gone if u in self.state]:  # bindings first, then what they used
             state = self.state.pop(urn)

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Mutation run over the write path with cosmic-ray (outside CI: hours on two cores).
-#   scripts/mutation.sh    writes mutation/survivors.txt and mutation/score.txt
+#   scripts/mutation.sh                 every mutant: mutation/{survivors,score}.txt, mutation/session.sqlite
+#   scripts/mutation.sh --survivors-of mutation/session.sqlite
+#                                       only the mutants that survived that run, against today's tests:
+#                                       mutation/rerun-{survivors,score}.txt
 # cosmic-ray edits the modules it mutates, so each worker runs in its own copy of the committed
 # tree; the workers listen on the loopback ports mutation/cosmic-ray.toml lists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+previous=""
+prefix=""
+if [ "${1:-}" = "--survivors-of" ]; then
+  previous=$(realpath "$2")
+  prefix="rerun-"
+fi
 scripts/setup.sh dev
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r mutation/requirements.txt -c constraints.txt
 root=$PWD
@@ -30,8 +39,11 @@ db=session.sqlite
 .venv/bin/cosmic-ray init mutation/cosmic-ray.toml "$db"
 .venv/bin/cr-filter-operators "$db" mutation/cosmic-ray.toml
 .venv/bin/python mutation/skip_annotations.py "$db"
+if [ -n "$previous" ]; then
+  .venv/bin/python mutation/only_survivors.py "$db" "$previous"
+fi
 .venv/bin/cosmic-ray baseline mutation/cosmic-ray.toml
 .venv/bin/cosmic-ray exec mutation/cosmic-ray.toml "$db"
-.venv/bin/cr-report --surviving-only --show-diff "$db" > "$root/mutation/survivors.txt"
-.venv/bin/cr-report "$db" | tail -n 3 | tee "$root/mutation/score.txt"
-cp "$db" "$root/mutation/session.sqlite"
+.venv/bin/cr-report --surviving-only --show-diff "$db" > "$root/mutation/${prefix}survivors.txt"
+.venv/bin/cr-report "$db" | tail -n 3 | tee "$root/mutation/${prefix}score.txt"
+cp "$db" "$root/mutation/${prefix}session.sqlite"

@@ -14,6 +14,7 @@ deployed at 100% (codes 10214/10215). A version upload makes a version without d
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import math
 import re
@@ -80,6 +81,7 @@ class Script:
     name: str
     history: list[Version] = field(default_factory=list)  # oldest first
     deployments: list[Deployment] = field(default_factory=list)  # oldest first
+    clock: Callable[[], str] = _utcnow  # the account's clock, for versions made without a time
 
     # ---- views --------------------------------------------------------------------------------
     @property
@@ -122,7 +124,7 @@ class Script:
         base = self.history[-1] if self.history else None
         version = Version(
             id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}/{number}")), number=number,
-            created_on=created_on or _utcnow(), bindings=bindings,
+            created_on=created_on or self.clock(), bindings=bindings,
             modules=dict(modules if modules is not None else (base.modules if base else
                                                                {"index.js": (b"export default {}", "application/javascript+module")})),
             main_module=main_module or (base.main_module if base else "index.js"),
@@ -208,8 +210,10 @@ class FakeCloudflare:
         self.responses: list[tuple[str, str, int, Any]] = []  # method, path, status, payload
         self.page_size = page_size
         self.denied_token: str | None = None
-        # created_on of new versions. Fixed and in the past by default, so outputs are stable and a
-        # write never looks like it raced a deploy; tests of that race set it to None (real time).
+        # The account's clock: the `Date` of every response and the created_on of new versions.
+        # Simulated by default, so outputs are stable: it stands still between versions and moves
+        # one second after each (a write follows its read within the second; an older version is
+        # always older than a later read). None: the real clock.
         self.now: str | None = "2026-11-20T09:00:00Z"
         self.before_settings_write: Callable[[str, str], None] | None = None
         # Unresolvable `inherit` bindings are "silently dropped" unless the caller asks for strict
@@ -241,8 +245,17 @@ class FakeCloudflare:
         return f"http://{host}:{port}{PREFIX}"
 
     # ---- seeding and inspection -------------------------------------------------------------
+    def version_time(self) -> str:
+        """created_on for a new version, by the account's clock (which then moves one second)."""
+        if self.now is None:
+            return _utcnow()
+        stamp = self.now
+        moved = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) + dt.timedelta(seconds=1)
+        self.now = moved.isoformat().replace("+00:00", "Z")
+        return stamp
+
     def add_script(self, account: str, name: str, bindings: list[dict[str, Any]] | None = None) -> Script:
-        script = Script(name)
+        script = Script(name, clock=self.version_time)
         script.add_version([dict(b) for b in bindings or []], deploy=True, source="wrangler",
                            created_on="2026-01-05T10:00:00Z")
         self.scripts[(account, name)] = script
@@ -251,7 +264,7 @@ class FakeCloudflare:
     def deploy(self, account: str, name: str, bindings: list[dict[str, Any]]) -> None:
         """What `wrangler deploy` does: a new version with the bindings of its config, at 100%."""
         self.scripts[(account, name)].add_version([dict(b) for b in bindings], deploy=True, source="wrangler",
-                                                  created_on=self.now)
+                                                  created_on=self.version_time())
 
     def upload_version(self, account: str, name: str, bindings: list[dict[str, Any]] | None = None,
                        code: bytes = b"export default { preview: true }", compatibility_date: str | None = None,
@@ -259,7 +272,7 @@ class FakeCloudflare:
         """What `wrangler versions upload` does: a new version, not deployed."""
         script = self.scripts[(account, name)]
         return script.add_version([dict(b) for b in (bindings if bindings is not None else script.latest.bindings)],
-                                  deploy=False, source="wrangler", created_on=self.now,
+                                  deploy=False, source="wrangler", created_on=self.version_time(),
                                   modules={"index.js": (code, "application/javascript+module")},
                                   compatibility_date=compatibility_date, compatibility_flags=compatibility_flags)
 
@@ -315,6 +328,12 @@ class FakeCloudflare:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The `Date` header, by the account's clock (the one that stamps versions)."""
+                if fake.now is None or timestamp is not None:
+                    return super().date_time_string(timestamp)
+                return email.utils.format_datetime(dt.datetime.fromisoformat(fake.now.replace("Z", "+00:00")), usegmt=True)
 
             def _dispatch(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -496,7 +515,7 @@ class FakeCloudflare:
         # "Annotations are not inherited across settings updates; omitting this field means the new
         # version will have no annotations." (SDK: ScriptAndVersionSettingEditParams.Settings.annotations)
         annotations = {k: v for k, v in (settings.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
-        version = script.add_version(new, deploy=True, source="api", annotations=annotations, created_on=self.now)
+        version = script.add_version(new, deploy=True, source="api", annotations=annotations, created_on=self.version_time())
         return 200, _envelope(_settings_view(version)), {}
 
     def _secret_conflicts(self, script: Script, names: list[str]) -> None:
@@ -524,7 +543,7 @@ class FakeCloudflare:
                     raise ApiError(400, 10021, f"invalid secret {secret_name}")
                 bindings.append({"type": "secret_text", "name": secret_name, "text": entry["text"]})
         tags = data.get("version_tags") or {}
-        script.add_version(bindings, deploy=True, source="api", created_on=self.now,
+        script.add_version(bindings, deploy=True, source="api", created_on=self.version_time(),
                            annotations={k: str(v) for k, v in tags.items() if k in ("workers/message", "workers/tag")})
         return 200, _envelope({n: {"name": n, "type": "secret_text"} for n, v in secrets.items() if v is not None}), {}
 
@@ -536,7 +555,7 @@ class FakeCloudflare:
         self._secret_conflicts(script, [entry.get("name", "")])
         bindings = [dict(b) for b in script.latest.bindings if b["name"] != entry.get("name")]
         bindings.append({"type": "secret_text", "name": entry["name"], "text": entry["text"]})
-        script.add_version(bindings, deploy=True, source="wrangler", created_on=self.now)
+        script.add_version(bindings, deploy=True, source="wrangler", created_on=self.version_time())
         return 200, _envelope({"name": entry["name"], "type": "secret_text"}), {}
 
     def _secret_delete(self, account: str, name: str, secret: str) -> tuple[int, Any, dict[str, str]]:
@@ -545,7 +564,7 @@ class FakeCloudflare:
             raise ApiError(404, 10056, f"Binding '{secret}' not found.")
         self._require_deployed(script, 10215)
         script.add_version([dict(b) for b in script.latest.bindings if b["name"] != secret], deploy=True,
-                           source="wrangler", created_on=self.now)
+                           source="wrangler", created_on=self.version_time())
         return 200, _envelope(None), {}
 
     def _resolve(self, account: str, script: Script, requested: list[dict[str, Any]], base: Version,
@@ -614,7 +633,7 @@ class FakeCloudflare:
         bindings = self._resolve(account, script, metadata.get("bindings") or [], script.latest, strict=strict)
         annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
         version = script.add_version(bindings, deploy=False, source="api", annotations=annotations, modules=parts,
-                                     main_module=main, created_on=self.now,
+                                     main_module=main, created_on=self.version_time(),
                                      # An upload states its runtime: nothing is inherited from
                                      # another version (unset is the runtime's oldest behaviour).
                                      compatibility_date=metadata.get("compatibility_date", ""),
@@ -651,7 +670,7 @@ class FakeCloudflare:
             if script.version(v["version_id"]) is None:
                 raise ApiError(400, 10021, f"unknown version {v['version_id']}")
         d = script.deploy([(v["version_id"], float(v["percentage"])) for v in versions], source="api",
-                          created_on=self.now,
+                          created_on=self.version_time() or _utcnow(),
                           annotations={k: v for k, v in (data.get("annotations") or {}).items() if k == "workers/message"})
         return 200, _envelope(_deployment(d)), {}
 

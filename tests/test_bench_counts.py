@@ -105,5 +105,8 @@ def test_an_apply_over_the_limit_paces_itself_and_never_meets_a_429(tmp_path: Pa
     assert cost.api_calls == 15 + 3 * 15
     assert cost.rate_limited == 0, "the account was never locked out"
     assert cost.waited_s > 0, "it waited for the window instead"
+    # An operation that waited a second or more says so in the provider's log (the engine shows it).
+    said = "waited" in engine.host.stderr_tail.decode(errors="replace")
+    assert said == (cost.longest_wait_s >= 1), (cost.longest_wait_s, said)
     assert all(b["type"] == "secrets_store_secret" for s in fake.scripts.values() for b in s.bindings
                if b["name"].startswith("S"))

@@ -124,7 +124,7 @@ def test_transient_faults_are_retried_and_converge(fake, host, operation, method
 
 FATAL_CASES = [
     pytest.param(op, method, path, kind, status, words, id=f"{op}-{method}-{path.rsplit('/', 1)[1].rstrip('$')}-{kind}-{status}")
-    for op in ("create", "create-store", "rotate", "flip", "delete", "delete-store")
+    for op in ("create", "create-store", "rotate", "flip", "refresh", "delete", "delete-store")
     for method, path in OPERATIONS[op][:2]  # the first read and the write of each path
     for kind, status, words in PERSISTENT
     if not (kind == "echo" and method == "GET")
@@ -142,7 +142,7 @@ def test_persistent_faults_fail_clearly_and_leave_the_worker_as_it_was(fake, hos
     with pytest.raises(HostError) as info:
         _run(host, operation, state)
     message = info.value.details.strip().splitlines()[-1]
-    action = "delete" if operation.startswith("delete") else "apply"
+    action = "delete" if operation.startswith("delete") else "refresh" if operation == "refresh" else "apply"
     assert f"CloudflareOperationError: {action}: " in message, "names the operation"
     assert words in message
     assert "Worker 'api' (script 'w')" in message, "names the Worker"
@@ -225,6 +225,46 @@ def test_deploy_adding_a_binding_between_read_and_write_does_not_lose_it(fake, h
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_a deploy between read and write"] += 1
     FIGURES["faults_recovered"] += 1
+
+
+def test_a_deploy_in_the_same_second_as_the_read_is_still_seen(fake, host):  # type: ignore[no-untyped-def]
+    """Version times have one-second precision: a deploy landing in the second of our read must
+    count as "since the read" (the fake's clock is frozen, so every version shares that second)."""
+    state = _prepare(fake, host, "flip")
+    assert fake.now is not None
+
+    def deploy(account: str, script: str) -> None:
+        current = fake.scripts[(account, script)].bindings
+        fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}])
+
+    fake.before_settings_write = deploy
+    _run(host, "flip", state)
+    assert fake.bindings(ACCOUNT, "w")["UPLOADS"] == {"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}
+    assert unmanaged_unchanged(fake, "w")
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a deploy between read and write"] += 1
+    FIGURES["faults_recovered"] += 1
+
+
+def test_a_racing_version_that_cannot_be_read_fails_asking_for_a_re_run(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "flip")
+    fake.now = None
+
+    def deploy(account: str, script: str) -> None:
+        current = fake.scripts[(account, script)].bindings
+        fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}])
+
+    fake.before_settings_write = deploy
+    fake.faults.append(Fault("GET", r"/workers/scripts/w/versions/[^/]+$", kind="status", status=503, times=99))
+    with pytest.raises(HostError) as info:
+        _run(host, "flip", state)
+    message = info.value.details.strip().splitlines()[-1]
+    assert "CloudflareOperationError: apply: bindings of Worker 'api' (script 'w') were written, but a deploy" in message
+    assert "re-run to restore anything it added" in message
+    assert fake.bindings(ACCOUNT, "w")["A"]["type"] == "secrets_store_secret", "the write itself landed"
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a deploy between read and write"] += 1
+    FIGURES["faults_clear_errors"] += 1
 
 
 def test_no_race_means_three_calls_and_no_version_read(fake, host):  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ def test_legacy_declares_one_bindings_resource_per_worker_and_no_store(stack, sc
         assert res.parent == component.urn
         assert res.additional_secret_outputs == ["values"]
         assert is_secret(res.inputs["values"]), "values must reach the provider as one secret input"
+        assert not is_secret(res.inputs["__provider"]), "the pickled provider holds no secret: state keeps it readable"
         specs = reveal(res.inputs["bindings"])
         assert {s["type"] for s in specs} == {"secret_text"}
         values = reveal(res.inputs["values"])

@@ -12,6 +12,8 @@ from fake_cloudflare import FakeCloudflare
 from provider_host import HostError
 from pulumi.runtime.proto import provider_pb2
 
+from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
+
 PLAIN_TEXT_CANARY = CANARY_PREFIX + "plain-text-var"
 UNMANAGED = [
     {"type": "kv_namespace", "name": "CACHE", "namespace_id": "kv1"},
@@ -84,6 +86,30 @@ def test_first_legacy_apply_is_one_bulk_call_naming_only_its_secrets(fake, host)
     assert state["last_apply"] == {"path": "secrets-bulk", "api_calls": 1, "versions": 1, "rate_limit_wait_s": 0.0}
 
 
+def test_more_than_100_values_go_in_batches_of_100(fake, host):  # type: ignore[no-untyped-def]
+    """secrets-bulk takes at most 100 operations per call (BULK_OPERATIONS_MAX)."""
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    names = [f"S{i:03d}" for i in range(110)]
+    state, _ = host.up("w", None, legacy_props("w", names))
+    assert fake.bulk_writes("w") == 2 and fake.api_calls("w") == 2
+    sent = [sorted(json.loads(fake.bodies[i])["secrets"]) for i, (m, p) in enumerate(fake.calls)
+            if m == "PATCH" and p.endswith("/scripts/w/secrets-bulk")]
+    assert [len(batch) for batch in sent] == [100, 10] and sorted(sent[0] + sent[1]) == names
+    live = fake.bindings(ACCOUNT, "w")
+    assert all(live[n]["text"] == canary(n) for n in names)
+    assert state["last_apply"]["versions"] == 2 and unmanaged_unchanged(fake, "w")
+
+
+def test_check_names_a_secret_text_binding_without_a_value() -> None:
+    props = legacy_props("w", ["A", "B"])
+    props["bindings"].append({"name": "X", "type": "secret_text", "secret": "X", "external": True})
+    props["bindings"].append(store_spec("S"))
+    del props["values"]["B"]
+    result = WorkerSecretBindingsProvider().check({}, props)
+    assert [(f.property, f.reason) for f in result.failures or []] == [("values", "no value for binding B")]
+    assert WorkerSecretBindingsProvider().check({}, legacy_props("w", ["A"])).failures == []
+
+
 def test_rotation_sends_only_the_rotated_value(fake, host):  # type: ignore[no-untyped-def]
     fake.add_script(ACCOUNT, "w", UNMANAGED)
     state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
@@ -142,10 +168,13 @@ def test_flip_and_back_are_one_version_each_in_three_calls(fake, host):  # type:
     state, _ = host.up("w", None, legacy_props("w", ["A", "C"]))
     id_before, calls, versions = state["_id"], fake.api_calls("w"), fake.versions()["w"]
 
+    assert state["unmanaged"] == [], "the bulk path reads nothing, so it has not seen the Worker's other bindings"
     state, action = host.up("w", state, store_props("w", ["A", "C"]))
     assert action == "update" and state["_id"] == id_before
     assert fake.api_calls("w") - calls == 3, "read settings, write settings, list versions"
     assert fake.versions()["w"] == versions + 1
+    assert state["last_apply"] == {"path": "settings", "api_calls": 3, "versions": 1, "rate_limit_wait_s": 0.0}
+    assert state["unmanaged"] == sorted(b["name"] for b in UNMANAGED), "the settings path read them"
     assert fake.bindings(ACCOUNT, "w")["A"] == {"type": "secrets_store_secret", "name": "A", "store_id": STORE_ID,
                                                 "secret_name": "A_STAGING"}
     assert unmanaged_unchanged(fake, "w")
