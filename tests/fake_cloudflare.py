@@ -45,6 +45,7 @@ class Fault:
     times: int = 1
     retry_after: float | None = None
     delay_s: float = 0.0
+    after: int = 0  # matching calls let through before the fault starts
 
 
 @dataclass
@@ -421,6 +422,9 @@ class FakeCloudflare:
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
             if fault.times > 0 and fault.method == method and re.search(fault.path_re, path):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.times -= 1
                 return fault
         return None

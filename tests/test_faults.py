@@ -267,6 +267,20 @@ def test_a_racing_version_that_cannot_be_read_fails_asking_for_a_re_run(fake, ho
     FIGURES["faults_clear_errors"] += 1
 
 
+def test_a_restore_that_cannot_be_written_fails_naming_what_to_restore(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "flip")
+    fake.drop_inherit, fake.drop_inherit_writes = {"ROOMS"}, 1
+    fake.faults.append(Fault(*SETTINGS_PATCH, kind="status", status=403, times=99, after=1))  # the restore write
+    with pytest.raises(HostError) as info:
+        _run(host, "flip", state)
+    message = info.value.details.strip().splitlines()[-1]
+    assert "CloudflareOperationError: apply: restoring ROOMS on Worker 'api' (script 'w')" in message
+    assert "the API token was refused (403)" in message and "permission" in message
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_an inherited binding dropped"] += 1
+    FIGURES["faults_clear_errors"] += 1
+
+
 def test_no_race_means_three_calls_and_no_version_read(fake, host):  # type: ignore[no-untyped-def]
     state = _prepare(fake, host, "flip")
     fake.now = None

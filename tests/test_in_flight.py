@@ -121,3 +121,28 @@ def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_
     host.up("site", state, rotated("site"))
     assert fake.bindings(ACCOUNT, "site")["A"]["text"] == ROTATED
     assert unmanaged_unchanged(fake, "site") and fake.bindings(ACCOUNT, "site")["ASSETS"] == assets
+
+
+@pytest.mark.parametrize("shape", ["workers-sites", "service-worker"])
+def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host, shape):  # type: ignore[no-untyped-def]
+    """Workers Sites (a `__STATIC_CONTENT_MANIFEST` module) and service-worker scripts (no main
+    module) cannot be uploaded again as modules: refused before anything is written."""
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    script = fake.scripts[(ACCOUNT, "w")]
+    deployed = script.latest
+    if shape == "workers-sites":
+        deployed.modules["__STATIC_CONTENT_MANIFEST"] = (b"{}", "text/plain")
+    else:
+        deployed.modules = {"worker.js": (b"addEventListener('fetch', () => {})", "application/javascript")}
+    fake.upload_version(ACCOUNT, "w")
+    history = len(script.history)
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_versions in flight, not copyable"] += 1
+    with pytest.raises(HostError) as info:
+        host.up("w", state, rotated("w"))
+    message = info.value.details.strip().splitlines()[-1]
+    assert "its code cannot be copied as modules (Workers Sites or a service-worker script)" in message
+    assert f"wrangler rollback {deployed.id} --name w" in message
+    assert len(script.history) == history and unmanaged_unchanged(fake, "w")
+    FIGURES["faults_clear_errors"] += 1

@@ -265,16 +265,17 @@ def test_refresh_then_up_repairs_bindings_a_wrangler_deploy_dropped(fake, host):
     fake.add_script(ACCOUNT, "w", UNMANAGED)
     seed_store(fake, ["A", "B"])
     state, _ = host.up("w", None, store_props("w", ["A", "B"]))
-    # `wrangler deploy` without secrets_store_secrets in its config drops the store bindings.
-    fake.deploy(ACCOUNT, "w", [b for b in fake.scripts[(ACCOUNT, "w")].bindings if b["name"] != "B"])
+    # `wrangler deploy` without secrets_store_secrets in its config drops the store bindings
+    # (here the first one the state lists: the refresh must go on to the others).
+    fake.deploy(ACCOUNT, "w", [b for b in fake.scripts[(ACCOUNT, "w")].bindings if b["name"] != "A"])
     calls = fake.api_calls("w")
     id_, refreshed = host.read("w", state["_id"], olds(state))
     assert fake.api_calls("w") == calls + 1, "a refresh is one read"
-    assert [b["name"] for b in refreshed["bindings"]] == ["A"]
+    assert [b["name"] for b in refreshed["bindings"]] == ["B"]
     refreshed.pop("__provider")
     state2, action = host.up("w", {**refreshed, "_id": id_}, store_props("w", ["A", "B"]))
     assert action == "update"
-    assert fake.bindings(ACCOUNT, "w")["B"]["secret_name"] == "B_STAGING"
+    assert fake.bindings(ACCOUNT, "w")["A"]["secret_name"] == "A_STAGING"
     assert unmanaged_unchanged(fake, "w")
 
 
