@@ -246,6 +246,44 @@ def test_a_deploy_in_the_same_second_as_the_read_is_still_seen(fake, host):  # t
     FIGURES["faults_recovered"] += 1
 
 
+def test_four_deploys_between_read_and_write_each_keep_what_they_added(fake, host):  # type: ignore[no-untyped-def]
+    """Every version made since the read is looked at, the oldest too (the listing's one page
+    holds them all: four deploys plus our write)."""
+    state = _prepare(fake, host, "flip")
+
+    def deploy(account: str, script: str) -> None:
+        for i in range(4):
+            current = fake.scripts[(account, script)].bindings
+            fake.deploy(account, script, current + [{"type": "r2_bucket", "name": f"UP{i}", "bucket_name": f"b{i}"}])
+
+    fake.before_settings_write = deploy
+    _run(host, "flip", state)
+    live = fake.bindings(ACCOUNT, "w")
+    assert {f"UP{i}" for i in range(4)} <= set(live), "nothing a racing deploy added is lost"
+    assert live["A"]["type"] == "secrets_store_secret" and unmanaged_unchanged(fake, "w")
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a deploy between read and write"] += 1
+    FIGURES["faults_recovered"] += 1
+
+
+def test_a_binding_one_racing_deploy_added_and_the_next_removed_stays_removed(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "flip")
+    before = [dict(b) for b in fake.scripts[(ACCOUNT, "w")].bindings]
+
+    def deploy(account: str, script: str) -> None:
+        fake.deploy(account, script, before + [{"type": "r2_bucket", "name": "OLD", "bucket_name": "o"}])
+        fake.deploy(account, script, before + [{"type": "r2_bucket", "name": "NEW", "bucket_name": "n"}])
+
+    fake.before_settings_write = deploy
+    _run(host, "flip", state)
+    live = fake.bindings(ACCOUNT, "w")
+    assert "NEW" in live and "OLD" not in live, "the Worker ends as the last deploy left it, plus our change"
+    assert live["A"]["type"] == "secrets_store_secret" and unmanaged_unchanged(fake, "w")
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a deploy between read and write"] += 1
+    FIGURES["faults_recovered"] += 1
+
+
 def test_a_racing_version_that_cannot_be_read_fails_asking_for_a_re_run(fake, host):  # type: ignore[no-untyped-def]
     state = _prepare(fake, host, "flip")
     fake.now = None

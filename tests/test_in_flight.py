@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
+from fake_cloudflare import Fault
 from provider_host import HostError
 from test_worker_bindings import UNMANAGED, legacy_props, seed_store, store_props, unmanaged_unchanged
 
@@ -145,4 +146,43 @@ def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host,
     assert "its code cannot be copied as modules (Workers Sites or a service-worker script)" in message
     assert f"wrangler rollback {deployed.id} --name w" in message
     assert len(script.history) == history and unmanaged_unchanged(fake, "w")
+    FIGURES["faults_clear_errors"] += 1
+
+
+@pytest.mark.parametrize("call,words", [
+    ("deployment", "reading the deployment of Worker 'api' (script 'w')"),
+    ("content", "cannot copy the deployed versions: version "),
+])
+def test_a_deployment_or_version_that_cannot_be_read_stops_before_writing(fake, host, call, words):  # type: ignore[no-untyped-def]
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    fake.upload_version(ACCOUNT, "w")
+    history = len(fake.scripts[(ACCOUNT, "w")].history)
+    path = r"/workers/scripts/w/deployments$" if call == "deployment" else r"/workers/scripts/w/content/v2$"
+    fake.faults.append(Fault("GET", path, kind="status", status=503, times=99))
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
+    with pytest.raises(HostError) as info:
+        host.up("w", state, rotated("w"))
+    message = info.value.details.strip().splitlines()[-1]
+    assert words in message and CANARY_PREFIX not in info.value.details
+    assert len(fake.scripts[(ACCOUNT, "w")].history) == history and unmanaged_unchanged(fake, "w")
+    FIGURES["faults_clear_errors"] += 1
+
+
+def test_the_way_back_from_a_gradual_rollout_names_the_version_with_most_traffic(fake, host):  # type: ignore[no-untyped-def]
+    assets = {"type": "assets", "name": "ASSETS"}
+    fake.add_script(ACCOUNT, "w", UNMANAGED + [assets])
+    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    script = fake.scripts[(ACCOUNT, "w")]
+    stable = script.latest.id
+    canary_version = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }")
+    script.deploy([(canary_version.id, 10.0), (stable, 90.0)])
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_versions in flight, not copyable"] += 1
+    with pytest.raises(HostError) as info:
+        host.up("w", state, rotated("w"))
+    message = info.value.details.strip().splitlines()[-1]
+    assert f"deployed {canary_version.id} (10%), {stable} (90%)" in message
+    assert f"wrangler rollback {stable} --name w" in message, "back to what 90% of requests already run"
     FIGURES["faults_clear_errors"] += 1

@@ -100,6 +100,33 @@ def test_more_than_100_values_go_in_batches_of_100(fake, host):  # type: ignore[
     assert state["last_apply"]["versions"] == 2 and unmanaged_unchanged(fake, "w")
 
 
+@pytest.mark.parametrize("waited,reported,warned", [(0.0, 0.0, False), (0.94, 0.9, False), (1.0, 1.0, True),
+                                                    (1.5, 1.5, True), (2.46, 2.5, True)])
+def test_a_wait_for_the_rate_limit_is_reported_and_warned_from_one_second(monkeypatch, caplog, waited, reported,  # type: ignore[no-untyped-def]
+                                                                         warned):
+    """What this operation waited (the thread's total since it began), in last_apply and, from a
+    second on, as a warning naming the Worker."""
+    from stacks.api.ratelimit import PaceStats
+    from stacks.resources import worker_bindings
+
+    stats = PaceStats(waited_s=7.0)  # earlier operations on the same thread waited too
+
+    class Pacer:
+        def thread_stats(self) -> PaceStats:
+            return stats
+
+    monkeypatch.setattr(worker_bindings, "PACER", Pacer())
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t")
+    session = worker_bindings._Session(legacy_props("w", ["A"]), "apply")
+    stats.waited_s += waited
+    with caplog.at_level("WARNING", logger="secrets-plane"):
+        report = session.report()
+    assert report["rate_limit_wait_s"] == reported
+    said = [r.getMessage() for r in caplog.records if "rate limit" in r.getMessage()]
+    assert said == ([f"secrets-plane: waited {waited:.0f} s for Cloudflare's API rate limit while applying "
+                     "Worker 'api' (script 'w')"] if warned else [])
+
+
 def test_check_names_a_secret_text_binding_without_a_value() -> None:
     props = legacy_props("w", ["A", "B"])
     props["bindings"].append({"name": "X", "type": "secret_text", "secret": "X", "external": True})
@@ -371,6 +398,28 @@ def mixed_props(script: str) -> dict[str, Any]:
                           {"name": "AI_KEY_FALLBACK", "type": "secret_text", "secret": "AI_KEY", "role": "fallback"}]
     props["values"]["AI_KEY_FALLBACK"] = canary("AI_KEY")
     return props
+
+
+@pytest.mark.parametrize("others,refused", [(127, False), (128, True)])
+def test_the_settings_write_counts_the_workers_environment_variables(fake, host, others, refused):  # type: ignore[no-untyped-def]
+    """Workers limit: 128 environment variables (secret and text). The settings write counts the
+    Worker's own vars too, before writing; other bindings (KV, services) do not count."""
+    vars_ = [{"type": "plain_text", "name": f"V{i}", "text": "x"} for i in range(others)]
+    kv = [{"type": "kv_namespace", "name": f"KV{i}", "namespace_id": f"ns{i}"} for i in range(40)]
+    fake.add_script(ACCOUNT, "w", vars_ + kv)
+    seed_store(fake, ["S"])
+    props = legacy_props("w", ["A"])  # with the vars: others + 1
+    props["bindings"].append(store_spec("S"))
+    history = len(fake.scripts[(ACCOUNT, "w")].history)
+    if not refused:
+        host.up("w", None, props)
+        assert fake.bindings(ACCOUNT, "w")["S"]["type"] == "secrets_store_secret"
+        return
+    with pytest.raises(HostError) as info:
+        host.up("w", None, props)
+    message = info.value.details.strip().splitlines()[-1]
+    assert "would hold 129 environment variables (secret and text), over the Workers limit of 128" in message
+    assert "nothing was written" in message and len(fake.scripts[(ACCOUNT, "w")].history) == history
 
 
 def test_a_mixed_worker_is_written_in_one_settings_write(fake, host):  # type: ignore[no-untyped-def]

@@ -96,6 +96,17 @@ def test_an_external_binding_is_never_written_or_removed() -> None:
     assert chg.added == ("X",) and chg.set_values == ("X",)
 
 
+def test_an_external_binding_listed_first_does_not_hide_the_others() -> None:
+    olds = [text("X", external=True), text("A")]
+    chg = changes(olds, olds, {"A": "1"}, {"A": "1*"})
+    assert chg.rotated == ("A",) and chg.set_values == ("A",)
+
+
+def test_changes_are_immutable() -> None:
+    with pytest.raises(AttributeError):
+        Changes().rotated = ("A",)  # type: ignore[misc]
+
+
 def test_primary_count_leaves_fallback_copies_out() -> None:
     chg = changes([], [store("A"), text("A_FALLBACK", role="fallback"), text("B")], {}, {})
     assert chg.primary_count == 2

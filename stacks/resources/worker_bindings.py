@@ -316,14 +316,13 @@ class WorkerSecretBindingsProvider(ResourceProvider):
                     f"{s.action}: bindings of {s.subject} were written, but a deploy landed at the same time and its "
                     f"version could not be read ({type(exc).__name__}): re-run to restore anything it added.") from None
         mine = next((i for i, d in enumerate(details) if {b["name"] for b in d.bindings} == names), None)
-        if mine is None:
-            return {}  # ours was built upon (a deploy after our write): nothing of theirs is missing
-        restore: dict[str, str] = {}
-        for detail in details[mine + 1:]:  # versions made between our read and our write
-            for b in detail.bindings:
-                if b["name"] not in names and b["name"] not in ours and b["name"] not in restore:
-                    restore[b["name"]] = detail.id
-        return restore
+        if mine is None or mine + 1 >= len(details):
+            return {}  # ours was built upon, or nothing landed between our read and our write
+        # The version our write replaced is the last deploy before it: what it held and ours lacks
+        # is what the race cost. Earlier racing deploys were superseded by it (a binding one of them
+        # added and the next removed stays removed).
+        replaced = details[mine + 1]
+        return {b["name"]: replaced.id for b in replaced.bindings if b["name"] not in names and b["name"] not in ours}
 
     def _restore(self, s: _Session, result: Mapping[str, Any], restore: Mapping[str, str]) -> None:
         bindings = [{"type": INHERIT, "name": name} for name in result]
@@ -387,7 +386,8 @@ class WorkerSecretBindingsProvider(ResourceProvider):
     def _in_flight(s: _Session, split: Sequence[tuple[str, float]], latest: str, reason: str) -> CloudflareOperationError:
         script = s.props.get("script_name")
         deployed = ", ".join(f"{vid} ({pct:g}%)" for vid, pct in split) or "none"
-        back = split[0][0] if split else "<version>"
+        # Back to the version most requests already run (the stable side of a gradual rollout).
+        back = max(split, key=lambda v: v[1])[0] if split else "<version>"
         return CloudflareOperationError(
             f"{s.action}: {s.subject} has versions in flight: deployed {deployed}; latest {latest} is not deployed "
             f"at 100%, so Cloudflare refuses the write (10214). The plane never deploys code that was not deployed, "
