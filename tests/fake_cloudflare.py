@@ -217,6 +217,7 @@ class FakeCloudflare:
         # always older than a later read). None: the real clock.
         self.now: str | None = "2026-11-20T09:00:00Z"
         self.before_settings_write: Callable[[str, str], None] | None = None
+        self.after_settings_write: Callable[[str, str], None] | None = None  # before its response
         # Unresolvable `inherit` bindings are "silently dropped" unless the caller asks for strict
         # (SDK: versions.create(bindings_inherit="strict") docstring). `drop_inherit` additionally
         # drops the named ones in the next `drop_inherit_writes` writes even when resolvable, to
@@ -520,6 +521,9 @@ class FakeCloudflare:
         # version will have no annotations." (SDK: ScriptAndVersionSettingEditParams.Settings.annotations)
         annotations = {k: v for k, v in (settings.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
         version = script.add_version(new, deploy=True, source="api", annotations=annotations, created_on=self.version_time())
+        if self.after_settings_write is not None:
+            hook, self.after_settings_write = self.after_settings_write, None
+            hook(account, name)
         return 200, _envelope(_settings_view(version)), {}
 
     def _secret_conflicts(self, script: Script, names: list[str]) -> None:

@@ -284,6 +284,23 @@ def test_a_binding_one_racing_deploy_added_and_the_next_removed_stays_removed(fa
     FIGURES["faults_recovered"] += 1
 
 
+def test_a_deploy_right_after_our_write_is_left_as_it_is(fake, host):  # type: ignore[no-untyped-def]
+    """The versions listing shows a version newer than ours: it was built on ours (it inherited
+    what we wrote), so nothing is restored and nothing is written again."""
+    state = _prepare(fake, host, "flip")
+
+    def deploy(account: str, script: str) -> None:
+        current = fake.scripts[(account, script)].bindings
+        fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "LATER", "bucket_name": "l"}])
+
+    fake.after_settings_write = deploy
+    writes = fake.settings_writes("w")
+    new_state, _ = _run(host, "flip", state)
+    live = fake.bindings(ACCOUNT, "w")
+    assert "LATER" in live and live["A"]["type"] == "secrets_store_secret" and unmanaged_unchanged(fake, "w")
+    assert fake.settings_writes("w") == writes + 1 and new_state["last_apply"]["versions"] == 1
+
+
 def test_a_racing_version_that_cannot_be_read_fails_asking_for_a_re_run(fake, host):  # type: ignore[no-untyped-def]
     state = _prepare(fake, host, "flip")
     fake.now = None
@@ -334,10 +351,11 @@ def test_an_inherited_binding_the_api_drops_is_restored(fake, host):  # type: ig
     state = _prepare(fake, host, "flip")
     fake.drop_inherit, fake.drop_inherit_writes = {"ROOMS"}, 1
     writes = fake.settings_writes("w")
-    _run(host, "flip", state)
+    new_state, _ = _run(host, "flip", state)
     assert fake.bindings(ACCOUNT, "w")["ROOMS"] == UNMANAGED[1]
     assert unmanaged_unchanged(fake, "w")
     assert fake.settings_writes("w") == writes + 2
+    assert new_state["last_apply"]["versions"] == 2, "the write and the restore"
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_an inherited binding dropped"] += 1
     FIGURES["faults_recovered"] += 1

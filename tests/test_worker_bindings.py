@@ -234,6 +234,21 @@ def test_diff_never_replaces_on_the_flip(fake, host):  # type: ignore[no-untyped
     assert list(moved.replaces) == ["account_id"]
 
 
+def test_diff_with_unknown_inputs_is_a_change(fake, host):  # type: ignore[no-untyped-def]
+    """In a preview, an input computed by another resource (a store id, a value) may be unknown,
+    the whole `bindings` list included: Diff reports a change instead of comparing placeholders."""
+    from stacks.resources.worker_bindings import UNKNOWN
+
+    fake.add_script(ACCOUNT, "w", [])
+    state, _ = host.up("w", None, legacy_props("w", ["A"]))
+    for news in ({**legacy_props("w", ["A"]), "bindings": UNKNOWN},
+                 {**legacy_props("w", ["A"]), "values": {"A": UNKNOWN}},
+                 {**store_props("w", ["A"]), "bindings": [dict(store_spec("A"), store_id=UNKNOWN)]}):
+        diff = host.diff("w", state["_id"], olds(state), news)
+        assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
+        assert host.check("w", olds(state), news)[1] == [], "nothing to refuse before the values are known"
+
+
 def test_noop_apply_makes_no_call(fake, host):  # type: ignore[no-untyped-def]
     fake.add_script(ACCOUNT, "w", UNMANAGED)
     seed_store(fake, ["A", "B"])

@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 from cloudflare import APIError, NotFoundError
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.output import Unknown
 
 from ..api.client import (
     BINDING_NAME_IN_USE,
@@ -57,7 +58,8 @@ from .write_plan import (
     version_copy_bindings,
 )
 
-# The dynamic host passes this marker for values unknown during preview.
+# A value unknown during preview: the engine sends this marker; the dynamic host turns it into
+# `pulumi.output.Unknown` for Check and Diff (deserialize_properties(..., keep_unknowns=True)).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 LOG = logging.getLogger("secrets-plane")
 
@@ -67,7 +69,7 @@ def _now() -> str:
 
 
 def _contains_unknown(value: Any) -> bool:
-    if value == UNKNOWN:
+    if isinstance(value, Unknown) or value == UNKNOWN:
         return True
     if isinstance(value, Mapping):
         return any(_contains_unknown(v) for v in value.values())
@@ -121,6 +123,8 @@ class WorkerSecretBindingsProvider(ResourceProvider):
     # ---- engine operations -------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        if _contains_unknown(news.get("bindings")) or _contains_unknown(news.get("values")):
+            return pulumi.dynamic.CheckResult(news, [])  # checked again at apply, when they are known
         failures = []
         values = news.get("values") or {}
         for spec in news.get("bindings") or []:
