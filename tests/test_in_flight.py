@@ -186,3 +186,34 @@ def test_the_way_back_from_a_gradual_rollout_names_the_version_with_most_traffic
     assert f"deployed {canary_version.id} (10%), {stable} (90%)" in message
     assert f"wrangler rollback {stable} --name w" in message, "back to what 90% of requests already run"
     FIGURES["faults_clear_errors"] += 1
+
+
+def test_a_deploy_of_the_copies_that_fails_changes_no_traffic_and_a_rerun_converges(fake, host):  # type: ignore[no-untyped-def]
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    script = fake.scripts[(ACCOUNT, "w")]
+    old = script.latest.id
+    new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }")
+    script.deploy([(new.id, 10.0), (old, 90.0)])
+    fault = Fault("POST", r"/workers/scripts/w/deployments$", kind="status", status=503, times=99)
+    fake.faults.append(fault)
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
+    with pytest.raises(HostError) as info:
+        host.up("w", state, rotated("w"))
+    message = info.value.details.strip().splitlines()[-1]
+    assert "CloudflareOperationError: apply: deploying the copied versions of Worker 'api' (script 'w')" in message
+    assert "re-run" in message.lower(), "says what to do"
+    assert CANARY_PREFIX not in info.value.details
+    assert script.deployment.versions == [{"version_id": new.id, "percentage": 10.0},
+                                          {"version_id": old, "percentage": 90.0}], "traffic untouched"
+    FIGURES["faults_clear_errors"] += 1
+
+    fake.faults.remove(fault)
+    state, _ = host.up("w", state, rotated("w"))
+    split = {v["percentage"]: v["version_id"] for v in script.deployment.versions}
+    assert sorted(split) == [10.0, 90.0] and not {new.id, old} & set(split.values())
+    assert code_of(fake, "w", split[10.0]) == b"export default { v: 2 }"
+    for vid in split.values():
+        assert {b["name"]: b for b in script.version(vid).bindings}["A"]["text"] == ROTATED
+    assert unmanaged_unchanged(fake, "w")

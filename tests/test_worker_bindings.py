@@ -471,6 +471,7 @@ def test_an_external_binding_is_kept_and_never_written(fake, host):  # type: ign
     assert {"type": "inherit", "name": "EXT"} in sent_settings(fake, "w")["bindings"]
     assert "set-by-wrangler-ext" not in fake.traffic().decode()
     assert [b["name"] for b in state["bindings"]] == ["A", "EXT"]
+    assert state["unmanaged"] == sorted(b["name"] for b in UNMANAGED), "an external binding is managed, not foreign"
     # Removed from the Worker by hand: refresh reports it missing; the plane cannot put it back.
     fake.deploy(ACCOUNT, "w", [b for b in fake.scripts[(ACCOUNT, "w")].bindings if b["name"] != "EXT"])
     _, refreshed = host.read("w", state["_id"], olds(state))
