@@ -374,6 +374,40 @@ def test_an_inherited_binding_that_cannot_be_restored_fails_loudly(fake, host): 
     FIGURES["faults_clear_errors"] += 1
 
 
+@pytest.mark.parametrize("keeps_it", [False, True])
+def test_a_dropped_binding_under_a_later_deploy_is_never_restored_over_it(fake, host, keeps_it):  # type: ignore[no-untyped-def]
+    """The API drops an inherited binding from our write and a deploy lands right on top of it.
+    Restoring would undo that deploy: if it lacks the binding, the apply fails naming it; if it
+    holds it again, nothing is lost."""
+    state = _prepare(fake, host, "flip")
+    fake.drop_inherit, fake.drop_inherit_writes = {"ROOMS"}, 1
+
+    def deploy(account: str, script: str) -> None:
+        current = fake.scripts[(account, script)].bindings
+        fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "LATER", "bucket_name": "l"}]
+                    + ([UNMANAGED[1]] if keeps_it else []))
+
+    fake.after_settings_write = deploy
+    writes = fake.settings_writes("w")
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_an inherited binding dropped"] += 1
+    if keeps_it:
+        new_state, _ = _run(host, "flip", state)
+        assert new_state["last_apply"]["versions"] == 1
+        FIGURES["faults_recovered"] += 1
+    else:
+        with pytest.raises(HostError) as info:
+            _run(host, "flip", state)
+        message = info.value.details.strip().splitlines()[-1]
+        assert ("CloudflareOperationError: apply: the write to Worker 'api' (script 'w') dropped ROOMS (bindings the "
+                "plane does not manage) and a deploy landed on top of the write without them") in message
+        assert "re-deploy the Worker with wrangler" in message
+        FIGURES["faults_clear_errors"] += 1
+    live = fake.bindings(ACCOUNT, "w")
+    assert "LATER" in live and live["A"]["type"] == "secrets_store_secret", "the later deploy stands"
+    assert ("ROOMS" in live) is keeps_it and fake.settings_writes("w") == writes + 1, "nothing written over it"
+
+
 def test_stop_after_two_of_five_workers_converges_without_extra_versions(fake, host):  # type: ignore[no-untyped-def]
     scripts = [f"w{i}" for i in range(5)]
     for s in scripts:

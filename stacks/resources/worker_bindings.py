@@ -296,20 +296,27 @@ class WorkerSecretBindingsProvider(ResourceProvider):
             if dropped and base is not None:
                 restore = {name: base.id for name in dropped}
         else:
-            restore = self._lost_to_a_deploy(s, since, result, ours)
+            restore, newest = self._lost_to_a_deploy(s, since, result, ours)
+            # A deploy on top of ours decides the Worker's bindings now: what it holds is not lost.
+            dropped = [name for name in dropped if name not in newest and name not in restore]
         if wrong:
             raise CloudflareOperationError(
                 f"{s.action}: bindings of {s.subject} were written, but the new version lacks or misstates "
                 f"{', '.join(wrong)}; re-run (the next apply reads the Worker again and writes what is missing).")
         if restore:
             self._restore(s, result, restore)
-        elif dropped and len(since) <= 1:
+        elif dropped:
+            # Restoring on top of a later deploy could undo it, so the plane writes nothing more.
+            why = ("no earlier version was found to restore them from" if len(since) <= 1 else
+                   "a deploy landed on top of the write without them, and restoring could undo that deploy")
             raise CloudflareOperationError(
                 f"{s.action}: the write to {s.subject} dropped {', '.join(dropped)} (bindings the plane does not "
-                "manage) and no earlier version was found to restore them from: re-deploy the Worker with wrangler.")
+                f"manage) and {why}: re-deploy the Worker with wrangler.")
 
     def _lost_to_a_deploy(self, s: _Session, since: list[VersionInfo], result: Mapping[str, Any],
-                          ours: set[str]) -> dict[str, str]:
+                          ours: set[str]) -> tuple[dict[str, str], set[str]]:
+        """What the race cost (binding name -> the version to restore it from), and the bindings of
+        the newest version."""
         names = set(result)
         details = []
         for info in since:
@@ -320,13 +327,15 @@ class WorkerSecretBindingsProvider(ResourceProvider):
                     f"{s.action}: bindings of {s.subject} were written, but a deploy landed at the same time and its "
                     f"version could not be read ({type(exc).__name__}): re-run to restore anything it added.") from None
         mine = next((i for i, d in enumerate(details) if {b["name"] for b in d.bindings} == names), None)
+        newest = {b["name"] for b in details[0].bindings}
         if mine is None or mine + 1 >= len(details):
-            return {}  # ours was built upon, or nothing landed between our read and our write
+            return {}, newest  # ours was built upon, or nothing landed between our read and our write
         # The version our write replaced is the last deploy before it: what it held and ours lacks
         # is what the race cost. Earlier racing deploys were superseded by it (a binding one of them
         # added and the next removed stays removed).
         replaced = details[mine + 1]
-        return {b["name"]: replaced.id for b in replaced.bindings if b["name"] not in names and b["name"] not in ours}
+        return ({b["name"]: replaced.id for b in replaced.bindings if b["name"] not in names and b["name"] not in ours},
+                newest)
 
     def _restore(self, s: _Session, result: Mapping[str, Any], restore: Mapping[str, str]) -> None:
         bindings = [{"type": INHERIT, "name": name} for name in result]
