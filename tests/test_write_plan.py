@@ -128,6 +128,7 @@ def test_primary_count_leaves_fallback_copies_out() -> None:
     (Changes(repointed=("A",), primary_count=1), "repoint A"),
     (Changes(primary_count=1), "converge bindings"),
     (Changes(rotated=tuple(f"S{i}" for i in range(8)), primary_count=8), "rotate S0, S1, S2, S3, S4, S5 and 2 more"),
+    (Changes(rotated=tuple(f"S{i}" for i in range(6)), primary_count=6), "rotate S0, S1, S2, S3, S4, S5"),
 ])
 def test_the_message_names_the_change(chg: Changes, message: str) -> None:
     assert chg.message("prod") == f"secrets-plane: {message} (prod)"
