@@ -3,15 +3,18 @@ each behaviour the README claims, with the API calls and Worker versions it cost
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import pulumi
 import pytest
 from conftest import ACCOUNT, CANARY_PREFIX, STORE_ID, canary, leak_scan
 from fake_cloudflare import FakeCloudflare
 from provider_host import HostError
 from pulumi.runtime.proto import provider_pb2
 
+from stacks.resources import worker_bindings
 from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
 
 PLAIN_TEXT_CANARY = CANARY_PREFIX + "plain-text-var"
@@ -107,7 +110,6 @@ def test_a_wait_for_the_rate_limit_is_reported_and_warned_from_one_second(monkey
     """What this operation waited (the thread's total since it began), in last_apply and, from a
     second on, as a warning naming the Worker."""
     from stacks.api.ratelimit import PaceStats
-    from stacks.resources import worker_bindings
 
     stats = PaceStats(waited_s=7.0)  # earlier operations on the same thread waited too
 
@@ -135,6 +137,17 @@ def test_check_names_a_secret_text_binding_without_a_value() -> None:
     result = WorkerSecretBindingsProvider().check({}, props)
     assert [(f.property, f.reason) for f in result.failures or []] == [("values", "no value for binding B")]
     assert WorkerSecretBindingsProvider().check({}, legacy_props("w", ["A"])).failures == []
+
+
+def test_values_given_as_outputs_become_one_secret_input() -> None:
+    """The component passes a plain dict; a caller may pass Outputs: either way one secret."""
+    async def main() -> None:
+        plain = {"A": "x", "B": "y"}
+        for values in (plain, {"A": pulumi.Output.from_input("x"), "B": "y"}, pulumi.Output.from_input(plain)):
+            out = worker_bindings._secret_input(values)
+            assert await out.future() == plain
+            assert await out.is_secret()
+    asyncio.run(main())
 
 
 def test_rotation_sends_only_the_rotated_value(fake, host):  # type: ignore[no-untyped-def]
@@ -357,6 +370,18 @@ def test_delete_of_store_bindings_uses_the_settings_write(fake, host):  # type: 
     host.delete("w", state["_id"], olds(state))
     assert set(fake.bindings(ACCOUNT, "w")) == {b["name"] for b in UNMANAGED}
     assert unmanaged_unchanged(fake, "w")
+
+
+def test_delete_of_store_bindings_already_gone_writes_nothing(fake, host):  # type: ignore[no-untyped-def]
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    seed_store(fake, ["A"])
+    state, _ = host.up("w", None, store_props("w", ["A"]))
+    # A `wrangler deploy` without secrets_store_secrets in its config took them off already.
+    fake.deploy(ACCOUNT, "w", [b for b in fake.scripts[(ACCOUNT, "w")].bindings if b["name"] != "A"])
+    calls, versions = fake.api_calls("w"), fake.versions()["w"]
+    host.delete("w", state["_id"], olds(state))
+    assert fake.api_calls("w") == calls + 1, "one read, and no write"
+    assert fake.versions()["w"] == versions and unmanaged_unchanged(fake, "w")
 
 
 def test_delete_of_a_gone_worker_is_a_noop(fake, host):  # type: ignore[no-untyped-def]
