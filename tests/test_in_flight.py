@@ -170,21 +170,23 @@ def test_a_deployment_or_version_that_cannot_be_read_stops_before_writing(fake, 
     FIGURES["faults_clear_errors"] += 1
 
 
-def test_the_way_back_from_a_gradual_rollout_names_the_version_with_most_traffic(fake, host):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("share_of_new", [10.0, 75.0])
+def test_the_way_back_from_a_gradual_rollout_names_the_version_with_most_traffic(fake, host, share_of_new):  # type: ignore[no-untyped-def]
     assets = {"type": "assets", "name": "ASSETS"}
     fake.add_script(ACCOUNT, "w", UNMANAGED + [assets])
     state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
     script = fake.scripts[(ACCOUNT, "w")]
-    stable = script.latest.id
-    canary_version = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }")
-    script.deploy([(canary_version.id, 10.0), (stable, 90.0)])
+    old = script.latest.id
+    new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }").id
+    script.deploy([(new, share_of_new), (old, 100.0 - share_of_new)])
+    most = new if share_of_new > 50 else old
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight, not copyable"] += 1
     with pytest.raises(HostError) as info:
         host.up("w", state, rotated("w"))
     message = info.value.details.strip().splitlines()[-1]
-    assert f"deployed {canary_version.id} (10%), {stable} (90%)" in message
-    assert f"wrangler rollback {stable} --name w" in message, "back to what 90% of requests already run"
+    assert f"deployed {new} ({share_of_new:g}%), {old} ({100 - share_of_new:g}%)" in message
+    assert f"wrangler rollback {most} --name w" in message, "back to what most requests already run"
     FIGURES["faults_clear_errors"] += 1
 
 

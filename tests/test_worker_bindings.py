@@ -245,6 +245,7 @@ def test_diff_never_replaces_on_the_flip(fake, host):  # type: ignore[no-untyped
     # Only another account replaces (the Worker there is another Worker).
     moved = host.diff("w", state["_id"], olds(state), {**legacy_props("w", ["A"]), "account_id": "0" * 32})
     assert list(moved.replaces) == ["account_id"]
+    assert not moved.deleteBeforeReplace, "the other account's Worker gets its bindings before this one loses them"
 
 
 def test_diff_with_unknown_inputs_is_a_change(fake, host):  # type: ignore[no-untyped-def]
@@ -382,6 +383,16 @@ def test_delete_of_store_bindings_already_gone_writes_nothing(fake, host):  # ty
     host.delete("w", state["_id"], olds(state))
     assert fake.api_calls("w") == calls + 1, "one read, and no write"
     assert fake.versions()["w"] == versions and unmanaged_unchanged(fake, "w")
+
+
+def test_delete_of_only_external_bindings_makes_no_call(fake, host):  # type: ignore[no-untyped-def]
+    fake.add_script(ACCOUNT, "w", [{"type": "secret_text", "name": "EXT", "text": "set-by-wrangler-ext"}])
+    props = {**legacy_props("w", []), "bindings": [{"name": "EXT", "type": "secret_text", "secret": "EXT",
+                                                    "external": True}]}
+    state, _ = host.up("w", None, props)
+    calls = fake.api_calls("w")
+    host.delete("w", state["_id"], olds(state))
+    assert fake.api_calls("w") == calls and "EXT" in fake.bindings(ACCOUNT, "w"), "the plane never owned it"
 
 
 def test_delete_of_a_gone_worker_is_a_noop(fake, host):  # type: ignore[no-untyped-def]
