@@ -8,7 +8,7 @@ import pytest
 from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
 from fake_cloudflare import Fault
 from provider_host import HostError
-from test_worker_bindings import UNMANAGED, legacy_props, seed_store, store_props, unmanaged_unchanged
+from test_worker_bindings import UNMANAGED, legacy_props, olds, seed_store, store_props, unmanaged_unchanged
 
 ROTATED = CANARY_PREFIX + "A-rotated"
 
@@ -219,3 +219,19 @@ def test_a_deploy_of_the_copies_that_fails_changes_no_traffic_and_a_rerun_conver
     for vid in split.values():
         assert {b["name"]: b for b in script.version(vid).bindings}["A"]["text"] == ROTATED
     assert unmanaged_unchanged(fake, "w")
+
+
+def test_a_delete_with_versions_in_flight_removes_from_the_deployed_version_only(fake, host):  # type: ignore[no-untyped-def]
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    script = fake.scripts[(ACCOUNT, "w")]
+    deployed = script.latest.id
+    preview = fake.upload_version(ACCOUNT, "w", code=b"export default { preview: 'never deploy me' }")
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
+    host.delete("w", state["_id"], olds(state))
+    split = script.deployment.versions
+    assert len(split) == 1 and split[0]["percentage"] == 100.0 and split[0]["version_id"] not in (deployed, preview.id)
+    assert code_of(fake, "w", split[0]["version_id"]) == code_of(fake, "w", deployed)
+    assert set(fake.bindings(ACCOUNT, "w")) == {b["name"] for b in UNMANAGED} and unmanaged_unchanged(fake, "w")
+    FIGURES["faults_recovered"] += 1

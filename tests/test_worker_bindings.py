@@ -4,6 +4,7 @@ each behaviour the README claims, with the API calls and Worker versions it cost
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import json
 from typing import Any
 
@@ -148,6 +149,13 @@ def test_values_given_as_outputs_become_one_secret_input() -> None:
             assert await out.future() == plain
             assert await out.is_secret()
     asyncio.run(main())
+
+
+def test_version_times_parse_as_the_api_writes_them_and_anything_else_is_unknown() -> None:
+    """An unreadable `created_on` must not stop an apply: that version only cannot count as racing."""
+    from stacks.api.workers import _parse_time
+    assert _parse_time("2026-11-27T10:00:00.123456Z") == _dt.datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=_dt.UTC)
+    assert _parse_time("27/11/2026") is None and _parse_time(None) is None and _parse_time("") is None
 
 
 def test_rotation_sends_only_the_rotated_value(fake, host):  # type: ignore[no-untyped-def]
