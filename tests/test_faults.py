@@ -356,6 +356,7 @@ def test_an_inherited_binding_the_api_drops_is_restored(fake, host):  # type: ig
     assert unmanaged_unchanged(fake, "w")
     assert fake.settings_writes("w") == writes + 2
     assert new_state["last_apply"]["versions"] == 2, "the write and the restore"
+    assert fake.scripts[(ACCOUNT, "w")].latest.annotations["workers/message"] == "secrets-plane: restore ROOMS (staging)"
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_an inherited binding dropped"] += 1
     FIGURES["faults_recovered"] += 1

@@ -96,6 +96,7 @@ def test_more_than_100_values_go_in_batches_of_100(fake, host):  # type: ignore[
     names = [f"S{i:03d}" for i in range(110)]
     state, _ = host.up("w", None, legacy_props("w", names))
     assert fake.bulk_writes("w") == 2 and fake.api_calls("w") == 2
+    assert latest_annotations(fake, "w")["workers/message"] == "secrets-plane: remove A, B (staging)"
     sent = [sorted(json.loads(fake.bodies[i])["secrets"]) for i, (m, p) in enumerate(fake.calls)
             if m == "PATCH" and p.endswith("/scripts/w/secrets-bulk")]
     assert [len(batch) for batch in sent] == [100, 10] and sorted(sent[0] + sent[1]) == names
@@ -256,6 +257,20 @@ def test_diff_never_replaces_on_the_flip(fake, host):  # type: ignore[no-untyped
     assert not moved.deleteBeforeReplace, "the other account's Worker gets its bindings before this one loses them"
 
 
+def test_a_new_script_name_moves_the_bindings_and_leaves_the_old_worker_as_found(fake, host):  # type: ignore[no-untyped-def]
+    """`script_name` edited in the manifest: same resource (URN), another Worker."""
+    fake.add_script(ACCOUNT, "w-old", UNMANAGED)
+    fake.add_script(ACCOUNT, "w-new", [])
+    state, _ = host.up("w", None, legacy_props("w-old", ["A", "B"]))
+    diff = host.diff("w", state["_id"], olds(state), legacy_props("w-new", ["A", "B"]))
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
+    state, action = host.up("w", state, legacy_props("w-new", ["A", "B"]))
+    assert action == "update"
+    assert set(fake.bindings(ACCOUNT, "w-old")) == {b["name"] for b in UNMANAGED} and unmanaged_unchanged(fake, "w-old")
+    assert {n: b["text"] for n, b in fake.bindings(ACCOUNT, "w-new").items()} == {"A": canary("A"), "B": canary("B")}
+    assert [b["name"] for b in state["bindings"]] == ["A", "B"]
+
+
 def test_diff_with_unknown_inputs_is_a_change(fake, host):  # type: ignore[no-untyped-def]
     """In a preview, an input computed by another resource (a store id, a value) may be unknown,
     the whole `bindings` list included: Diff reports a change instead of comparing placeholders."""
@@ -370,6 +385,7 @@ def test_delete_removes_only_managed_bindings(fake, host):  # type: ignore[no-un
     assert set(fake.bindings(ACCOUNT, "w")) == {b["name"] for b in UNMANAGED}
     assert unmanaged_unchanged(fake, "w")
     assert fake.bulk_writes("w") == 2 and fake.api_calls("w") == 2
+    assert latest_annotations(fake, "w")["workers/message"] == "secrets-plane: remove A, B (staging)"
 
 
 def test_delete_of_store_bindings_uses_the_settings_write(fake, host):  # type: ignore[no-untyped-def]
