@@ -14,7 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WP, WB, FAKE = "stacks/resources/write_plan.py", "stacks/resources/worker_bindings.py", "tests/fake_cloudflare.py"
+API = "stacks/api/workers.py"
 UNIT, PROPERTY = "tests/test_worker_bindings.py", "tests/test_property_bindings.py"
+PLAN, FAULTS, IN_FLIGHT = "tests/test_write_plan.py", "tests/test_faults.py", "tests/test_in_flight.py"
 
 # (what breaks, file, original text, broken text, tests expected to catch it)
 BREAKS: list[tuple[str, str, str, str, str]] = [
@@ -42,6 +44,46 @@ BREAKS: list[tuple[str, str, str, str, str]] = [
     ("the fake hiding a plain_text binding's text", FAKE,
      '    if binding.get("type") in SECRET_TYPES:\n        return {k: v for k, v in binding.items()',
      '    if True:\n        return {k: v for k, v in binding.items()', UNIT),
+]
+
+# Mutants that survived the last full cosmic-ray run (mutation/survivors.txt), each applied as it was
+# made, with the test written for it since.
+BREAKS += [
+    ("survivor: a delete writes although none of its bindings is live", WB,
+     "        if not managed & set(live):", "        if not managed | set(live):", UNIT),
+    ("survivor: a delete of external bindings only calls the API", WB,
+     'if not specs or not props.get("script_name"):', 'if not specs and not props.get("script_name"):', UNIT),
+    ("survivor: a delete with versions in flight needs 10214 and 10215 at once", WB,
+     "if VERSION_NOT_DEPLOYED_SECRETS in error_codes(exc) or VERSION_NOT_DEPLOYED_SETTINGS in error_codes(exc):",
+     "if VERSION_NOT_DEPLOYED_SECRETS in error_codes(exc) and VERSION_NOT_DEPLOYED_SETTINGS in error_codes(exc):",
+     IN_FLIGHT),
+    ("survivor: the delete's version message loses its stack", WB,
+     'x["type"] == STORE)))\n        message = chg.message(str(props.get("stack") or "?"))',
+     'x["type"] == STORE)))\n        message = chg.message(str(props.get("stack") and "?"))', UNIT),
+    ("survivor: the restore's version message loses its stack", WB,
+     "({s.props.get('stack') or '?'})", "({s.props.get('stack') and '?'})", FAULTS),
+    ("survivor: values given as Outputs", WB,
+     "    if isinstance(values, Mapping) and all(", "    if not isinstance(values, Mapping) and all(", UNIT),
+    ("survivor: an external binding reported as unmanaged", WB,
+     "and n not in previously)", "or n not in previously)", UNIT),
+    ("survivor: refresh reports managed bindings as unmanaged", WB,
+     'for b in props.get("bindings") or []})', 'for b in props.get("bindings") and []})', UNIT),
+    ("survivor: a new script_name unseen by Diff", WB,
+     'changed = bool(replaces) or olds.get("script_name")', 'changed = bool(replaces) and olds.get("script_name")', UNIT),
+    ("survivor: an account move deletes before it creates", WB,
+     "delete_before_replace=False)", "delete_before_replace=True)", UNIT),
+    ("survivor: a failed deploy of the copied versions passed on raw", WB,
+     "            s.api.deploy(uploaded, message)\n        except APIError as exc:",
+     "            s.api.deploy(uploaded, message)\n        except KeyError as exc:", IN_FLIGHT),
+    ("survivor: the rollback hint picks by version id, not traffic", WB,
+     "key=lambda v: v[1])", "key=lambda v: v[0])", IN_FLIGHT),
+    ("survivor: a binding dropped under a later deploy is lost silently (the code was fixed)", WB,
+     "            dropped = [name for name in dropped if name not in newest and name not in restore]",
+     "            dropped = []", FAULTS),
+    ("survivor: exactly six names end in 'and 0 more'", WP,
+     "if len(ordered) > SHOWN_NAMES", "if len(ordered) >= SHOWN_NAMES", PLAN),
+    ("survivor: an unreadable version time stops the apply", API,
+     "    except ValueError:\n        return None", "    except KeyError:\n        return None", UNIT),
 ]
 
 

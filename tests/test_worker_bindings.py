@@ -96,7 +96,6 @@ def test_more_than_100_values_go_in_batches_of_100(fake, host):  # type: ignore[
     names = [f"S{i:03d}" for i in range(110)]
     state, _ = host.up("w", None, legacy_props("w", names))
     assert fake.bulk_writes("w") == 2 and fake.api_calls("w") == 2
-    assert latest_annotations(fake, "w")["workers/message"] == "secrets-plane: remove A, B (staging)"
     sent = [sorted(json.loads(fake.bodies[i])["secrets"]) for i, (m, p) in enumerate(fake.calls)
             if m == "PATCH" and p.endswith("/scripts/w/secrets-bulk")]
     assert [len(batch) for batch in sent] == [100, 10] and sorted(sent[0] + sent[1]) == names
