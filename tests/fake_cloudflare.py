@@ -216,6 +216,7 @@ class FakeCloudflare:
         # one second after each (a write follows its read within the second; an older version is
         # always older than a later read). None: the real clock.
         self.now: str | None = "2026-11-20T09:00:00Z"
+        self.date_header = True  # False: responses without `Date` (a proxy that strips it)
         self.before_settings_write: Callable[[str, str], None] | None = None
         self.after_settings_write: Callable[[str, str], None] | None = None  # before its response
         # Unresolvable `inherit` bindings are "silently dropped" unless the caller asks for strict
@@ -330,6 +331,10 @@ class FakeCloudflare:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def send_header(self, keyword: str, value: str) -> None:
+                if keyword != "Date" or fake.date_header:
+                    super().send_header(keyword, value)
 
             def date_time_string(self, timestamp: float | None = None) -> str:
                 """The `Date` header, by the account's clock (the one that stamps versions)."""

@@ -266,6 +266,31 @@ def test_four_deploys_between_read_and_write_each_keep_what_they_added(fake, hos
     FIGURES["faults_recovered"] += 1
 
 
+def test_a_race_repaired_under_a_later_deploy_keeps_that_deploy(fake, host):  # type: ignore[no-untyped-def]
+    """A deploy lands between our read and our write (our write lacks what it added) and another
+    right on top of our write: the repair is written on top of the newest, keeping what it added."""
+    state = _prepare(fake, host, "flip")
+
+    def racing(account: str, script: str) -> None:
+        current = fake.scripts[(account, script)].bindings
+        fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}])
+
+    def on_top(account: str, script: str) -> None:
+        current = fake.scripts[(account, script)].bindings
+        fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "LATER", "bucket_name": "l"}])
+
+    fake.before_settings_write, fake.after_settings_write = racing, on_top
+    writes = fake.settings_writes("w")
+    new_state, _ = _run(host, "flip", state)
+    live = fake.bindings(ACCOUNT, "w")
+    assert {"UPLOADS", "LATER"} <= set(live), "the racing deploy's binding restored, the later deploy's kept"
+    assert live["A"]["type"] == "secrets_store_secret" and unmanaged_unchanged(fake, "w")
+    assert fake.settings_writes("w") == writes + 2 and new_state["last_apply"]["versions"] == 2
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_a deploy between read and write"] += 1
+    FIGURES["faults_recovered"] += 1
+
+
 def test_a_binding_one_racing_deploy_added_and_the_next_removed_stays_removed(fake, host):  # type: ignore[no-untyped-def]
     state = _prepare(fake, host, "flip")
     before = [dict(b) for b in fake.scripts[(ACCOUNT, "w")].bindings]
@@ -357,6 +382,19 @@ def test_an_inherited_binding_the_api_drops_is_restored(fake, host):  # type: ig
     assert fake.settings_writes("w") == writes + 2
     assert new_state["last_apply"]["versions"] == 2, "the write and the restore"
     assert fake.scripts[(ACCOUNT, "w")].latest.annotations["workers/message"] == "secrets-plane: restore ROOMS (staging)"
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_an inherited binding dropped"] += 1
+    FIGURES["faults_recovered"] += 1
+
+
+def test_a_dropped_binding_is_restored_when_responses_carry_no_date(fake, host):  # type: ignore[no-untyped-def]
+    """Without a `Date` header no race can be told apart; the version before ours still has it."""
+    state = _prepare(fake, host, "flip")
+    fake.date_header = False
+    fake.drop_inherit, fake.drop_inherit_writes = {"ROOMS"}, 1
+    new_state, _ = _run(host, "flip", state)
+    assert fake.bindings(ACCOUNT, "w")["ROOMS"] == UNMANAGED[1] and unmanaged_unchanged(fake, "w")
+    assert new_state["last_apply"]["versions"] == 2, "the write and the restore"
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_an inherited binding dropped"] += 1
     FIGURES["faults_recovered"] += 1

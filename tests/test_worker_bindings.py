@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -174,6 +175,8 @@ def test_rotation_sends_only_the_rotated_value(fake, host):  # type: ignore[no-u
     assert fake.bindings(ACCOUNT, "w")["B"]["text"] == canary("B")
     assert state2["value_changed_at"]["B"] == LONG_AGO, "an untouched value keeps the date it last changed"
     assert state2["value_changed_at"]["A"] > LONG_AGO
+    # Whole seconds in UTC, as the audit prints them and sorts them.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", state2["value_changed_at"]["A"])
     assert latest_annotations(fake, "w") == {"workers/message": "secrets-plane: rotate A (staging)",
                                               "workers/tag": "secrets-plane"}
 

@@ -291,12 +291,14 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         floor = read_at.replace(microsecond=0) if read_at else None
         since = [v for v in versions if floor is not None and v.created_on is not None and v.created_on >= floor]
         restore: dict[str, str] = {}
+        newest: set[str] = set(result)
         if len(since) <= 1:
             base = versions[1] if len(versions) > 1 else None
             if dropped and base is not None:
                 restore = {name: base.id for name in dropped}
         else:
-            restore, newest = self._lost_to_a_deploy(s, since, result, ours)
+            lost, newest = self._lost_to_a_deploy(s, since, result, ours)
+            restore = {name: vid for name, vid in lost.items() if name not in newest}
             # A deploy on top of ours decides the Worker's bindings now: what it holds is not lost.
             dropped = [name for name in dropped if name not in newest and name not in restore]
         if wrong:
@@ -304,7 +306,7 @@ class WorkerSecretBindingsProvider(ResourceProvider):
                 f"{s.action}: bindings of {s.subject} were written, but the new version lacks or misstates "
                 f"{', '.join(wrong)}; re-run (the next apply reads the Worker again and writes what is missing).")
         if restore:
-            self._restore(s, result, restore)
+            self._restore(s, newest, restore)
         elif dropped:
             # Restoring on top of a later deploy could undo it, so the plane writes nothing more.
             why = ("no earlier version was found to restore them from" if len(since) <= 1 else
@@ -337,8 +339,10 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         return ({b["name"]: replaced.id for b in replaced.bindings if b["name"] not in names and b["name"] not in ours},
                 newest)
 
-    def _restore(self, s: _Session, result: Mapping[str, Any], restore: Mapping[str, str]) -> None:
-        bindings = [{"type": INHERIT, "name": name} for name in result]
+    def _restore(self, s: _Session, keep: set[str], restore: Mapping[str, str]) -> None:
+        """One write on top of the newest version (ours, or a deploy that landed on top of it):
+        everything it holds inherited, and each lost binding inherited from the version that had it."""
+        bindings = [{"type": INHERIT, "name": name} for name in sorted(keep)]
         bindings += [{"type": INHERIT, "name": name, "version_id": vid} for name, vid in sorted(restore.items())]
         message = f"secrets-plane: restore {', '.join(sorted(restore))} ({s.props.get('stack') or '?'})"
         try:
