@@ -387,6 +387,25 @@ def test_an_inherited_binding_the_api_drops_is_restored(fake, host):  # type: ig
     FIGURES["faults_recovered"] += 1
 
 
+def test_a_versions_listing_that_fails_after_the_write_asks_for_a_re_run_that_converges(fake, host):  # type: ignore[no-untyped-def]
+    state = _prepare(fake, host, "flip")
+    fault = Fault("GET", r"/workers/scripts/w/versions$", kind="status", status=503, times=99)
+    fake.faults.append(fault)
+    with pytest.raises(HostError) as info:
+        _run(host, "flip", state)
+    message = info.value.details.strip().splitlines()[-1]
+    assert "CloudflareOperationError: apply: listing versions of Worker 'api' (script 'w')" in message
+    assert any(fix in message for fix in FIXES) and CANARY_PREFIX not in info.value.details
+    assert fake.bindings(ACCOUNT, "w")["A"]["type"] == "secrets_store_secret", "the write itself landed"
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_status_503"] += 1
+    FIGURES["faults_clear_errors"] += 1
+    fake.faults.remove(fault)
+    writes = fake.settings_writes("w")
+    _run(host, "flip", state)  # the engine kept the old state: the live Worker already matches
+    assert fake.settings_writes("w") == writes and unmanaged_unchanged(fake, "w")
+
+
 def test_a_dropped_binding_is_restored_when_responses_carry_no_date(fake, host):  # type: ignore[no-untyped-def]
     """Without a `Date` header no race can be told apart; the version before ours still has it."""
     state = _prepare(fake, host, "flip")
