@@ -555,6 +555,7 @@ def test_outputs_hold_values_only_under_the_secret_name_and_never_a_plain_text(f
     state, _ = host.up("w", state, flipped)  # the settings path reads the Worker, plain_text included
     _, refreshed = host.read("w", state["_id"], olds(state))
     assert refreshed["unmanaged"] == sorted(b["name"] for b in UNMANAGED), "refresh lists only the foreign ones"
+    assert refreshed["value_changed_at"] == state["value_changed_at"], "a read cannot see values: their dates stay"
     for outputs in (state, refreshed):
         public = {k: v for k, v in outputs.items() if k not in ("values", "__provider")}
         assert CANARY_PREFIX not in leak_scan(json.dumps(public))

@@ -119,6 +119,7 @@ def test_primary_count_leaves_fallback_copies_out() -> None:
     (Changes(to_text=("A", "B"), set_values=("A", "B"), primary_count=2), "backend flip to Worker secrets"),
     # A part of the Worker moves: not a flip.
     (Changes(to_store=("A",), primary_count=2), "move A to the store"),
+    (Changes(to_store=("A",), added=("A",), primary_count=2), "move A to the store"),
     (Changes(to_text=("A",), set_values=("A",), primary_count=2), "move A to Worker secrets"),
     # All of it moves, with a rotation or a removal on the way: say each.
     (Changes(to_store=("A",), rotated=("B",), set_values=("B",), primary_count=1), "rotate B; move A to the store"),
