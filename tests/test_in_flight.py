@@ -235,3 +235,22 @@ def test_a_delete_with_versions_in_flight_removes_from_the_deployed_version_only
     assert code_of(fake, "w", split[0]["version_id"]) == code_of(fake, "w", deployed)
     assert set(fake.bindings(ACCOUNT, "w")) == {b["name"] for b in UNMANAGED} and unmanaged_unchanged(fake, "w")
     FIGURES["faults_recovered"] += 1
+
+
+def test_a_copy_that_cannot_be_uploaded_changes_no_traffic_and_names_the_version(fake, host):  # type: ignore[no-untyped-def]
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    script = fake.scripts[(ACCOUNT, "w")]
+    deployed = script.latest.id
+    fake.upload_version(ACCOUNT, "w", code=b"export default { preview: 'never deploy me' }")
+    split = list(script.deployment.versions)
+    fake.faults.append(Fault("POST", r"/workers/scripts/w/versions$", kind="status", status=503, times=99))
+    FIGURES["faults_injected"] += 1
+    FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
+    with pytest.raises(HostError) as info:
+        host.up("w", state, rotated("w"))
+    message = info.value.details.strip().splitlines()[-1]
+    assert f"CloudflareOperationError: apply: copying version {deployed} of Worker 'api' (script 'w')" in message
+    assert "re-run" in message.lower() and CANARY_PREFIX not in info.value.details
+    assert script.deployment.versions == split and unmanaged_unchanged(fake, "w")
+    FIGURES["faults_clear_errors"] += 1
