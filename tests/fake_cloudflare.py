@@ -253,7 +253,7 @@ class FakeCloudflare:
         if self.now is None:
             return _utcnow()
         stamp = self.now
-        moved = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) + dt.timedelta(seconds=1)
+        moved = dt.datetime.fromisoformat(stamp) + dt.timedelta(seconds=1)
         self.now = moved.isoformat().replace("+00:00", "Z")
         return stamp
 
@@ -340,7 +340,7 @@ class FakeCloudflare:
                 """The `Date` header, by the account's clock (the one that stamps versions)."""
                 if fake.now is None or timestamp is not None:
                     return super().date_time_string(timestamp)
-                return email.utils.format_datetime(dt.datetime.fromisoformat(fake.now.replace("Z", "+00:00")), usegmt=True)
+                return email.utils.format_datetime(dt.datetime.fromisoformat(fake.now), usegmt=True)
 
             def _dispatch(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -683,7 +683,7 @@ class FakeCloudflare:
             if script.version(v["version_id"]) is None:
                 raise ApiError(400, 10021, f"unknown version {v['version_id']}")
         d = script.deploy([(v["version_id"], float(v["percentage"])) for v in versions], source="api",
-                          created_on=self.version_time() or _utcnow(),
+                          created_on=self.version_time(),
                           annotations={k: v for k, v in (data.get("annotations") or {}).items() if k == "workers/message"})
         return 200, _envelope(_deployment(d)), {}
 

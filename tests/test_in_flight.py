@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
-from fake_cloudflare import Fault
+from fake_cloudflare import Fault, Script
 from provider_host import HostError
 from test_worker_bindings import UNMANAGED, legacy_props, olds, seed_store, store_props, unmanaged_unchanged
 
@@ -17,6 +17,20 @@ def rotated(script: str) -> dict:  # type: ignore[type-arg]
     props = legacy_props(script, ["A", "B"])
     props["values"]["A"] = ROTATED
     return props
+
+
+def applied(fake, host, script: str = "w", extra: tuple[dict, ...] = ()) -> tuple[dict, Script]:  # type: ignore[no-untyped-def, type-arg]
+    """A Worker with bindings the plane does not manage, and the plane's A and B applied."""
+    fake.add_script(ACCOUNT, script, UNMANAGED + list(extra))
+    state, _ = host.up(script, None, legacy_props(script, ["A", "B"]))
+    return state, fake.scripts[(ACCOUNT, script)]
+
+
+def refused(host, state: dict, script: str = "w") -> tuple[str, str]:  # type: ignore[no-untyped-def, type-arg]
+    """A rotation the provider fails: the error's message line, and everything the host reported."""
+    with pytest.raises(HostError) as info:
+        host.up(script, state, rotated(script))
+    return info.value.details.strip().splitlines()[-1], info.value.details
 
 
 def code_of(fake, script: str, version_id: str) -> bytes:  # type: ignore[no-untyped-def]
@@ -99,22 +113,18 @@ def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_
     """A version serving static assets cannot be copied faithfully (an upload keeps the latest
     version's assets), so the provider refuses before writing, naming the way out."""
     assets = {"type": "assets", "name": "ASSETS"}
-    fake.add_script(ACCOUNT, "site", UNMANAGED + [assets])
-    state, _ = host.up("site", None, legacy_props("site", ["A", "B"]))
-    script = fake.scripts[(ACCOUNT, "site")]
+    state, script = applied(fake, host, "site", (assets,))
     deployed = script.latest.id
     preview = fake.upload_version(ACCOUNT, "site")
     history = len(script.history)
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight, not copyable"] += 1
-    with pytest.raises(HostError) as info:
-        host.up("site", state, rotated("site"))
-    message = info.value.details.strip().splitlines()[-1]
+    message, details = refused(host, state, "site")
     assert f"Worker 'api' (script 'site') has versions in flight: deployed {deployed} (100%); latest {preview.id}" in message
     assert "never deploys code that was not deployed" in message and "static assets" in message
     assert f"wrangler versions deploy {preview.id}@100% --name site" in message
     assert f"wrangler rollback {deployed} --name site" in message
-    assert CANARY_PREFIX not in info.value.details
+    assert CANARY_PREFIX not in details
     assert len(script.history) == history, "nothing was uploaded or written"
     FIGURES["faults_clear_errors"] += 1
     # The way out: finish the rollout; the next run converges on the ordinary path.
@@ -128,9 +138,7 @@ def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_
 def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host, shape):  # type: ignore[no-untyped-def]
     """Workers Sites (a `__STATIC_CONTENT_MANIFEST` module) and service-worker scripts (no main
     module) cannot be uploaded again as modules: refused before anything is written."""
-    fake.add_script(ACCOUNT, "w", UNMANAGED)
-    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
-    script = fake.scripts[(ACCOUNT, "w")]
+    state, script = applied(fake, host)
     deployed = script.latest
     if shape == "workers-sites":
         deployed.modules["__STATIC_CONTENT_MANIFEST"] = (b"{}", "text/plain")
@@ -140,9 +148,7 @@ def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host,
     history = len(script.history)
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight, not copyable"] += 1
-    with pytest.raises(HostError) as info:
-        host.up("w", state, rotated("w"))
-    message = info.value.details.strip().splitlines()[-1]
+    message, details = refused(host, state)
     assert "its code cannot be copied as modules (Workers Sites or a service-worker script)" in message
     assert f"wrangler rollback {deployed.id} --name w" in message
     assert len(script.history) == history and unmanaged_unchanged(fake, "w")
@@ -154,18 +160,15 @@ def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host,
     ("content", "cannot copy the deployed versions: version "),
 ])
 def test_a_deployment_or_version_that_cannot_be_read_stops_before_writing(fake, host, call, words):  # type: ignore[no-untyped-def]
-    fake.add_script(ACCOUNT, "w", UNMANAGED)
-    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
+    state, _ = applied(fake, host)
     fake.upload_version(ACCOUNT, "w")
     history = len(fake.scripts[(ACCOUNT, "w")].history)
     path = r"/workers/scripts/w/deployments$" if call == "deployment" else r"/workers/scripts/w/content/v2$"
     fake.faults.append(Fault("GET", path, kind="status", status=503, times=99))
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
-    with pytest.raises(HostError) as info:
-        host.up("w", state, rotated("w"))
-    message = info.value.details.strip().splitlines()[-1]
-    assert words in message and CANARY_PREFIX not in info.value.details
+    message, details = refused(host, state)
+    assert words in message and CANARY_PREFIX not in details
     assert len(fake.scripts[(ACCOUNT, "w")].history) == history and unmanaged_unchanged(fake, "w")
     FIGURES["faults_clear_errors"] += 1
 
@@ -173,27 +176,21 @@ def test_a_deployment_or_version_that_cannot_be_read_stops_before_writing(fake, 
 @pytest.mark.parametrize("share_of_new", [10.0, 75.0])
 def test_the_way_back_from_a_gradual_rollout_names_the_version_with_most_traffic(fake, host, share_of_new):  # type: ignore[no-untyped-def]
     assets = {"type": "assets", "name": "ASSETS"}
-    fake.add_script(ACCOUNT, "w", UNMANAGED + [assets])
-    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
-    script = fake.scripts[(ACCOUNT, "w")]
+    state, script = applied(fake, host, extra=(assets,))
     old = script.latest.id
     new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }").id
     script.deploy([(new, share_of_new), (old, 100.0 - share_of_new)])
     most = new if share_of_new > 50 else old
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight, not copyable"] += 1
-    with pytest.raises(HostError) as info:
-        host.up("w", state, rotated("w"))
-    message = info.value.details.strip().splitlines()[-1]
+    message, details = refused(host, state)
     assert f"deployed {new} ({share_of_new:g}%), {old} ({100 - share_of_new:g}%)" in message
     assert f"wrangler rollback {most} --name w" in message, "back to what most requests already run"
     FIGURES["faults_clear_errors"] += 1
 
 
 def test_a_deploy_of_the_copies_that_fails_changes_no_traffic_and_a_rerun_converges(fake, host):  # type: ignore[no-untyped-def]
-    fake.add_script(ACCOUNT, "w", UNMANAGED)
-    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
-    script = fake.scripts[(ACCOUNT, "w")]
+    state, script = applied(fake, host)
     old = script.latest.id
     new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }")
     script.deploy([(new.id, 10.0), (old, 90.0)])
@@ -201,12 +198,10 @@ def test_a_deploy_of_the_copies_that_fails_changes_no_traffic_and_a_rerun_conver
     fake.faults.append(fault)
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
-    with pytest.raises(HostError) as info:
-        host.up("w", state, rotated("w"))
-    message = info.value.details.strip().splitlines()[-1]
+    message, details = refused(host, state)
     assert "CloudflareOperationError: apply: deploying the copied versions of Worker 'api' (script 'w')" in message
     assert "re-run" in message.lower(), "says what to do"
-    assert CANARY_PREFIX not in info.value.details
+    assert CANARY_PREFIX not in details
     assert script.deployment.versions == [{"version_id": new.id, "percentage": 10.0},
                                           {"version_id": old, "percentage": 90.0}], "traffic untouched"
     FIGURES["faults_clear_errors"] += 1
@@ -222,9 +217,7 @@ def test_a_deploy_of_the_copies_that_fails_changes_no_traffic_and_a_rerun_conver
 
 
 def test_a_delete_with_versions_in_flight_removes_from_the_deployed_version_only(fake, host):  # type: ignore[no-untyped-def]
-    fake.add_script(ACCOUNT, "w", UNMANAGED)
-    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
-    script = fake.scripts[(ACCOUNT, "w")]
+    state, script = applied(fake, host)
     deployed = script.latest.id
     preview = fake.upload_version(ACCOUNT, "w", code=b"export default { preview: 'never deploy me' }")
     FIGURES["faults_injected"] += 1
@@ -238,19 +231,15 @@ def test_a_delete_with_versions_in_flight_removes_from_the_deployed_version_only
 
 
 def test_a_copy_that_cannot_be_uploaded_changes_no_traffic_and_names_the_version(fake, host):  # type: ignore[no-untyped-def]
-    fake.add_script(ACCOUNT, "w", UNMANAGED)
-    state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
-    script = fake.scripts[(ACCOUNT, "w")]
+    state, script = applied(fake, host)
     deployed = script.latest.id
     fake.upload_version(ACCOUNT, "w", code=b"export default { preview: 'never deploy me' }")
     split = list(script.deployment.versions)
     fake.faults.append(Fault("POST", r"/workers/scripts/w/versions$", kind="status", status=503, times=99))
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
-    with pytest.raises(HostError) as info:
-        host.up("w", state, rotated("w"))
-    message = info.value.details.strip().splitlines()[-1]
+    message, details = refused(host, state)
     assert f"CloudflareOperationError: apply: copying version {deployed} of Worker 'api' (script 'w')" in message
-    assert "re-run" in message.lower() and CANARY_PREFIX not in info.value.details
+    assert "re-run" in message.lower() and CANARY_PREFIX not in details
     assert script.deployment.versions == split and unmanaged_unchanged(fake, "w")
     FIGURES["faults_clear_errors"] += 1
