@@ -55,8 +55,10 @@ class Engine:
     def __init__(self, fake: FakeCloudflare, account: str, store_id: str, parallel: int = ENGINE_PARALLELISM,
                  env: dict[str, str] | None = None):
         self.fake, self.account, self.store_id, self.parallel = fake, account, store_id, parallel
+        # Started as the engine starts a provider plugin: with the engine's address, where the
+        # provider says what it waits for (host.engine.messages).
         self.host = ProviderHost({"CLOUDFLARE_API_TOKEN": "bench", "CLOUDFLARE_BASE_URL": fake.base_url,
-                                  **(env or {})})
+                                  **(env or {})}, engine=True)
         self.inputs: dict[str, dict[str, Any]] = {}
         self.state: dict[str, dict[str, Any]] = {}
         self.store_ids: dict[str, str] = {}  # URN -> store secret id

@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlparse
 
 PREFIX = "/client/v4"
 SECRET_TYPES = ("secret_text", "secret_key")
+# Per-version settings a version upload's metadata states (see Version.runtime).
+UPLOAD_RUNTIME_FIELDS = ("placement", "limits", "cache_options", "usage_model", "exports")
 
 
 def _utcnow() -> str:
@@ -46,6 +48,19 @@ class Fault:
     retry_after: float | None = None
     delay_s: float = 0.0
     after: int = 0  # matching calls let through before the fault starts
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. the `Ratelimit` a 429 carries
+
+
+@dataclass
+class Hook:
+    """Something else happens on the account just before a matching request is served: a
+    `wrangler versions deploy` landing between two calls of the plane, say."""
+
+    method: str
+    path_re: str
+    action: Callable[[], None]
+    after: int = 0  # matching calls served before the hook runs
+    times: int = 1
 
 
 @dataclass
@@ -60,6 +75,14 @@ class Version:
     compatibility_flags: list[str] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
     source: str = "wrangler"
+    # The per-version settings an upload states, under their upload metadata names: `placement`
+    # (Smart Placement, or targeted with region/host/hostname), `limits` ({cpu_ms, subrequests}),
+    # `cache_options`, `usage_model`, `exports` (Durable Object and entrypoint exports), plus what the
+    # platform records: `migration_tag`, `containers`. Sources: SDK version_create_params.Metadata
+    # (cache_options, usage_model, exports), the settings' Placement and Limits types
+    # (script_and_version_setting_get_response), and wrangler's createWorkerUploadForm, which sends
+    # `placement` and `limits` in a version upload's metadata (workers-sdk PR 13843).
+    runtime: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +106,11 @@ class Script:
     history: list[Version] = field(default_factory=list)  # oldest first
     deployments: list[Deployment] = field(default_factory=list)  # oldest first
     clock: Callable[[], str] = _utcnow  # the account's clock, for versions made without a time
+    # Script-level settings, not versioned: `PATCH .../script-settings` changes them, uploads and
+    # deployments do not (SDK workers.scripts.settings: logpush, observability, tags, tail_consumers;
+    # the settings PATCH's 10214 message names that endpoint for "logpush" and "tail_consumers").
+    script_settings: dict[str, Any] = field(default_factory=lambda: {
+        "logpush": False, "observability": None, "tags": [], "tail_consumers": []})
 
     # ---- views --------------------------------------------------------------------------------
     @property
@@ -120,7 +148,10 @@ class Script:
     def add_version(self, bindings: list[dict[str, Any]], *, deploy: bool, source: str,
                     annotations: dict[str, str] | None = None, modules: dict[str, tuple[bytes, str]] | None = None,
                     main_module: str | None = None, created_on: str | None = None,
-                    compatibility_date: str | None = None, compatibility_flags: list[str] | None = None) -> Version:
+                    compatibility_date: str | None = None, compatibility_flags: list[str] | None = None,
+                    runtime: dict[str, Any] | None = None) -> Version:
+        """A new version. What it does not state comes from the latest one (a script-level write
+        makes its version from the latest); an upload states everything (`runtime` given, even empty)."""
         number = len(self.history) + 1
         base = self.history[-1] if self.history else None
         version = Version(
@@ -133,7 +164,8 @@ class Script:
                 base.compatibility_date if base else "2025-09-01"),
             compatibility_flags=list(compatibility_flags if compatibility_flags is not None
                                      else (base.compatibility_flags if base else [])),
-            annotations=dict(annotations or {}), source=source)
+            annotations=dict(annotations or {}), source=source,
+            runtime=dict(runtime if runtime is not None else (base.runtime if base else {})))
         self.history.append(version)
         if deploy:
             self.deploy([(version.id, 100.0)], source=source, created_on=version.created_on)
@@ -173,8 +205,10 @@ class RateLimit:
     `Ratelimit-Policy: "default";q=<quota>;w=<window>`, and `retry-after` on a 429.
     Source: developers.cloudflare.com/fundamentals/api/reference/limits/ (rate limiting headers)."""
 
-    def __init__(self, quota: int = 1200, window_s: float = 300.0):
+    def __init__(self, quota: int = 1200, window_s: float = 300.0, order: str = "rt"):
         self.quota, self.window_s = quota, window_s
+        # Parameters of a structured-field item come in any order (RFC 9651): "tr" sends t first.
+        self.order = order
         self.window_start = time.monotonic()
         self.count = 0
         self.blocked_until = 0.0
@@ -196,7 +230,8 @@ class RateLimit:
 
     def _headers(self, now: float, left: int) -> dict[str, str]:
         reset = max(1, math.ceil(self.window_start + self.window_s - now))
-        return {"Ratelimit": f'"default";r={left};t={reset}',
+        params = {"r": f"r={left}", "t": f"t={reset}"}
+        return {"Ratelimit": '"default";' + ";".join(params[k] for k in self.order),
                 "Ratelimit-Policy": f'"default";q={self.quota};w={int(self.window_s)}'}
 
 
@@ -228,6 +263,12 @@ class FakeCloudflare:
         self.latency_s = 0.0
         self.ratelimit: RateLimit | None = None
         self.secret_pending_reads = 0  # how many reads a new store secret stays `pending`
+        self.hooks: list[Hook] = []
+        # A secrets-bulk `null` for a name the Worker lacks: a JSON merge patch removes nothing and
+        # succeeds (RFC 7396, which the SDK's bulk_update docstring names); "404" answers as the
+        # single-secret DELETE does for a missing binding (10056), to prove the provider tells the
+        # two 404s apart.
+        self.bulk_delete_missing = "ignore"
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -271,13 +312,16 @@ class FakeCloudflare:
 
     def upload_version(self, account: str, name: str, bindings: list[dict[str, Any]] | None = None,
                        code: bytes = b"export default { preview: true }", compatibility_date: str | None = None,
-                       compatibility_flags: list[str] | None = None) -> Version:
-        """What `wrangler versions upload` does: a new version, not deployed."""
+                       compatibility_flags: list[str] | None = None, runtime: dict[str, Any] | None = None,
+                       modules: dict[str, tuple[bytes, str]] | None = None) -> Version:
+        """What `wrangler versions upload` does: a new version, not deployed. `runtime`: its
+        per-version settings (placement, limits, ...; default: the latest version's)."""
         script = self.scripts[(account, name)]
         return script.add_version([dict(b) for b in (bindings if bindings is not None else script.latest.bindings)],
                                   deploy=False, source="wrangler", created_on=self.version_time(),
-                                  modules={"index.js": (code, "application/javascript+module")},
-                                  compatibility_date=compatibility_date, compatibility_flags=compatibility_flags)
+                                  modules=modules or {"index.js": (code, "application/javascript+module")},
+                                  compatibility_date=compatibility_date, compatibility_flags=compatibility_flags,
+                                  runtime=runtime)
 
     def add_store(self, account: str, store_id: str, name: str = "default") -> None:
         self.stores[(account, store_id)] = {"id": store_id, "name": name, "created": "2026-01-01T00:00:00Z",
@@ -356,6 +400,7 @@ class FakeCloudflare:
                 with fake.lock:
                     fake.calls.append((method, path))
                     fake.bodies.append(body)
+                    fake._run_hooks(method, path)
                     headers: dict[str, str] = {}
                     if fake.ratelimit is not None:
                         allowed, headers = fake.ratelimit.take()
@@ -378,6 +423,7 @@ class FakeCloudflare:
                         return
                     else:
                         extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                        extra.update(fault.headers)
                         self._send(fault.status, _envelope(None, [{"code": 10000 + fault.status,
                                                                      "message": f"injected {fault.status}"}]), {**headers, **extra})
                         return
@@ -425,6 +471,19 @@ class FakeCloudflare:
 
         return Handler
 
+    def on(self, method: str, path_re: str, action: Callable[[], None], after: int = 0, times: int = 1) -> None:
+        """Run `action` just before the next matching request (after `after` of them) is served."""
+        self.hooks.append(Hook(method, path_re, action, after, times))
+
+    def _run_hooks(self, method: str, path: str) -> None:
+        for hook in self.hooks:
+            if hook.times > 0 and hook.method == method and re.search(hook.path_re, path):
+                if hook.after > 0:
+                    hook.after -= 1
+                    continue
+                hook.times -= 1
+                hook.action()
+
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
             if fault.times > 0 and fault.method == method and re.search(fault.path_re, path):
@@ -449,6 +508,13 @@ class FakeCloudflare:
         m = re.fullmatch(s + r"/settings", path)
         if m:
             return self._settings(method, m.group(1), m.group(2), body, content_type)
+        m = re.fullmatch(s + r"/script-settings", path)
+        if m:
+            script = self._script(m.group(1), m.group(2))
+            if method == "PATCH":
+                data = json.loads(body or b"{}")
+                script.script_settings.update({k: v for k, v in data.items() if k in script.script_settings})
+            return 200, _envelope({k: v for k, v in script.script_settings.items() if v is not None}), {}
         m = re.fullmatch(s + r"/secrets-bulk", path)
         if m and method == "PATCH":
             return self._secrets_bulk(m.group(1), m.group(2), body)
@@ -508,7 +574,7 @@ class FakeCloudflare:
     def _settings(self, method: str, account: str, name: str, body: bytes, content_type: str) -> tuple[int, Any, dict[str, str]]:
         script = self._script(account, name)
         if method == "GET":
-            return 200, _envelope(_settings_view(script.latest)), {}
+            return 200, _envelope(_settings_view(script, script.latest)), {}
         if method != "PATCH":
             raise ApiError(405, 10405, "method not allowed")
         settings = _multipart_json(body, content_type, "settings")
@@ -529,7 +595,7 @@ class FakeCloudflare:
         if self.after_settings_write is not None:
             hook, self.after_settings_write = self.after_settings_write, None
             hook(account, name)
-        return 200, _envelope(_settings_view(version)), {}
+        return 200, _envelope(_settings_view(script, version)), {}
 
     def _secret_conflicts(self, script: Script, names: list[str]) -> None:
         current = {b["name"]: b for b in script.latest.bindings}
@@ -549,6 +615,10 @@ class FakeCloudflare:
         self._require_deployed(script, 10215)
         self._secret_conflicts(script, [n for n, v in secrets.items() if v is not None])
         bindings = [dict(b) for b in script.latest.bindings]
+        present = {b["name"] for b in bindings}
+        missing = [n for n, v in secrets.items() if v is None and n not in present]
+        if missing and self.bulk_delete_missing == "404":
+            raise ApiError(404, 10056, f"Binding '{missing[0]}' not found.")
         for secret_name, entry in secrets.items():
             bindings = [b for b in bindings if b["name"] != secret_name]
             if entry is not None:
@@ -645,12 +715,20 @@ class FakeCloudflare:
         strict = (query.get("bindings_inherit") or [""])[0] == "strict"
         bindings = self._resolve(account, script, metadata.get("bindings") or [], script.latest, strict=strict)
         annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
+        exports = metadata.get("exports")
+        if exports and any(e.get("state") not in (None, "created") for e in exports.values()):
+            raise ApiError(400, 10021, "exports in a transitional state need a migration, which a version upload "
+                                       "cannot run")
+        # An upload states its runtime: nothing is inherited from another version (unset is the
+        # platform's default: no Smart Placement, the default CPU limit, caching off).
+        runtime = {k: metadata[k] for k in UPLOAD_RUNTIME_FIELDS if metadata.get(k) is not None}
+        migration_tag = script.latest.runtime.get("migration_tag")
+        if migration_tag:
+            runtime["migration_tag"] = migration_tag  # script-level DO state: an upload cannot move it
         version = script.add_version(bindings, deploy=False, source="api", annotations=annotations, modules=parts,
                                      main_module=main, created_on=self.version_time(),
-                                     # An upload states its runtime: nothing is inherited from
-                                     # another version (unset is the runtime's oldest behaviour).
                                      compatibility_date=metadata.get("compatibility_date", ""),
-                                     compatibility_flags=metadata.get("compatibility_flags", []))
+                                     compatibility_flags=metadata.get("compatibility_flags", []), runtime=runtime)
         return 200, _envelope({"id": version.id, "number": version.number,
                                "metadata": {"created_on": version.created_on, "source": "api"},
                                "resources": {"bindings": [_public(b) for b in version.bindings]}}), {}
@@ -758,12 +836,17 @@ def _public(binding: dict[str, Any]) -> dict[str, Any]:
     return dict(binding)
 
 
-def _settings_view(version: Version) -> dict[str, Any]:
+def _settings_view(script: Script, version: Version) -> dict[str, Any]:
+    """Script and version settings: the latest version's, plus the script-level ones."""
     # placement is absent unless the Worker sets one: the SDK's Placement union has no empty member.
     view: dict[str, Any] = {"bindings": [_public(b) for b in version.bindings],
                             "compatibility_date": version.compatibility_date,
                             "compatibility_flags": version.compatibility_flags,
-                            "logpush": False, "tags": [], "tail_consumers": [], "usage_model": "standard"}
+                            "usage_model": version.runtime.get("usage_model", "standard"),
+                            **{k: v for k, v in script.script_settings.items() if v is not None}}
+    for key in ("placement", "limits", "cache_options"):
+        if version.runtime.get(key) is not None:
+            view[key] = version.runtime[key]
     if version.annotations:
         view["annotations"] = dict(version.annotations)
     return view
@@ -779,13 +862,29 @@ def _version_item(version: Version) -> dict[str, Any]:
 
 
 def _version_detail(version: Version) -> dict[str, Any]:
+    """`GET .../versions/{id}` (SDK version_get_response: resources.script {etag, handlers,
+    last_deployed_from, named_handlers}, resources.script_runtime {compatibility_date,
+    compatibility_flags, exports, limits, migration_tag, usage_model}). Smart Placement shows as
+    `script.placement_mode`, what wrangler's version copy reads (wrangler 4.86.0,
+    copyWorkerVersionWithNewSecrets), and whole (mode and hints) as `script.placement`, in the
+    shape of the settings' Placement type; the cache settings as `cache_options` beside
+    `resources`, where that same wrangler code reads them (`versionInfo.cache_options`)."""
     detail = _version_item(version)
-    detail["resources"] = {
-        "bindings": [_public(b) for b in version.bindings],
-        "script": {"etag": f"etag-{version.id}", "handlers": ["fetch"]},
-        "script_runtime": {"compatibility_date": version.compatibility_date,
-                           "compatibility_flags": version.compatibility_flags, "usage_model": "standard"},
-    }
+    runtime = version.runtime
+    script: dict[str, Any] = {"etag": f"etag-{version.id}", "handlers": ["fetch"], "last_deployed_from": version.source}
+    if runtime.get("placement"):
+        script["placement"] = dict(runtime["placement"])
+        script["placement_mode"] = runtime["placement"].get("mode")
+    script_runtime: dict[str, Any] = {"compatibility_date": version.compatibility_date,
+                                      "compatibility_flags": version.compatibility_flags,
+                                      "usage_model": runtime.get("usage_model", "standard")}
+    for key in ("limits", "exports", "migration_tag", "containers"):
+        if runtime.get(key) is not None:
+            script_runtime[key] = runtime[key]
+    detail["resources"] = {"bindings": [_public(b) for b in version.bindings], "script": script,
+                           "script_runtime": script_runtime}
+    if runtime.get("cache_options") is not None:
+        detail["cache_options"] = dict(runtime["cache_options"])
     return detail
 
 

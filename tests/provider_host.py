@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import threading
+from concurrent import futures
+
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
 from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
 
@@ -41,13 +44,38 @@ def _dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     return dict(rpc.deserialize_properties(struct, keep_unknowns=True))
 
 
-class ProviderHost:
-    """One host process. Keeps a resource's state (outputs) between calls like the engine does."""
+class EngineLogServer(engine_pb2_grpc.EngineServicer):
+    """The engine's `Engine` gRPC service, as far as a provider uses it: it records every `Log`
+    (the Pulumi CLI prints them beside the resource)."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self) -> None:
+        self.messages: list[tuple[int, str, str]] = []  # (severity, urn, message)
+        self._lock = threading.Lock()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        engine_pb2_grpc.add_EngineServicer_to_server(self, self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802 - the gRPC method's name
+        with self._lock:
+            self.messages.append((request.severity, request.urn, request.message))
+        return empty_pb2.Empty()
+
+    def close(self) -> None:
+        self.server.stop(0)
+
+
+class ProviderHost:
+    """One host process. Keeps a resource's state (outputs) between calls like the engine does.
+    `engine`: start it as the engine starts a provider plugin, with the engine's address as its
+    first argument, and record what the provider logs there (`self.engine.messages`)."""
+
+    def __init__(self, env: dict[str, str], engine: bool = False):
         full_env = {**os.environ, **env}
+        self.engine = EngineLogServer() if engine else None
+        args = [f"127.0.0.1:{self.engine.port}"] if self.engine else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"], cwd=PROJECT_DIR, env=full_env,
+            [sys.executable, "-m", "pulumi.dynamic", *args], cwd=PROJECT_DIR, env=full_env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         assert self.proc.stdout is not None
@@ -63,6 +91,8 @@ class ProviderHost:
         self.proc.kill()
         _, err = self.proc.communicate(timeout=10)
         self.stderr_tail = err
+        if self.engine is not None:
+            self.engine.close()
 
     def _props(self, props: dict[str, Any]) -> struct_pb2.Struct:
         return _struct({**props, "__provider": self.provider_blob})

@@ -3,6 +3,7 @@ each), and pacing under Cloudflare's rate limit. Counts only: times are never as
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +89,19 @@ def test_staged_rollout_of_the_shipped_estate(tmp_path: Path) -> None:
             removed.api_calls) == (0, 5, 5, 0, 5)
 
 
-def test_an_apply_over_the_limit_paces_itself_and_never_meets_a_429(tmp_path: Path) -> None:
+@pytest.mark.parametrize("order", ["rt", "tr"], ids=["r-then-t", "t-then-r"])
+def test_an_apply_over_the_limit_paces_itself_and_never_meets_a_429(tmp_path: Path, order: str) -> None:
     """A quota of 40 requests per 3-second window (the shape of Cloudflare's 1,200 per 5 minutes):
-    a flip of 15 Workers needs 15 + 45 calls, so it must wait for the window, and never trip it."""
+    a flip of 15 Workers needs 15 + 45 calls, so it must wait for the window, and never trip it,
+    whatever the order of the `Ratelimit` header's parameters. Each wait is shown in the engine's
+    output beside the resource that waits: for how long, why, and how many calls are left."""
     data = manifest(15, 15, 3)
     fake = seeded_fake(data)
     engine = Engine(fake, ACCOUNT, STORE_ID, env={"SECRETS_PLANE_RATE_RESERVE": "4"})
     program = Program(tmp_path)
     try:
         engine.apply("first", program.run(data))
-        fake.ratelimit = RateLimit(quota=40, window_s=3)
+        fake.ratelimit = RateLimit(quota=40, window_s=3, order=order)
         cost = engine.apply("flip", program.run({**data, "backend": "store"}))
     finally:
         engine.close()
@@ -105,8 +109,18 @@ def test_an_apply_over_the_limit_paces_itself_and_never_meets_a_429(tmp_path: Pa
     assert cost.api_calls == 15 + 3 * 15
     assert cost.rate_limited == 0, "the account was never locked out"
     assert cost.waited_s > 0, "it waited for the window instead"
-    # An operation that waited a second or more says so in the provider's log (the engine shows it).
+    # An operation that waited a second or more says so in the provider's log.
     said = "waited" in engine.host.stderr_tail.decode(errors="replace")
     assert said == (cost.longest_wait_s >= 1), (cost.longest_wait_s, said)
+    assert engine.host.engine is not None
+    waits = [(urn, message) for _, urn, message in engine.host.engine.messages if "waiting for the window" in message]
+    assert waits, "the engine was told while the provider waited"
+    for urn, message in waits:
+        script = urn.rsplit("::", 1)[1]
+        assert urn == f"urn:pulumi:bench::secrets-plane::secrets-plane:index:SecretsPlane$" \
+                      f"pulumi-python:dynamic/secrets-plane:WorkerSecretBindings::{script}"
+        assert re.fullmatch(rf"secrets-plane: apply Worker '\w+' \(script '{script}'\): \d+ of 40 calls left in "
+                            r"Cloudflare's API window \('default'\), 4 kept for the dashboard and other tokens: "
+                            r"waiting for the window to reset \(\d+ s\)", message), message
     assert all(b["type"] == "secrets_store_secret" for s in fake.scripts.values() for b in s.bindings
                if b["name"].startswith("S"))

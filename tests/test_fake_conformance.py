@@ -24,13 +24,17 @@ from cloudflare.types.workers.scripts.script_and_version_setting_get_response im
 from cloudflare.types.workers.scripts.secret_bulk_update_response import SecretBulkUpdateResponse
 from cloudflare.types.workers.scripts.secret_list_response import SecretListResponse
 from cloudflare.types.workers.scripts.secret_update_response import SecretUpdateResponse
+from cloudflare.types.workers.script_setting import ScriptSetting
+from cloudflare.types.workers.scripts.script_and_version_setting_get_response import CacheOptions, Placement
 from cloudflare.types.workers.scripts.version_get_response import Metadata as VersionMetadata
+from cloudflare.types.workers.scripts.version_get_response import ResourcesScript, ResourcesScriptRuntime
 from cloudflare.types.workers.scripts.version_list_response import VersionListResponse
 from conftest import ACCOUNT, ROOT, STORE_ID
 from fake_cloudflare import Fault
 from provider_host import HostError
 from pydantic import TypeAdapter
 from test_in_flight import rotated
+from test_rollout_copies import MODULES, RUNTIME
 from test_worker_bindings import UNMANAGED, legacy_props, seed_store, store_props
 
 from stacks.api.client import make_client
@@ -41,18 +45,30 @@ from stacks.live.canary import run_canary
 
 S = r"/accounts/[^/]+/workers/scripts/[^/]+"
 BINDINGS = TypeAdapter(list[SettingsBinding])
+PLACEMENT = TypeAdapter(Placement)
 
 
 def _version(result: dict[str, Any]) -> None:
     # The SDK's VersionGetResponse cannot hold bindings (its ResourcesBindings is not a model):
-    # check the metadata with the SDK's model and each binding with the settings' binding union.
+    # check the metadata with the SDK's model and each binding with the settings' binding union;
+    # the per-version settings with the models of `resources.script` and `script_runtime`, and a
+    # placement object with the settings' Placement union.
     VersionMetadata.model_validate(result["metadata"])
     assert isinstance(result["id"], str) and isinstance(result["number"], int)
     BINDINGS.validate_python(result["resources"]["bindings"])
+    if "script" in result["resources"]:
+        ResourcesScript.model_validate(result["resources"]["script"])
+        ResourcesScriptRuntime.model_validate(result["resources"]["script_runtime"])
+        if "placement" in result["resources"]["script"]:
+            PLACEMENT.validate_python(result["resources"]["script"]["placement"])
+    if "cache_options" in result:
+        CacheOptions.model_validate(result["cache_options"])
 
 
 MODELS: list[tuple[str, str, Any]] = [
     ("GET", S + "/settings", ScriptAndVersionSettingGetResponse),
+    ("GET", S + "/script-settings", ScriptSetting),
+    ("PATCH", S + "/script-settings", ScriptSetting),
     ("PATCH", S + "/settings", ScriptAndVersionSettingEditResponse),
     ("PATCH", S + "/secrets-bulk", SecretBulkUpdateResponse),
     ("PUT", S + "/secrets", SecretUpdateResponse),
@@ -108,7 +124,7 @@ def test_every_response_of_a_realistic_session_parses_with_the_sdk_models(fake, 
     state, _ = host.up("w", state, store_props("w", ["A", "B"]))
     host.read("w", state["_id"], {k: v for k, v in state.items() if k != "_id"})
     g, _ = host.up("g", None, legacy_props("g", ["A", "B"]))
-    fake.upload_version(ACCOUNT, "g")
+    fake.upload_version(ACCOUNT, "g", runtime=RUNTIME, modules=MODULES)
     host.up("g", g, rotated("g"))
     with pytest.raises(HostError):
         host.up("ghost", None, legacy_props("ghost", ["A"]))
@@ -124,6 +140,9 @@ def test_every_response_of_a_realistic_session_parses_with_the_sdk_models(fake, 
     client.workers.scripts.secrets.update("g", account_id=ACCOUNT, name="X", text="x", type="secret_text")
     list(client.workers.scripts.secrets.list("g", account_id=ACCOUNT))
     client.workers.scripts.secrets.delete("X", account_id=ACCOUNT, script_name="g")
+    client.workers.scripts.settings.edit("g", account_id=ACCOUNT, logpush=True)
+    client.workers.scripts.settings.get("g", account_id=ACCOUNT)
+    client.workers.scripts.script_and_version_settings.get("g", account_id=ACCOUNT)
     live = LiveAccount(ACCOUNT)
     desired = load_estate(ROOT).desired_state("staging", "store")
     run_canary(desired, live, {}, wait_s=0)

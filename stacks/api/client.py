@@ -14,14 +14,13 @@ import cloudflare
 from cloudflare import Cloudflare, DefaultHttpxClient
 
 from ..core.errors import CloudflareOperationError
-from .ratelimit import PACER, PacedTransport
+from ..core.limits import API_REQUESTS_PER_WINDOW, API_WINDOW_SECONDS
+from .ratelimit import PACER, PacedTransport, parse_ratelimit
 
 __all__ = ["CloudflareOperationError", "describe_failure", "error_codes", "make_client"]
 
 MAX_RETRIES = 4
 DEFAULT_TIMEOUT_S = 30.0
-
-
 
 
 class _RedactRequestOptions(logging.Filter):
@@ -72,11 +71,32 @@ def error_codes(exc: BaseException) -> list[int]:
 
 
 # Codes with a meaning of their own (sources beside each use).
+WORKER_NOT_FOUND = 10007               # "This Worker does not exist on your account." (wrangler: WORKER_NOT_FOUND_ERR_CODE)
 VERSION_NOT_DEPLOYED_SETTINGS = 10214  # settings PATCH while the latest version is not deployed at 100%
 VERSION_NOT_DEPLOYED_SECRETS = 10215   # secrets PUT/bulk in the same state (wrangler: VERSION_NOT_DEPLOYED_ERR_CODE)
 BINDING_NAME_IN_USE = 10053            # "Binding name 'X' already in use." (cloudflare/workers-sdk issue 12812)
 STORE_BINDING_NOT_FOUND = 10182        # store binding to a missing store/secret, or a pending one
 INVALID_INHERIT = 10057                # "inherit binding 'X' is invalid" (wrangler: INVALID_INHERIT_BINDING_CODE)
+
+
+def worker_gone(exc: BaseException) -> bool:
+    """A 404 that says the Worker itself does not exist, as opposed to something inside it (a
+    binding, a version) being absent: only that one means "nothing left to do here"."""
+    return isinstance(exc, cloudflare.NotFoundError) and WORKER_NOT_FOUND in error_codes(exc)
+
+
+def _which_limit(exc: cloudflare.RateLimitError) -> tuple[str, str]:
+    """(what refused the call, what to do), from the 429's own headers and the endpoint called."""
+    limits = parse_ratelimit(exc.response.headers.get("ratelimit", ""))
+    if any(item.remaining <= 0 for item in limits):
+        return (f"the account's API window is spent (Cloudflare allows {API_REQUESTS_PER_WINDOW:,} requests per "
+                f"{API_WINDOW_SECONDS // 60} minutes per user, shared with the dashboard and every token, and refuses "
+                "every call for five minutes once it is over)", "wait five minutes and re-run")
+    if exc.response.request.url.path.endswith("/secrets-bulk"):
+        return ("too many writes to this script at once (the secrets-bulk endpoint limits concurrent writes to one "
+                "Worker; the account's window is not spent): another job or person is writing the same Worker",
+                "re-run once that write is done")
+    return "Cloudflare's rate limit", "wait a few minutes and re-run"
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
@@ -103,8 +123,10 @@ def _api_messages(exc: cloudflare.APIStatusError, secrets: Iterable[str]) -> str
 
 
 def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: str,
-                     secrets: Iterable[str] = ()) -> CloudflareOperationError:
-    """Translate an SDK exception into an actionable error naming the subject and the action."""
+                     secrets: Iterable[str] = (), landed: str = "") -> CloudflareOperationError:
+    """Translate an SDK exception into an actionable error naming the subject and the action.
+    `landed`: what this operation had already written when it failed (for a write that takes
+    several calls); a re-run converges from there."""
     secrets = list(secrets)
     prefix = f"{action} {subject} failed"
     if isinstance(exc, cloudflare.NotFoundError):
@@ -117,10 +139,11 @@ def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: 
             "permissions), then re-run."
         )
     if isinstance(exc, cloudflare.RateLimitError):
+        which, todo = _which_limit(exc)
         return CloudflareOperationError(
             f"{prefix}: still rate-limited (429) after {MAX_RETRIES} retries and {PACER.total.waited_s:.0f} s of "
-            "pacing by this process. The account's API budget is shared with the dashboard and every token: "
-            "nothing was half-applied (each write is one call); wait five minutes and re-run."
+            f"pacing by this process: {which}. Before it: {landed or 'nothing was written to this Worker'}. "
+            f"{todo[0].upper() + todo[1:]}: a re-run converges from there."
         )
     codes = error_codes(exc)
     if STORE_BINDING_NOT_FOUND in codes:

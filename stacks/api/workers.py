@@ -57,10 +57,30 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class VersionDetail:
+    """A version as its GET shows it: bindings (values stripped), `resources.script` and
+    `resources.script_runtime` whole, and the cache settings beside `resources`."""
+
     id: str
     bindings: list[dict[str, Any]]
-    compatibility_date: str | None
-    compatibility_flags: list[str]
+    script: dict[str, Any]
+    runtime: dict[str, Any]
+    cache_options: dict[str, Any] | None = None
+
+    @property
+    def compatibility_date(self) -> str | None:
+        return self.runtime.get("compatibility_date") or None
+
+    @property
+    def compatibility_flags(self) -> list[str]:
+        return list(self.runtime.get("compatibility_flags") or [])
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    """One deployment: its id and the versions it serves, as (version id, percentage)."""
+
+    id: str
+    split: tuple[tuple[str, float], ...]
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
@@ -137,12 +157,13 @@ class WorkerApi:
             version_id, account_id=self.account_id, script_name=self.script)
         result = raw.http_response.json()["result"]
         resources = result.get("resources") or {}
-        runtime = resources.get("script_runtime") or {}
+        cache = result.get("cache_options")
         return VersionDetail(version_id, [public(b) for b in resources.get("bindings") or []],
-                             runtime.get("compatibility_date"), list(runtime.get("compatibility_flags") or []))
+                             dict(resources.get("script") or {}), dict(resources.get("script_runtime") or {}),
+                             dict(cache) if isinstance(cache, dict) else None)
 
-    def deployment(self) -> list[tuple[str, float]]:
-        """The active deployment as (version id, percentage); empty when the Worker has none."""
+    def deployments(self) -> list[DeploymentInfo]:
+        """The Worker's deployments, newest (the active one) first."""
         # The API answers `result: {deployments: [...]}`, newest first (what wrangler's
         # fetchLatestDeployment reads); the SDK's paginated `list()` expects `result.items` and so
         # finds none: parse the raw result with the SDK's own model instead.
@@ -151,10 +172,13 @@ class WorkerApi:
         self._count()
         raw = self.client.workers.scripts.deployments.with_raw_response.list(self.script, account_id=self.account_id)
         listing = DeploymentListResponse.model_validate(raw.http_response.json()["result"])
-        if not listing.deployments:
-            return []
-        latest = listing.deployments[0]  # newest first, as wrangler's fetchLatestDeployment reads it
-        return [(v.version_id, float(v.percentage)) for v in latest.versions]
+        return [DeploymentInfo(str(d.id), tuple((v.version_id, float(v.percentage)) for v in d.versions))
+                for d in listing.deployments or []]
+
+    def deployment(self) -> DeploymentInfo | None:
+        """The active deployment, or None when the Worker has none."""
+        listing = self.deployments()
+        return listing[0] if listing else None
 
     def content(self, version_id: str) -> tuple[str | None, list[tuple[str, bytes, str]]]:
         """A version's modules (name, bytes, content type) and its main module (`cf-entrypoint`)."""
@@ -174,20 +198,19 @@ class WorkerApi:
         return response.headers.get("cf-entrypoint"), modules
 
     def upload(self, main_module: str, modules: Sequence[tuple[str, bytes, str]], bindings: Sequence[Mapping[str, Any]],
-               compatibility_date: str | None, compatibility_flags: Sequence[str], message: str) -> str:
-        """Upload a version (not deployed) with these modules and bindings. `bindings_inherit=strict`:
-        an `inherit` that cannot be resolved fails the upload instead of being dropped silently."""
+               settings: Mapping[str, Any], message: str) -> str:
+        """Upload a version (not deployed) with these modules (source maps included, each with its
+        content type), bindings and per-version settings (upload metadata fields: compatibility,
+        placement, limits, usage_model, cache_options, exports). `bindings_inherit=strict`: an
+        `inherit` that cannot be resolved fails the upload instead of being dropped silently."""
         self._count()
         notes = version_annotations(message)
         metadata: dict[str, Any] = {
+            **settings,
             "main_module": main_module,
             "bindings": list(bindings),
             "annotations": {"workers_message": notes["workers/message"], "workers_tag": notes["workers/tag"]},
         }
-        if compatibility_date:
-            metadata["compatibility_date"] = compatibility_date
-        if compatibility_flags:
-            metadata["compatibility_flags"] = list(compatibility_flags)
         # As with versions.get(), the typed response cannot hold a version's bindings: read the id raw.
         raw = self.client.workers.scripts.versions.with_raw_response.create(
             self.script, account_id=self.account_id, metadata=cast("version_create_params.Metadata", metadata),
@@ -197,10 +220,12 @@ class WorkerApi:
             raise ValueError("version upload answered without an id")
         return str(version_id)
 
-    def deploy(self, split: Sequence[tuple[str, float]], message: str) -> None:
+    def deploy(self, split: Sequence[tuple[str, float]], message: str) -> DeploymentInfo:
+        """One deployment of these versions at these percentages; returns it as the API made it."""
         self._count()
-        self.client.workers.scripts.deployments.create(
+        made = self.client.workers.scripts.deployments.create(
             self.script, account_id=self.account_id, strategy="percentage",
             versions=[cast("deployment_create_params.Version", {"version_id": v, "percentage": p}) for v, p in split],
             annotations=cast("deployment_create_params.Annotations",
                              {"workers_message": version_annotations(message)["workers/message"]}))
+        return DeploymentInfo(str(made.id), tuple((v.version_id, float(v.percentage)) for v in made.versions))

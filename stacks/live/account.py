@@ -61,9 +61,9 @@ class LiveAccount:
         if script not in self._workers:
             api = self.api(script)
             try:
-                split = api.deployment()
-                live = LiveWorker(script, split)
-                for version_id, _ in split:
+                deployment = api.deployment()
+                live = LiveWorker(script, list(deployment.split) if deployment else [])
+                for version_id, _ in live.split:
                     live.bindings[version_id] = {b["name"]: b for b in api.version(version_id).bindings}
             except NotFoundError:
                 self._workers[script] = None

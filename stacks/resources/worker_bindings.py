@@ -36,10 +36,13 @@ from ..api.client import (
     describe_failure,
     error_codes,
     make_client,
+    worker_gone,
 )
-from ..api.ratelimit import PACER
-from ..api.workers import VersionInfo, WorkerApi
+from ..api.ratelimit import PACER, Wait
+from ..api.workers import DeploymentInfo, VersionInfo, WorkerApi
 from ..core.limits import BULK_OPERATIONS_MAX, ENV_VAR_TYPES, WORKER_ENV_VARS_MAX
+from ..core.naming import BINDINGS_TYPE, bindings_resource, urn
+from .engine_log import ENGINE
 from .outputs import known_output
 from .write_plan import (
     INHERIT,
@@ -49,6 +52,7 @@ from .write_plan import (
     Changes,
     bulk_operations,
     changes,
+    copy_settings,
     live_matches,
     missing_after,
     owned,
@@ -79,17 +83,32 @@ def _contains_unknown(value: Any) -> bool:
 
 
 class _Session:
-    """One operation on one Worker: its API, the words its errors use, and what it cost."""
+    """One operation on one Worker: its API, the words its errors use, what it has written so far
+    (a failure says it), and what it cost. While it runs, a wait for Cloudflare's rate limit is
+    shown beside the resource in the engine's output."""
 
     def __init__(self, props: Mapping[str, Any], action: str):
         self.props = props
         self.action = action
         self.api = WorkerApi(make_client(), str(props["account_id"]), str(props["script_name"]))
         self.subject = f"Worker '{props.get('worker')}' (script '{props.get('script_name')}')"
+        self.urn = urn(str(props.get("stack") or "stack"), BINDINGS_TYPE, bindings_resource(str(props["script_name"])))
         self.path = "none"
         self.versions = 0
+        self.landed: list[str] = []  # what this operation has written, for an error that stops it halfway
         stats = PACER.thread_stats()
         self._waited_before = stats.waited_s
+
+    def __enter__(self) -> _Session:
+        self._listening = PACER.listen(self._on_wait)
+        self._listening.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listening.__exit__(None, None, None)
+
+    def _on_wait(self, wait: Wait) -> None:
+        ENGINE.info(self.urn, f"secrets-plane: {self.action} {self.subject}: {wait.reason} ({wait.seconds:.0f} s)")
 
     @property
     def not_found_hint(self) -> str:
@@ -97,7 +116,8 @@ class _Session:
                 f"(wrangler deploy) or fix workers.{self.props.get('worker')}.script_name in secrets_manifest.yaml.")
 
     def fail(self, exc: Exception, what: str, values: Sequence[str] = ()) -> CloudflareOperationError:
-        return describe_failure(exc, f"{self.action}: {what}", self.subject, self.not_found_hint, secrets=values)
+        return describe_failure(exc, f"{self.action}: {what}", self.subject, self.not_found_hint, secrets=values,
+                                landed="; ".join(self.landed))
 
     def report(self) -> dict[str, Any]:
         waited = PACER.thread_stats().waited_s - self._waited_before
@@ -163,10 +183,11 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         """Refresh: which managed bindings are live and in what shape (values cannot be read). One call."""
         s = _Session(props, "refresh")
         try:
-            live, _ = s.api.read()
-        except NotFoundError:
-            return ReadResult(None, {})  # the Worker is gone, and its bindings with it
+            with s:
+                live, _ = s.api.read()
         except APIError as exc:
+            if worker_gone(exc):
+                return ReadResult(None, {})  # the Worker is gone, and its bindings with it
             raise s.fail(exc, "reading bindings of") from None
         found = []
         for spec in props.get("bindings") or []:
@@ -200,10 +221,11 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         unmanaged: list[str] | None = None
         if not chg.empty:
             message = chg.message(str(props.get("stack") or "?"))
-            if chg.needs_settings:
-                missing_external, unmanaged = self._settings_apply(s, specs, values, chg, previously, message)
-            else:
-                missing_external, unmanaged = self._bulk_apply(s, specs, values, chg, previously, message)
+            with s:
+                if chg.needs_settings:
+                    missing_external, unmanaged = self._settings_apply(s, specs, values, chg, previously, message)
+                else:
+                    missing_external, unmanaged = self._bulk_apply(s, specs, values, chg, previously, message)
         old_stamps: Mapping[str, str] = olds.get("value_changed_at") or {}
         now = _now()
         stamps = {spec["name"]: (now if spec["name"] in chg.set_values or spec["name"] not in old_stamps
@@ -225,23 +247,29 @@ class WorkerSecretBindingsProvider(ResourceProvider):
     def _bulk_apply(self, s: _Session, specs: list[dict[str, Any]], values: Mapping[str, str], chg: Changes,
                     previously: set[str], message: str) -> tuple[list[str], list[str] | None]:
         s.path = "secrets-bulk"
-        ops = bulk_operations(chg, values)
-        for start in range(0, len(ops), BULK_OPERATIONS_MAX):
-            batch = dict(ops[start:start + BULK_OPERATIONS_MAX])
-            try:
-                s.api.bulk(batch, message)
-            except APIError as exc:
-                codes = error_codes(exc)
-                if VERSION_NOT_DEPLOYED_SECRETS in codes or VERSION_NOT_DEPLOYED_SETTINGS in codes:
-                    self._versions_apply(s, specs, values, chg, message)
-                    return [], None
-                if BINDING_NAME_IN_USE in codes and start == 0:
-                    # A name is taken by another kind of binding (say a store binding set by hand):
-                    # the settings write reads the Worker and replaces it, or refuses if unmanaged.
-                    return self._settings_apply(s, specs, values, chg, previously, message)
-                raise s.fail(exc, "writing secrets of", list(values.values())) from None
-            s.versions += 1
+        try:
+            self._write_batches(s, bulk_operations(chg, values), message)
+        except APIError as exc:
+            codes = error_codes(exc)
+            if VERSION_NOT_DEPLOYED_SECRETS in codes or VERSION_NOT_DEPLOYED_SETTINGS in codes:
+                self._versions_apply(s, specs, values, chg, message)
+                return [], None
+            if BINDING_NAME_IN_USE in codes and not s.landed:
+                # A name is taken by another kind of binding (say a store binding set by hand):
+                # the settings write reads the Worker and replaces it, or refuses if unmanaged.
+                return self._settings_apply(s, specs, values, chg, previously, message)
+            raise s.fail(exc, "writing secrets of", list(values.values())) from None
         return [], None
+
+    @staticmethod
+    def _write_batches(s: _Session, ops: Sequence[tuple[str, Mapping[str, str] | None]], message: str) -> None:
+        """The secrets-bulk operations in calls of at most 100, one version each. A failure is
+        raised as the SDK's; `s.landed` says which batches were written before it."""
+        batches = [dict(ops[i:i + BULK_OPERATIONS_MAX]) for i in range(0, len(ops), BULK_OPERATIONS_MAX)]
+        for number, batch in enumerate(batches, 1):
+            s.api.bulk(batch, message)
+            s.versions += 1
+            s.landed[:] = [f"{number} of {len(batches)} secrets-bulk write(s) made ({number} new version(s))"]
 
     def _settings_apply(self, s: _Session, specs: list[dict[str, Any]], values: Mapping[str, str], chg: Changes,
                         previously: set[str], message: str) -> tuple[list[str], list[str]]:
@@ -275,6 +303,7 @@ class WorkerSecretBindingsProvider(ResourceProvider):
                 return write.external_missing, unmanaged
             raise s.fail(exc, "writing bindings of", list(values.values())) from None
         s.versions += 1
+        s.landed.append("the settings write made (1 new version)")
         wrong, dropped = missing_after(write, result)
         self._check_after_write(s, read_at, result, wrong, dropped, set(chg.removed) | {x["name"] for x in specs})
         return write.external_missing, unmanaged
@@ -360,14 +389,17 @@ class WorkerSecretBindingsProvider(ResourceProvider):
                         message: str) -> None:
         """The latest version is not deployed at 100%: copy each deployed version with the change,
         then deploy the copies at the same percentages. Refuses before uploading anything when a
-        deployed version cannot be copied faithfully."""
+        deployed version cannot be copied faithfully, deploys nothing when another deployment
+        landed while the copies were made, and puts back one that landed between its last check
+        and its own deployment (the copies never replace a deployment they were not made from)."""
         s.path = "versions"
         try:
-            split = s.api.deployment()
+            deployed = s.api.deployment()
             latest = s.api.versions(per_page=1)
         except APIError as exc:
             raise s.fail(exc, "reading the deployment of") from None
         latest_id = latest[0].id if latest else "unknown"
+        split = list(deployed.split) if deployed else []
         copies = []
         for version_id, percentage in split:
             try:
@@ -383,21 +415,75 @@ class WorkerSecretBindingsProvider(ResourceProvider):
             if not main or main not in names or "__STATIC_CONTENT_MANIFEST" in names:
                 raise self._in_flight(s, split, latest_id, "its code cannot be copied as modules (Workers Sites or "
                                                            "a service-worker script)")
-            copies.append((version_id, percentage, detail, main, modules))
+            settings, refused = copy_settings(detail.script, detail.runtime, detail.cache_options)
+            if refused:
+                raise self._in_flight(s, split, latest_id, f"version {version_id} has settings a copy cannot carry "
+                                                           f"faithfully: {'; '.join(refused)}")
+            copies.append((version_id, percentage, detail, main, modules, settings))
         uploaded = []
-        for version_id, percentage, detail, main, modules in copies:
+        for version_id, percentage, detail, main, modules, settings in copies:
             bindings = version_copy_bindings(version_id, detail.bindings, specs, values, chg)
             try:
-                new_id = s.api.upload(main, modules, bindings, detail.compatibility_date, detail.compatibility_flags,
+                new_id = s.api.upload(main, modules, bindings, settings,
                                       f"{message}, copy of {version_id} at {percentage:g}%")
             except APIError as exc:
                 raise s.fail(exc, f"copying version {version_id} of", list(values.values())) from None
             s.versions += 1
             uploaded.append((new_id, percentage))
+            s.landed[:] = [f"{len(uploaded)} of {len(copies)} version copies uploaded (not deployed: they serve no "
+                           "traffic), no deployment made"]
+        assert deployed is not None  # a Worker with no deployment has no versions in flight to copy
+        self._deploy_copies(s, deployed, uploaded, message)
+
+    def _deploy_copies(self, s: _Session, deployed: DeploymentInfo, uploaded: list[tuple[str, float]],
+                       message: str) -> None:
+        """Deploy the copies, unless the deployment they were made from is no longer the active one."""
         try:
-            s.api.deploy(uploaded, message)
+            now = s.api.deployment()
+        except APIError as exc:
+            raise s.fail(exc, "reading the deployment of") from None
+        if now is None or now.id != deployed.id:
+            raise CloudflareOperationError(
+                f"{s.action}: {s.subject}: another deployment landed while the plane copied its versions "
+                f"({self._describe(now)}, replacing {self._describe(deployed)}); nothing was deployed (the "
+                f"{len(uploaded)} uploaded copies serve no traffic). Re-run: it copies what is deployed now.")
+        try:
+            made = s.api.deploy(uploaded, message)
         except APIError as exc:
             raise s.fail(exc, "deploying the copied versions of") from None
+        s.landed[:] = [f"the {len(uploaded)} version copies uploaded and deployed ({self._describe(made)})"]
+        try:
+            history = s.api.deployments()
+        except APIError as exc:
+            raise s.fail(exc, "checking the deployment of") from None
+        mine = next((i for i, d in enumerate(history) if d.id == made.id), None)
+        if mine is None or history[mine].split != tuple(uploaded):
+            raise CloudflareOperationError(
+                f"{s.action}: {s.subject}: the deployment of the copies is not what was sent "
+                f"({self._describe(history[mine]) if mine is not None else 'it is not listed'}); re-run.")
+        raced = history[mine + 1] if mine + 1 < len(history) else None
+        if raced is not None and raced.id != deployed.id:
+            # A deployment landed between the last check and ours, and ours replaced it: put it back
+            # (its versions are someone's rollout; the re-run copies them).
+            try:
+                s.api.deploy(list(raced.split), f"secrets-plane: restore deployment {raced.id}, replaced by a "
+                                                f"concurrent write ({s.props.get('stack') or '?'})")
+            except APIError as exc:
+                raise s.fail(exc, f"restoring deployment {raced.id} of") from None
+            raise CloudflareOperationError(
+                f"{s.action}: {s.subject}: a deployment ({self._describe(raced)}) landed just before the plane "
+                "deployed its copies; it was put back as it was, so the change has not reached this Worker. "
+                "Re-run: it copies what is deployed now.")
+        if mine != 0:
+            raise CloudflareOperationError(
+                f"{s.action}: {s.subject}: a deployment ({self._describe(history[0])}) landed right after the plane "
+                "deployed its copies and now serves the Worker; the change may not reach it. Re-run.")
+
+    @staticmethod
+    def _describe(deployment: DeploymentInfo | None) -> str:
+        if deployment is None:
+            return "no deployment"
+        return f"deployment {deployment.id}: " + ", ".join(f"{v}@{p:g}%" for v, p in deployment.split)
 
     @staticmethod
     def _in_flight(s: _Session, split: Sequence[tuple[str, float]], latest: str, reason: str) -> CloudflareOperationError:
@@ -422,22 +508,43 @@ class WorkerSecretBindingsProvider(ResourceProvider):
         chg = Changes(removed=tuple(sorted(x["name"] for x in specs)),
                       removed_store=tuple(sorted(x["name"] for x in specs if x["type"] == STORE)))
         message = chg.message(str(props.get("stack") or "?"))
-        if not chg.needs_settings:
-            try:
-                s.api.bulk(dict(bulk_operations(chg, {})), message)
-            except NotFoundError:
-                return  # the Worker is gone, and its bindings with it
-            except APIError as exc:
-                if VERSION_NOT_DEPLOYED_SECRETS in error_codes(exc) or VERSION_NOT_DEPLOYED_SETTINGS in error_codes(exc):
-                    self._versions_apply(s, [], {}, chg, message)
-                    return
-                raise s.fail(exc, "removing secrets from") from None
-            return
+        with s:
+            if chg.needs_settings:
+                self._remove_by_settings(s, specs, chg, message)
+            else:
+                self._remove_by_bulk(s, chg, message)
+
+    def _remove_by_bulk(self, s: _Session, chg: Changes, message: str) -> None:
         try:
-            live, read_at = s.api.read()
-        except NotFoundError:
+            self._write_batches(s, bulk_operations(chg, {}), message)
             return
         except APIError as exc:
+            if worker_gone(exc):
+                return  # the Worker is gone, and its bindings with it
+            codes = error_codes(exc)
+            if VERSION_NOT_DEPLOYED_SECRETS in codes or VERSION_NOT_DEPLOYED_SETTINGS in codes:
+                self._versions_apply(s, [], {}, chg, message)
+                return
+            if not isinstance(exc, NotFoundError):
+                raise s.fail(exc, "removing secrets from") from None
+        # A 404 about a secret, not the Worker: one the state holds is gone already. Remove what is
+        # still there (the batches written before it removed theirs).
+        try:
+            live, _ = s.api.read()
+            left = tuple(name for name in chg.removed if name in live)
+            if left:
+                self._write_batches(s, bulk_operations(Changes(removed=left), {}), message)
+        except APIError as exc:
+            if worker_gone(exc):
+                return
+            raise s.fail(exc, "removing secrets from") from None
+
+    def _remove_by_settings(self, s: _Session, specs: list[dict[str, Any]], chg: Changes, message: str) -> None:
+        try:
+            live, read_at = s.api.read()
+        except APIError as exc:
+            if worker_gone(exc):
+                return
             raise s.fail(exc, "reading bindings of") from None
         managed = {x["name"] for x in specs}
         if not managed & set(live):
@@ -450,6 +557,7 @@ class WorkerSecretBindingsProvider(ResourceProvider):
                 self._versions_apply(s, [], {}, chg, message)
                 return
             raise s.fail(exc, "writing bindings of") from None
+        s.landed.append("the settings write made (1 new version)")
         _, dropped = missing_after(write, result)
         self._check_after_write(s, read_at, result, [], dropped, managed)
 

@@ -260,3 +260,55 @@ def version_copy_bindings(version_id: str, version_bindings: Sequence[Mapping[st
         else:
             out.append({"type": TEXT, "name": name, "text": values[name]})
     return out
+
+
+# How a version copy treats each field of the version it copies (`GET .../versions/{id}`): carried
+# into the upload, derived again from the copied code, not versioned, or refused. The README's
+# table of the copy lists the same.
+SCRIPT_DERIVED = ("etag", "handlers", "named_handlers", "last_deployed_from")  # follow the code / the API's record
+RUNTIME_CARRIED = ("compatibility_date", "compatibility_flags", "limits", "usage_model")
+RUNTIME_NOT_SENT = ("migration_tag",)  # Durable Object migrations already ran; a copy runs none
+PLACEMENT_MODES_WITHOUT_TARGET = ("smart",)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def copy_settings(script: Mapping[str, Any], runtime: Mapping[str, Any],
+                  cache_options: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """The per-version settings an upload of a copy must state to be the version it copies, and
+    what cannot be carried faithfully (each named, with why). Never a value: settings only."""
+    settings: dict[str, Any] = {}
+    refused: list[str] = []
+    placement, mode = script.get("placement"), script.get("placement_mode")
+    if isinstance(placement, Mapping) and placement:
+        settings["placement"] = dict(placement)  # mode and hints (or a target) as the version has them
+    elif mode in PLACEMENT_MODES_WITHOUT_TARGET:
+        settings["placement"] = {"mode": mode}
+    elif not _empty(mode) and mode != "off":
+        refused.append(f"placement mode '{mode}' (the version shows no target, so a copy would lose it)")
+    for key in sorted(script):
+        if key not in SCRIPT_DERIVED and key not in ("placement", "placement_mode") and not _empty(script[key]):
+            refused.append(f"script.{key} (a field this plane does not know how to carry)")
+    for key in RUNTIME_CARRIED:
+        if not _empty(runtime.get(key)):
+            settings[key] = runtime[key]
+    exports = runtime.get("exports")
+    if isinstance(exports, Mapping) and exports:
+        moving = sorted(name for name, e in exports.items() if isinstance(e, Mapping) and e.get("state") not in
+                        (None, "created"))
+        if moving:
+            refused.append(f"Durable Object exports in a migration state ({', '.join(moving)}): a copy would run that "
+                           "migration again")
+        else:
+            settings["exports"] = {name: dict(e) for name, e in exports.items()}
+    if not _empty(runtime.get("containers")):
+        refused.append("containers (a copy cannot carry their images)")
+    for key in sorted(runtime):
+        if key not in RUNTIME_CARRIED and key not in RUNTIME_NOT_SENT and key not in ("exports", "containers") \
+                and not _empty(runtime[key]):
+            refused.append(f"script_runtime.{key} (a field this plane does not know how to carry)")
+    if isinstance(cache_options, Mapping) and cache_options:
+        settings["cache_options"] = dict(cache_options)
+    return settings, refused
