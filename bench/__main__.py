@@ -212,8 +212,8 @@ def main() -> int:
         # ---- wrangler, run for real ----------------------------------------------------------
         if not args.quick and wrangler.available():
             out("")
-            out("The same account, the same latency and limit, with the pinned wrangler (4.86.0) run for real, one "
-                "invocation after another:")
+            out(f"The same account, the same latency and limit, with the pinned wrangler ({wrangler.version()}) run "
+                "for real, one invocation after another:")
             out("")
             data = manifest(s, w, k)
             fake = seeded_fake(data, LATENCY_S, limited=True)

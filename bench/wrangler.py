@@ -2,7 +2,8 @@
 API, the same latency and the same rate limit (wrangler honours CLOUDFLARE_API_BASE_URL).
 
 - `wrangler secret put NAME --name SCRIPT` (value on stdin): one PUT .../secrets per call;
-- `wrangler secret bulk FILE --name SCRIPT`: GET then PATCH .../settings per Worker;
+- `wrangler secret bulk FILE --name SCRIPT`: one PATCH .../secrets-bulk per Worker (wrangler's route
+  since May 2026, workers-sdk PR 13964; before, a settings read and write);
 - `wrangler secrets-store secret update STORE --secret-id ID --remote`: one PATCH.
 Invocations run one after another, as a rotation script would.
 """
@@ -39,8 +40,14 @@ def available() -> bool:
     return WRANGLER.exists()
 
 
+def version() -> str:
+    return str(json.loads((ROOT / "node_modules" / "wrangler" / "package.json").read_text())["version"])
+
+
 def _env(fake: FakeCloudflare) -> dict[str, str]:
-    return {**os.environ, "CLOUDFLARE_API_BASE_URL": fake.base_url, "CLOUDFLARE_API_TOKEN": "bench",
+    # The pinned Node 22 (package.json) first: wrangler needs Node >= 22.12.
+    path = f"{WRANGLER.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "CLOUDFLARE_API_BASE_URL": fake.base_url, "CLOUDFLARE_API_TOKEN": "bench",
             "CLOUDFLARE_ACCOUNT_ID": ACCOUNT, "WRANGLER_SEND_METRICS": "false", "CI": "1", "NO_COLOR": "1",
             # wrangler checks npm for a newer version: keep that on loopback (nothing answers there).
             "npm_config_registry": "http://127.0.0.1:9/"}

