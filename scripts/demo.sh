@@ -5,15 +5,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh runtime
 py=.venv/bin/python
-echo "== validate"
-$py -m stacks validate 2>/dev/null
-echo
-# Per-binding lines and the per-value commands are long: keep the demo to a summary.
+# Long lists (bindings, store secrets, rotation costs, commands) are cut to their first three
+# entries here; `plan` prints them whole.
 summarize() {
-  awk '/^    /{next} /^  pulumi config set/{n++; if (n==1) print "  pulumi config set --secret --path '"'"'secrets-plane:values.<NAME>'"'"' --stack staging   (one per value)"; next} {print}'
+  awk '
+    function flush() { if (hidden > 0) printf "%s... and %d more\n", indent, hidden; hidden = 0; run = 0 }
+    {
+      match($0, /^ */); width = RLENGTH
+      if (width >= 2 && width == runwidth) { run++; if (run > 3) { hidden++; next } }
+      else { flush(); runwidth = width; run = 1 }
+      indent = substr($0, 1, width)
+      print
+    }
+    END { flush() }'
 }
+echo "== validate"
+$py -m stacks validate
+echo
 echo "== plan staging (manifest backend)"
-$py -m stacks plan --stack staging 2>/dev/null | summarize
+$py -m stacks plan --stack staging | summarize
 echo
 echo "== plan staging after the flip (--backend store)"
 $py -m stacks plan --stack staging --backend store | summarize

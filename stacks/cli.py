@@ -5,19 +5,39 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .core.errors import CloudflareOperationError, PlaneError
+from .core.errors import CloudflareOperationError, PlaneError, Problem
 from .core.estate import MANIFEST_FILE, Estate, load_estate
 
 # Commands import what they use when they run: `validate` and `schema` import neither Pulumi nor
 # the Cloudflare SDK, which alone take seconds to import.
 
 
+PROJECT_FILE = "Pulumi.yaml"
+TYPES_FILE = "secrets.generated.ts"  # what `types --all` writes beside each Worker's wrangler config
+
+
+def find_project(start: Path) -> Path:
+    """The folder holding Pulumi.yaml: `start` or the nearest one above it, as git finds its root."""
+    looked = []
+    for folder in [start, *start.parents]:
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+        looked.append(str(folder))
+    raise PlaneError.at(PROJECT_FILE, "", f"no {PROJECT_FILE} in {start} or any folder above it (looked in "
+                        f"{', '.join(looked)})", "run the command inside the secrets-plane project, or pass "
+                        "--project-dir PATH")
+
+
 def _project(args: argparse.Namespace) -> Path:
-    return Path(args.project_dir).resolve()
+    if getattr(args, "project_dir", None):
+        return Path(args.project_dir).resolve()
+    return find_project(Path.cwd().resolve())
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -42,9 +62,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         from .resources.plan import build_plan, render_json, render_text
 
-        estate = load_estate(_project(args), args.manifest)
-        _stack(estate, _project(args), args.stack)
-        plan = build_plan(estate, args.stack, args.backend)
+        project = _project(args)
+        estate = load_estate(project, args.manifest)
+        stack = _stack(estate, project, args.stack)
+        plan = build_plan(estate, stack, args.backend)
         print(render_json(plan) if args.format == "json" else render_text(plan))
         return 0
     finally:
@@ -53,22 +74,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
             gc.enable()
 
 
-def _stack(estate: Estate, project: Path, stack: str) -> None:
+def _stack(estate: Estate, project: Path, stack: str | None) -> str:
+    """The stack a command names, checked: a missing `--stack` lists the stacks there are."""
+    if not stack:
+        raise PlaneError.at("--stack", "", "this command needs a stack",
+                            f"pass --stack with one of: {', '.join(sorted(estate.stacks))}")
     if stack not in estate.stacks:
         from .core.stack_config import load_stack_file
 
         load_stack_file(project, stack)  # raises the "unknown stack" error with a suggestion
+    return stack
 
 
 def cmd_canary(args: argparse.Namespace) -> int:
     from .live.account import LiveAccount
     from .live.canary import render, run_canary
 
-    estate = load_estate(_project(args), args.manifest)
-    _stack(estate, _project(args), args.stack)
-    desired = estate.desired_state(args.stack)
-    health = {name: w.health_url[args.stack] for name, w in estate.manifest.manifest.workers.items()
-              if args.stack in w.health_url}
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stack = _stack(estate, project, args.stack)
+    desired = estate.desired_state(stack)
+    health = {name: w.health_url[stack] for name, w in estate.manifest.manifest.workers.items()
+              if stack in w.health_url}
     report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait)
     print(render(report))
     return 0 if report.ok else 1
@@ -81,9 +108,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from .live.account import LiveAccount
     from .live.audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
 
-    estate = load_estate(_project(args), args.manifest)
-    _stack(estate, _project(args), args.stack)
-    desired = estate.desired_state(args.stack)
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stack = _stack(estate, project, args.stack)
+    desired = estate.desired_state(stack)
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.datetime.now(dt.UTC).date()
     dates = None
     if args.stack_outputs:
@@ -91,7 +119,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             dates = load_rotation_dates(json.loads(Path(args.stack_outputs).read_text()))
         except (OSError, ValueError) as exc:
             raise PlaneError.at(args.stack_outputs, "", f"cannot read stack outputs ({type(exc).__name__})",
-                                f"write it with: pulumi stack output --json --show-secrets=false --stack {args.stack} "
+                                f"write it with: pulumi stack output --json --show-secrets=false --stack {stack} "
                                 f"> {args.stack_outputs}") from None
     report = build_audit(estate, desired, LiveAccount(desired.account_id), as_of, dates)
     render = {"table": render_table, "json": render_json, "markdown": render_markdown}[args.format]
@@ -103,10 +131,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .live.account import LiveAccount
     from .live.importer import draft_import
 
-    estate = load_estate(_project(args), args.manifest)
-    _stack(estate, _project(args), args.stack)
-    account = estate.stacks[args.stack].settings.account_id
-    text, notes = draft_import(estate, args.stack, args.worker, args.script, LiveAccount(account))
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stack = _stack(estate, project, args.stack)
+    account = estate.stacks[stack].settings.account_id
+    text, notes = draft_import(estate, stack, args.worker, args.script, LiveAccount(account))
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if not text:
@@ -115,36 +144,98 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _named_workers(estate: Estate, stack: str, args: argparse.Namespace) -> list[str]:
+    """The Workers a command covers: `--worker NAME`, or with `--all` every Worker of the stack
+    that records its wrangler config in the manifest."""
+    desired = estate.desired_state(stack)
+    if args.all:
+        if args.worker:
+            raise PlaneError.at("--all", "", "--all and --worker name different things", "pass one of them")
+        found = [w.worker for w in desired.workers if estate.manifest.manifest.workers[w.worker].wrangler]
+        if not found:
+            raise PlaneError.at(MANIFEST_FILE, "workers", f"no Worker of stack {stack} records its wrangler config",
+                                "add `wrangler: {config: PATH}` to each Worker in secrets_manifest.yaml, or pass --worker")
+        return found
+    if not args.worker:
+        raise PlaneError.at("--worker", "", "this command needs a Worker",
+                            f"pass --worker with one of: {', '.join(w.worker for w in desired.workers)} (or --all)")
+    return [args.worker]
+
+
+def _again(args: argparse.Namespace, *words: str, **options: str | bool | None) -> str:
+    """The command to paste next: this one's own options, so it works where this one did."""
+    parts = ["python -m stacks", *words]
+    if getattr(args, "project_dir", None):
+        parts += ["--project-dir", shlex.quote(str(args.project_dir))]
+    for key, value in options.items():
+        if value is True:
+            parts.append(f"--{key.replace('_', '-')}")
+        elif value:
+            parts += [f"--{key.replace('_', '-')}", shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 def cmd_wrangler(args: argparse.Namespace) -> int:
-    from .worker_kit.wrangler_config import entries_for, sync
+    from .worker_kit.wrangler_config import check_script_name, entries_for, sync
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
-    _stack(estate, project, args.stack)
-    entries, config, env = entries_for(estate, args.stack, args.worker, args.config, args.env, args.store_id)
-    path = (project / config) if not Path(config).is_absolute() else Path(config)
-    result = sync(path, env or None, entries, write=args.action == "sync")
-    where = f"{path}" + (f" [env.{env}]" if env else "")
-    summary = (f"{len(entries.store)} secrets_store_secrets entries, {len(entries.required)} names in "
-               "secrets.required")
-    if args.action == "check":
-        if result.changed:
+    stack = _stack(estate, project, args.stack)
+    if args.all and (args.config or args.env):
+        raise PlaneError.at("--all", "", "--config and --env name one Worker's config",
+                            "use them with --worker, or record each Worker's config under `wrangler:` in the manifest")
+    scripts = {w.worker: w.script_name for w in estate.desired_state(stack).workers}
+    problems: list[Problem] = []
+    drifted = 0
+    for worker in _named_workers(estate, stack, args):
+        try:
+            entries, config, env = entries_for(estate, stack, worker, args.config, args.env, args.store_id)
+            # A path on the command line is the caller's; one in the manifest is the project's.
+            path = Path(config) if args.config else project / config
+            if path.exists():
+                check_script_name(path, path.read_text(), env, scripts[worker], stack, worker)
+            result = sync(path, env or None, entries, write=args.action == "sync")
+        except PlaneError as exc:
+            problems += exc.problems
+            continue
+        where = f"{path}" + (f" [env.{env}]" if env else "")
+        summary = (f"{len(entries.store)} secrets_store_secrets entries, {len(entries.required)} names in "
+                   "secrets.required")
+        if args.action == "sync":
+            print(f"{'updated' if result.changed else 'unchanged'}: {where} ({summary})")
+        elif result.changed:
+            drifted += 1
             print(result.diff(), end="")
-            print(f"out of sync: {where} needs {summary}; run: python -m stacks wrangler sync --stack {args.stack} "
-                  f"--worker {args.worker}", file=sys.stderr)
-            return 1
-        print(f"in sync: {where} ({summary})")
-        return 0
-    print(f"{'updated' if result.changed else 'unchanged'}: {where} ({summary})")
-    return 0
+            again = _again(args, "wrangler", "sync", stack=stack, worker=worker, config=args.config, env=args.env,
+                           store_id=args.store_id)
+            print(f"out of sync: {where} needs {summary}; run: {again}", file=sys.stderr)
+        else:
+            print(f"in sync: {where} ({summary})")
+    if problems:
+        raise PlaneError(problems)
+    return 1 if drifted else 0
 
 
 def cmd_types(args: argparse.Namespace) -> int:
     from .worker_kit.worker_types import render_types
 
-    estate = load_estate(_project(args), args.manifest)
-    _stack(estate, _project(args), args.stack)
-    print(render_types(estate, args.stack, args.worker), end="")
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stack = _stack(estate, project, args.stack)
+    workers = _named_workers(estate, stack, args)
+    if not args.all:
+        print(render_types(estate, stack, workers[0]), end="")
+        return 0
+    for worker in workers:
+        wrangler = estate.manifest.manifest.workers[worker].wrangler
+        assert wrangler is not None  # _named_workers keeps only Workers that record their config
+        root = (project / wrangler.config).parent
+        target = (root / "src" if (root / "src").is_dir() else root) / TYPES_FILE
+        text = render_types(estate, stack, worker)
+        changed = not target.exists() or target.read_text() != text
+        if changed:
+            target.write_text(text)
+        print(f"{'wrote' if changed else 'unchanged'}: {target}")
     return 0
 
 
@@ -152,7 +243,7 @@ def cmd_codemod(args: argparse.Namespace) -> int:
     from .worker_kit.codemod import run_codemod
 
     estate = load_estate(_project(args), args.manifest)
-    return run_codemod(estate, [Path(p) for p in args.paths], args.worker, Path(args.accessor), args.write)
+    return run_codemod(estate, [Path(p) for p in args.paths], args.worker, Path(args.accessor), args.write, args.check)
 
 
 def cmd_values(args: argparse.Namespace) -> int:
@@ -160,10 +251,10 @@ def cmd_values(args: argparse.Namespace) -> int:
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
-    _stack(estate, project, args.stack)
+    stack = _stack(estate, project, args.stack)
     if args.action == "load":
-        return load_values(estate, args.stack, args.file, sys.stdout)
-    print(render_status(args.stack, value_status(estate, args.stack)))
+        return load_values(estate, stack, args.file, sys.stdout, dry_run=args.dry_run)
+    print(render_status(stack, value_status(estate, stack)))
     return 0
 
 
@@ -172,9 +263,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
-    for stack in args.stack:
-        _stack(estate, project, stack)
-    return rotate(estate, args.name, args.stack, args.generate, args.yes, sys.stdout)
+    stacks = [_stack(estate, project, stack) for stack in (args.stack or [None])]
+    return rotate(estate, args.name, stacks, args.generate, args.yes, sys.stdout, dry_run=args.dry_run)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -182,10 +272,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
-    stacks = args.stack or sorted(estate.stacks)
-    for stack in stacks:
+    for stack in args.stack or []:
         _stack(estate, project, stack)
-    print(render([stack_changes(project, estate, stack, args.base) for stack in stacks], args.format, args.base), end="\n")
+    changes = stack_changes(project, estate, args.stack, args.base, args.manifest)
+    print(render(changes, args.format, args.base), end="\n")
     return 0
 
 
@@ -197,16 +287,16 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
-    _stack(estate, project, args.stack)
-    desired = estate.desired_state(args.stack)
+    stack = _stack(estate, project, args.stack)
+    desired = estate.desired_state(stack)
     store_id, found, absent = adoptions(desired, LiveAccount(desired.account_id))
     if desired.store is None:
-        print(f"stack {args.stack} puts nothing in the store: nothing to adopt", file=sys.stderr)
+        print(f"stack {stack} puts nothing in the store: nothing to adopt", file=sys.stderr)
         return 0
     if store_id is None:
-        raise PlaneError.at(f"Pulumi.{args.stack}.yaml", "config.secrets-plane:store",
+        raise PlaneError.at(f"Pulumi.{stack}.yaml", "config.secrets-plane:store",
                             "the stack's store does not exist yet", "run pulumi up: it creates the store")
-    document = json.dumps(import_document(args.stack, found), indent=2) + "\n"
+    document = json.dumps(import_document(stack, found), indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(document)
     else:
@@ -215,7 +305,7 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
           + (f" ({', '.join(a.store_secret_name for a in found)})" if found else "")
           + f"; {len(absent)} do not exist yet and `pulumi up` creates them", file=sys.stderr)
     if found:
-        print(f"then run: {import_command(args.stack, args.output or '<this document>.json')}", file=sys.stderr)
+        print(f"then run: {import_command(stack, args.output or '<this document>.json')}", file=sys.stderr)
     return 0
 
 
@@ -233,94 +323,126 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _common(parser: argparse.ArgumentParser, top: bool) -> None:
+    """Options every command takes, before or after its name (after it, they win)."""
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    parser.add_argument("--project-dir", default=default(None),
+                        help="folder holding Pulumi.yaml and the manifest (default: the nearest one from here up)")
+    parser.add_argument("--manifest", default=default(MANIFEST_FILE), help="manifest file name, relative to the project")
+    parser.add_argument("--debug", action="store_true", default=default(False),
+                        help="debug logging (never includes values)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secrets-plane", description=__doc__)
-    parser.add_argument("--project-dir", default=".", help="folder holding Pulumi.yaml and the manifest")
-    parser.add_argument("--manifest", default=MANIFEST_FILE, help="manifest file name, relative to the project")
-    parser.add_argument("--debug", action="store_true", help="debug logging (never includes values)")
+    _common(parser, top=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common, top=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("validate", help="check the manifest and every Pulumi.<stack>.yaml")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common])
+
+    def stack_option(p: argparse.ArgumentParser, many: bool = False) -> None:
+        if many:
+            p.add_argument("--stack", action="append", help="a stack (Pulumi.<stack>.yaml); repeat for several, in order")
+        else:
+            p.add_argument("--stack", help="the stack (Pulumi.<stack>.yaml)")
+
+    p = command("validate", "check the manifest and every Pulumi.<stack>.yaml")
     p.add_argument("--require-values", action="store_true",
                    help="a value missing from a stack file is an error (when values are not in ESC)")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("plan", help="what the program declares for a stack, offline (Pulumi mocks)")
-    p.add_argument("--stack", required=True)
+    p = command("plan", "what the program declares for a stack, offline (Pulumi mocks)")
+    stack_option(p)
     p.add_argument("--backend", choices=["legacy", "store"], help="override the backend for this plan")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("canary", help="live check: every Worker serves exactly the desired bindings")
-    p.add_argument("--stack", required=True)
+    p = command("canary", "live check: every Worker serves exactly the desired bindings")
+    stack_option(p)
     p.add_argument("--wait", type=float, default=90.0, metavar="SECONDS",
                    help="how long to wait for store secrets that are still pending (default 90)")
     p.set_defaults(func=cmd_canary)
 
-    p = sub.add_parser("audit", help="every credential, its owner, Workers, last change and live status")
-    p.add_argument("--stack", required=True)
+    p = command("audit", "every credential, its owner, Workers, last change and live status")
+    stack_option(p)
     p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     p.add_argument("--as-of", help="date to judge rotation against (YYYY-MM-DD, default today)")
     p.add_argument("--stack-outputs", help="`pulumi stack output --json` file: exact legacy rotation dates")
     p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("import", help="draft manifest entries from a live Worker's secrets (names only)")
-    p.add_argument("--stack", required=True)
+    p = command("import", "draft manifest entries from a live Worker's secrets (names only)")
+    stack_option(p)
     p.add_argument("--worker", required=True, help="the manifest key to use for this Worker")
     p.add_argument("--script", required=True, help="the live script name")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("wrangler", help="keep a Worker's wrangler config's secrets_store_secrets in step")
+    p = command("wrangler", "keep a Worker's wrangler config's secrets_store_secrets in step")
     p.add_argument("action", choices=["sync", "check"])
-    p.add_argument("--stack", required=True)
-    p.add_argument("--worker", required=True)
+    stack_option(p)
+    p.add_argument("--worker", help="the manifest's Worker (or --all)")
+    p.add_argument("--all", action="store_true", help="every Worker of the stack with a `wrangler:` entry")
     p.add_argument("--config", help="wrangler.toml / wrangler.json(c); default: the manifest's wrangler.config")
     p.add_argument("--env", help="wrangler env; default: the manifest's wrangler.env for the stack")
     p.add_argument("--store-id", help="store id, when the stack creates its store (pulumi stack output store_id)")
     p.set_defaults(func=cmd_wrangler)
 
-    p = sub.add_parser("types", help="TypeScript interface of a Worker's secret bindings (dual shape)")
-    p.add_argument("--stack", required=True)
-    p.add_argument("--worker", required=True)
+    p = command("types", "TypeScript interface of a Worker's secret bindings (dual shape)")
+    stack_option(p)
+    p.add_argument("--worker", help="the manifest's Worker (or --all)")
+    p.add_argument("--all", action="store_true", help="every Worker with a `wrangler:` entry, each written to "
+                                                      "src/secrets.generated.ts beside its wrangler config (or beside "
+                                                      "the config when it has no src/)")
     p.set_defaults(func=cmd_types)
 
-    p = sub.add_parser("values", help="set a stack's values in bulk (stdin to pulumi, never argv), or list them")
+    p = command("values", "set a stack's values in bulk (stdin to pulumi, never argv), or list them")
     actions = p.add_subparsers(dest="action", required=True)
-    load = actions.add_parser("load", help="set every value of a dotenv or JSON file (checked first)")
+    load = actions.add_parser("load", help="set every value of a dotenv or JSON file (checked first)",
+                              description="set every value of a dotenv or JSON file (checked first)", parents=[common])
     load.add_argument("file", help="a dotenv (NAME=value) or JSON file, or - for standard input")
-    load.add_argument("--stack", required=True)
+    stack_option(load)
+    load.add_argument("--dry-run", action="store_true",
+                      help="check everything and say what would be set (names only); needs no Pulumi CLI")
     load.set_defaults(func=cmd_values)
-    status = actions.add_parser("status", help="which values the stack needs, has and lacks (nothing decrypted)")
-    status.add_argument("--stack", required=True)
-    status.set_defaults(func=cmd_values, file=None)
+    status = actions.add_parser("status", help="which values the stack needs, has and lacks (nothing decrypted)",
+                                description="which values the stack needs, has and lacks (nothing decrypted)",
+                                parents=[common])
+    stack_option(status)
+    status.set_defaults(func=cmd_values, file=None, dry_run=False)
 
-    p = sub.add_parser("rotate", help="set a new value and apply it to exactly what carries it (pulumi up --target)")
+    p = command("rotate", "set a new value and apply it to exactly what carries it (pulumi up --target)")
     p.add_argument("name", help="the manifest secret")
-    p.add_argument("--stack", required=True, action="append", help="repeat for several stacks, in order")
+    stack_option(p, many=True)
     p.add_argument("--generate", action="store_true", help="a random value of the length the manifest states")
     p.add_argument("--yes", action="store_true", help="apply without pulumi's confirmation prompt")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the value and say what would be touched and run (never the value); needs no Pulumi CLI")
     p.set_defaults(func=cmd_rotate)
 
-    p = sub.add_parser("diff", help="what a change does to credentials, against a git ref (for pull requests)")
-    p.add_argument("--stack", action="append", help="repeat for several stacks (default: every stack)")
+    p = command("diff", "what a change does to credentials, against a git ref (for pull requests)")
+    stack_option(p, many=True)
     p.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     p.set_defaults(func=cmd_diff)
 
-    p = sub.add_parser("adopt-store", help="a pulumi import document for store secrets that already exist by name")
-    p.add_argument("--stack", required=True)
+    p = command("adopt-store", "a pulumi import document for store secrets that already exist by name")
+    stack_option(p)
     p.add_argument("--output", help="write the document to this file (default: standard output)")
     p.set_defaults(func=cmd_adopt_store)
 
-    p = sub.add_parser("schema", help="the manifest's JSON Schema, for editors")
+    p = command("schema", "the manifest's JSON Schema, for editors")
     p.add_argument("--write", action="store_true", help="write schema/secrets_manifest.schema.json")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("codemod", help="route a Worker's secret reads through the accessor (tree-sitter)")
+    p = command("codemod", "route a Worker's secret reads through the accessor (tree-sitter)")
     p.add_argument("paths", nargs="+", help="TypeScript files or folders")
     p.add_argument("--worker", required=True)
     p.add_argument("--accessor", required=True, help="path of the accessor module (secrets.ts) in the Worker project")
     p.add_argument("--write", action="store_true", help="rewrite files; without it, print a unified diff")
+    p.add_argument("--check", action="store_true",
+                   help="for CI: exit 1 when a read is left for a person or a file would change")
     p.set_defaults(func=cmd_codemod)
     return parser
 
@@ -339,15 +461,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CloudflareOperationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return _closed_pipe()
+    except KeyboardInterrupt:
+        return 130
     except Exception as exc:
         pulumi = sys.modules.get("pulumi")
         if pulumi is not None and isinstance(exc, pulumi.RunError):
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # `... | head` closed the pipe: not an error worth a traceback.
-        sys.stderr.close()
-        return 0
+
+
+def _closed_pipe() -> int:
+    """`... | head` closed the pipe: not an error worth a traceback. Point stdout at /dev/null so
+    the interpreter's own flush at exit does not fail on it again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0

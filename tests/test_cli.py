@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,52 @@ def test_errors_have_no_traceback_and_exit_1(tmp_path: Path) -> None:
     proc = run("--project-dir", str(tmp_path), "validate")
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
-        "secrets_manifest.yaml: error: file not found (fix: create secrets_manifest.yaml or pass the right path)",
-        "Pulumi.<stack>.yaml: error: no stack files found (fix: add Pulumi.staging.yaml and Pulumi.prod.yaml (see README.md))",
+        f"secrets_manifest.yaml: error: file not found (looked for {tmp_path}/secrets_manifest.yaml) (fix: create "
+        "secrets_manifest.yaml there, or run from the project folder (the one holding Pulumi.yaml) or pass --project-dir)",
+        f"Pulumi.<stack>.yaml: error: no stack files found in {tmp_path} (fix: add Pulumi.staging.yaml and "
+        "Pulumi.prod.yaml there (see README.md))",
     ]
+
+
+def test_run_from_a_subdirectory_finds_the_project() -> None:
+    proc = subprocess.run([sys.executable, "-m", "stacks", "validate"], cwd=ROOT / "stacks" / "core",
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: 25 secrets"), proc.stderr
+
+
+def test_outside_any_project_it_says_where_it_looked(tmp_path: Path) -> None:
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "stacks", "validate"], cwd=inner, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"Pulumi.yaml: error: no Pulumi.yaml in {inner} or any folder above it (looked in "
+                                  f"{inner}, {inner.parent}, {tmp_path}, ")
+    assert "(fix: run the command inside the secrets-plane project, or pass --project-dir PATH)" in proc.stderr
+
+
+def test_project_dir_is_accepted_after_the_command(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "stacks", "plan", "--stack", "prod", "--project-dir", str(ROOT)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0 and proc.stdout.startswith("stack prod: backend legacy"), proc.stderr
+
+
+@pytest.mark.parametrize("command", [["plan"], ["canary"], ["values", "status"], ["rotate", "OPENAI_API_KEY"]])
+def test_a_missing_stack_lists_the_stacks(command: list[str]) -> None:
+    proc = run(*command)
+    assert proc.returncode == 1
+    assert proc.stderr == "--stack: error: this command needs a stack (fix: pass --stack with one of: prod, staging)\n"
+
+
+def test_the_demo_shows_the_warnings_it_counts_and_no_empty_section() -> None:
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    counted = int(out.split(" warning(s)")[0].rsplit(", ", 1)[1])
+    assert counted == 2 and out.count(": warning: ") == counted, "every warning counted is shown"
+    lines = proc.stdout.splitlines()
+    for i, line in enumerate(lines):
+        if line.endswith(":") and not line.startswith("=="):
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            assert following.startswith("  "), f"section {line!r} has nothing under it"
+    assert "rotation cost (25 secrets the plane rotates;" in proc.stdout and "... and 22 more" in proc.stdout

@@ -95,6 +95,10 @@ def test_values_load_reads_json_from_stdin(project: Path, pulumi_log: Path) -> N
     ("OPENAI_API_KEY=a\nthis is not a line\n", "values.env:2: error: not a NAME=value line"),
     ("OPENAI_API_KEY=a\nOPENAI_API_KEY=b\n", "values.env:2: OPENAI_API_KEY: error: 'OPENAI_API_KEY' is set twice (first at line 1)"),
     ('{"OPENAI_API_KEY": 42}', "values.env: OPENAI_API_KEY: error: the value of 'OPENAI_API_KEY' is not a string"),
+    ("OPENAI_API_KEY=a\nSLACK_BOT_TOKEN=\n", "values.env:2: SLACK_BOT_TOKEN: error: 'SLACK_BOT_TOKEN' has no value (fix: "
+                                              "write NAME=value, or drop the line to leave the value as it is)"),
+    ('{"OPENAI_API_KEY": "a",\n "SLACK_BOT_TOKEN": ""}', "values.env:2: SLACK_BOT_TOKEN: error: 'SLACK_BOT_TOKEN' has no "
+                                                       "value"),
 ])
 def test_values_load_writes_nothing_when_any_line_is_wrong(project: Path, pulumi_log: Path, content: str,
                                                            expected: str) -> None:
@@ -106,6 +110,21 @@ def test_values_load_writes_nothing_when_any_line_is_wrong(project: Path, pulumi
     assert "Traceback" not in proc.stderr
     assert calls(pulumi_log) == [], "nothing is set when any name or size is wrong"
     FIGURES["bad_inputs_exit_1"] += 1
+
+
+def test_values_load_dry_run_needs_no_pulumi_and_shows_no_value(project: Path, tmp_path: Path) -> None:
+    dotenv = project / "staging.env"
+    dotenv.write_text(f"OPENAI_API_KEY={canary('openai')}\nSLACK_BOT_TOKEN={canary('slack')}\n")
+    proc = subprocess.run([sys.executable, "-m", "stacks", "values", "load", "--stack", "staging", str(dotenv),
+                           "--dry-run"], cwd=project, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PATH": str(tmp_path), "PYTHONPATH": str(ROOT)})  # no pulumi anywhere
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:3] == [
+        "would set 2 value(s) for stack 'staging' (encrypted, through standard input): OPENAI_API_KEY, SLACK_BOT_TOKEN",
+        "  pulumi config set --secret --path 'secrets-plane:values.OPENAI_API_KEY' --stack staging  # value on stdin",
+        "  pulumi config set --secret --path 'secrets-plane:values.SLACK_BOT_TOKEN' --stack staging  # value on stdin"]
+    assert "still missing for stack 'staging' after that (23)" in proc.stdout
+    assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr)
 
 
 def test_values_status_reads_the_stack_file_without_decrypting(project: Path) -> None:
@@ -122,6 +141,32 @@ def test_values_status_reads_the_stack_file_without_decrypting(project: Path) ->
 
 
 # ---- rotate ---------------------------------------------------------------------------------------
+
+def test_rotate_dry_run_names_targets_and_commands_and_never_the_value(project: Path, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "stacks", "rotate", "OPENAI_API_KEY", "--stack", "staging", "--stack",
+                           "prod", "--dry-run"], cwd=project, input=canary("new"), capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PATH": str(tmp_path), "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    out = scanned(proc.stdout + proc.stderr)
+    assert CANARY_PREFIX not in out
+    staging, prod = registered_urns(project, "staging"), registered_urns(project, "prod")
+    staging_scripts = ["ascend-v5-staging", "ascend-context-staging", "ascend-v5-dev", "ascend-v5-preview"]
+    assert out.splitlines() == [
+        "rotate OPENAI_API_KEY: would touch exactly",
+        f"  staging: 4 Worker(s) holding it as a Worker secret, one version each: {', '.join(staging_scripts)}",
+        "  prod: 2 Worker(s) holding it as a Worker secret, one version each: ascend-v5, ascend-context",
+        "would run, per stack in this order (the value on standard input, never on a command line):",
+        "  pulumi config set --secret --path 'secrets-plane:values.OPENAI_API_KEY' --stack staging",
+        "  pulumi up --stack staging " + " ".join(f"--target {staging[s]}" for s in staging_scripts),
+        "  pulumi config set --secret --path 'secrets-plane:values.OPENAI_API_KEY' --stack prod",
+        f"  pulumi up --stack prod --target {prod['ascend-v5']} --target {prod['ascend-context']}",
+    ]
+    # Too large a value is refused in a dry run too.
+    proc = subprocess.run([sys.executable, "-m", "stacks", "rotate", "OPENAI_API_KEY", "--stack", "prod", "--dry-run"],
+                          cwd=project, input="x" * 6000, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PATH": str(tmp_path), "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 1 and "is 6000 bytes, over 5120 bytes" in proc.stderr
+
 
 def registered_urns(project: Path, stack: str, backend: str | None = None) -> dict[str, str]:
     """name -> URN of what the real program registers under mocks."""
@@ -192,7 +237,7 @@ def test_rotate_generate_makes_a_fresh_value_per_stack(project: Path, pulumi_log
     (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod", "--generate", "--yes"], "", "does not say how to generate a value"),
     (["DEEPSEEK_API_KEY", "--stack", "prod", "--yes"], "v", "stack(s) prod hold no copy of 'DEEPSEEK_API_KEY'"),
     (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod", "--yes"], "x" * 6000, "over 5120 bytes"),
-    (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod", "--yes"], "", "no value on standard input"),
+    (["HUBSPOT_ACCESS_TOKEN", "--stack", "prod", "--yes"], "", "no value for 'HUBSPOT_ACCESS_TOKEN' on standard input (an empty credential is never set)"),
 ])
 def test_rotate_refuses_before_touching_anything(project: Path, pulumi_log: Path, args: list[str], stdin: str,
                                                  expected: str) -> None:
@@ -245,7 +290,8 @@ def test_diff_against_a_git_ref(project: Path) -> None:
     workers = {w["worker"]: w for w in staging["workers"]}
     assert workers["billing"]["status"] == "added" and workers["billing"]["write"] == "secrets-bulk"
     assert workers["scheduler"]["removed"] == ["SLACK_BOT_TOKEN"] and workers["scheduler"]["write"] == "secrets-bulk"
-    assert "HUBSPOT_ACCESS_TOKEN: secret_text -> secrets_store_secret" in workers["dev"]["retyped"]
+    assert f"HUBSPOT_ACCESS_TOKEN: secret_text -> secrets_store_secret (store {STORE_ID}/HUBSPOT_ACCESS_TOKEN_STAGING)" \
+        in workers["dev"]["retyped"]
     assert workers["dev"]["write"] == "settings"
     assert "HUBSPOT_ACCESS_TOKEN_STAGING" in staging["store_created"]
     assert staging["values_needed"] == ["STRIPE_SECRET_KEY"]
@@ -253,7 +299,8 @@ def test_diff_against_a_git_ref(project: Path) -> None:
     assert staging["mode"] == ["legacy", "mixed"]
     proc = stacks_cli(project, "diff", "--stack", "staging", "--base", "main", "--format", "markdown")
     assert proc.stdout.startswith("<!-- secrets-plane:diff -->\n### secrets-plane: what this change does")
-    assert "- Worker **scheduler** (`ascend-scheduler-staging`) changed: loses `SLACK_BOT_TOKEN` (secrets-bulk write, 1 version)" in proc.stdout
+    assert "- Worker **scheduler** (`ascend-scheduler-staging`) changed: loses `SLACK_BOT_TOKEN` (secrets-bulk write, " \
+           "1 version(s))" in proc.stdout
     proc = stacks_cli(project, "diff", "--stack", "prod", "--base", "main")
     assert proc.stdout.startswith("stack prod: 1 Worker write(s), 1 Worker version(s)")
     proc = stacks_cli(project, "diff", "--base", "no-such-ref")

@@ -14,6 +14,7 @@ import yaml
 from conftest import CANARY_PREFIX, ROOT, STORE_ID, canary, manifest_secret_names, stack_config
 
 from stacks.core.backends import resolve_backend
+from stacks.core.errors import PlaneError
 from stacks.core.estate import load_estate
 from stacks.resources.offline import is_secret, reveal, run_program
 from stacks.resources.plan import build_plan
@@ -220,3 +221,110 @@ def test_no_override_plans_what_it_planned_before(stack: str, backend: str | Non
         assert now[key] == before[key], key
     by_type = sorted(before["resources"], key=lambda r: (r["type"], r["name"]))
     assert now["resources"] == by_type
+
+
+# ---- what validate and plan say about it ----------------------------------------------------------
+
+def plan_text(project: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "stacks", "--project-dir", str(project), "plan", *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_plan_prints_each_warning_once_with_one_prefix(project: Path) -> None:
+    edit(project, lambda d: d["secrets"]["SEMRUSH_API_KEY"].update(fallback=True))
+    warnings = [line for line in plan_text(project, "--stack", "prod").splitlines() if "warning" in line]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("warning: secrets_manifest.yaml:") and warnings[0].count("warning") == 1
+    assert "secrets.SEMRUSH_API_KEY.fallback: secret 'SEMRUSH_API_KEY' asks for a fallback copy" in warnings[0]
+
+
+def test_plan_rotation_leaves_external_secrets_out_and_says_so(project: Path) -> None:
+    edit(project, lambda d: d["secrets"]["SLACK_BOT_TOKEN"].update(external=True))
+    text = plan_text(project, "--stack", "prod")
+    assert "rotation cost (24 secrets the plane rotates; 0 in the store alone, no Worker version; 1 external, rotated " \
+           "outside the plane):" in text
+    assert "    SLACK_BOT_TOKEN                      external: rotated where it is set, no plane write" in text
+    assert "external secrets (1; bound, never written: each must already exist):\n  SLACK_BOT_TOKEN: must already " \
+           "exist on Workers ascend-scheduler, ascend-v5 as SLACK_BOT_TOKEN\n      create it: wrangler secret put " \
+           "SLACK_BOT_TOKEN --name ascend-scheduler\n      create it: wrangler secret put SLACK_BOT_TOKEN --name " \
+           "ascend-v5\n" in text
+    stored = plan_text(project, "--stack", "prod", "--backend", "store", "--format", "json")
+    import json
+
+    plan = json.loads(stored)
+    assert plan["externals"] == [{
+        "secret": "SLACK_BOT_TOKEN", "kind": "store", "name": "SLACK_BOT_TOKEN",
+        "workers": ["ascend-scheduler", "ascend-v5"], "where": f"in store {STORE_ID} as SLACK_BOT_TOKEN",
+        "commands": [f"wrangler secrets-store secret create {STORE_ID} --name SLACK_BOT_TOKEN --scopes workers --remote"]}]
+    counted = [r for r in plan["rotation"] if not r.get("external")]
+    assert len(counted) == 24 and all(r["store_updates"] == 1 and r["worker_versions"] == 0 for r in counted)
+
+
+def test_plan_points_to_values_load_before_one_by_one(project: Path) -> None:
+    lines = plan_text(project, "--stack", "prod").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("values not set in Pulumi.prod.yaml (25;"))
+    assert lines[start + 1] == ("  load them all: python -m stacks values load --stack prod FILE   (dotenv or JSON; "
+                                "`-` reads stdin)")
+    assert lines[start + 2] == "  or one by one (each value on stdin):"
+    assert lines[start + 3].startswith("    pulumi config set --secret --path 'secrets-plane:values.")
+
+
+def test_a_worker_fallback_that_skips_an_external_secret_says_so(project: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["secrets"]["SLACK_BOT_TOKEN"].update(external=True, backend="store")
+        data["workers"]["scheduler"]["fallback"] = True
+
+    edit(project, change)
+    desired = load_estate(project).desired_state("prod")
+    scheduler = next(w for w in desired.workers if w.worker == "scheduler")
+    assert scheduler.binding("SLACK_BOT_TOKEN_FALLBACK") is None, "no copy of a value the plane does not own"
+    assert scheduler.binding("APOLLO_API_KEY_FALLBACK") is None, "the others are legacy: nothing to copy"
+    warnings = [p.render() for p in load_estate(project).problems.warnings]
+    (said,) = [w for w in warnings if "asks for fallback copies" in w]
+    assert "workers.scheduler.fallback: warning: Worker 'scheduler' asks for fallback copies, but SLACK_BOT_TOKEN " \
+           "get(s) none: external secrets have no value the plane could copy" in said
+
+
+def test_the_digest_covers_fallback_and_external(project: Path) -> None:
+    base = load_estate(project).manifest.manifest.digest()
+    for change in (lambda d: d["secrets"]["SLACK_BOT_TOKEN"].update(fallback=True),
+                   lambda d: d["secrets"]["SLACK_BOT_TOKEN"].update(external=True),
+                   lambda d: d["workers"]["api"].update(fallback=True)):
+        fresh = project.parent / f"copy-{id(change)}"
+        import shutil
+
+        shutil.copytree(project, fresh)
+        edit(fresh, change)
+        assert load_estate(fresh).manifest.manifest.digest() != base, "production would pass the gate unrun"
+
+
+def test_a_store_secret_with_a_copy_keeps_the_worker_value_limit(project: Path) -> None:
+    from stacks.core.values import oversized_values
+
+    edit(project, lambda d: d["secrets"]["OPENAI_API_KEY"].update(backend="store", fallback=True))
+    desired = load_estate(project).desired_state("prod")
+    (problem,) = oversized_values(desired, {"OPENAI_API_KEY": 6000})
+    assert "over 5120 bytes, the Workers limit of a secret_text value (bound so on api (fallback copy), context " \
+           "(fallback copy))" in problem.message
+
+
+def test_fallback_copies_count_as_environment_variables(project: Path) -> None:
+    from stacks.core.limits import WORKER_ENV_VARS_MAX
+
+    def change(data: dict[str, Any]) -> None:
+        names = [f"X{i:03d}" for i in range(110)]
+        for n in names:
+            data["secrets"][n] = {"description": "d", "owner": "o", "provider": "p", "rotation_days": 30,
+                                  "backend": "store", "fallback": True}
+        data["workers"]["api"]["secrets"] += names
+
+    edit(project, change)
+    with pytest.raises(PlaneError) as info:
+        load_estate(project)
+    assert f"Worker 'api' would hold 129 secret_text bindings in stack 'prod', over the Workers limit of " \
+           f"{WORKER_ENV_VARS_MAX} environment variables" in str(info.value)

@@ -17,7 +17,7 @@ from stacks.cli import main
 from stacks.worker_kit.codemod import rewrite_source
 
 FIXTURE = ROOT / "tests" / "fixtures" / "worker"
-ROUTES = ["/hubspot", "/llm", "/google", "/salesforce", "/slack", "/telemetry"]
+ROUTES = ["/hubspot", "/llm", "/google", "/salesforce", "/slack", "/forms", "/telemetry"]
 API_SECRETS = ["HUBSPOT_ACCESS_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_OAUTH_CLIENT_ID",
                "GOOGLE_OAUTH_CLIENT_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SALESFORCE_CLIENT_ID",
                "SALESFORCE_CLIENT_SECRET"]
@@ -143,6 +143,34 @@ def test_check_json_and_jsonc(tmp_path: Path, project: Path) -> None:
     assert cli("wrangler", "check", *args, "--config", str(plain), project=project)[0] == 0
 
 
+@pytest.mark.parametrize("right,stale,why", [
+    ('secret_name = "OPENAI_API_KEY_STAGING"', 'secret_name = "OPENAI_API_KEY"', "prod's store secret name"),
+    ('store_id = "9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e"', 'store_id = "00000000000000000000000000000000"', "another store"),
+    ('required = ["ANTHROPIC_API_KEY"', 'required = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"', "a name now on the store"),
+])
+def test_check_sees_every_stale_entry(tmp_path: Path, project: Path, right: str, stale: str, why: str) -> None:
+    """Each entry the manifest manages must be exactly right for this stack: an entry with another
+    stack's secret name, another store, or a stale required name is drift, and sync mends it."""
+    path = project / "secrets_manifest.yaml"
+    path.write_text(path.read_text().replace("    description: OpenAI API key (also AI Gateway BYOK)\n",
+                                             "    description: OpenAI API key (also AI Gateway BYOK)\n    backend: store\n"))
+    config = tmp_path / "wrangler.toml"
+    config.write_text('name = "ascend-v5"\n\n[env.staging]\nname = "ascend-v5-staging"\n\n')
+    args = ("--stack", "staging", "--worker", "api", "--config", str(config), "--env", "staging")
+    assert cli("wrangler", "sync", *args, project=project)[0] == 0
+    synced = config.read_text()
+    assert cli("wrangler", "check", *args, project=project)[0] == 0
+    assert synced.count(right) == 1
+    config.write_text(synced.replace(right, stale))
+    code, out, err = cli("wrangler", "check", *args, project=project)
+    assert code == 1 and out.startswith(f"--- {config} (now)") and "out of sync" in err, (why, err)
+    assert cli("wrangler", "sync", *args, project=project)[0] == 0
+    import tomllib
+
+    assert tomllib.loads(config.read_text()) == tomllib.loads(synced), "sync puts it right"
+    assert cli("wrangler", "check", *args, project=project)[0] == 0
+
+
 def test_wrangler_errors_are_located(project: Path, tmp_path: Path) -> None:
     code, _, err = cli("wrangler", "check", "--stack", "prod", "--worker", "apii", "--config", "x.toml", project=project)
     assert code == 1 and "did you mean 'api'?" in err
@@ -152,6 +180,93 @@ def test_wrangler_errors_are_located(project: Path, tmp_path: Path) -> None:
     broken.write_text("name = \n")
     code, _, err = cli("wrangler", "check", "--stack", "prod", "--worker", "api", "--config", str(broken), project=project)
     assert code == 1 and "TOML parse error" in err and "Traceback" not in err
+
+
+def test_an_env_that_deploys_another_script_is_an_error_naming_both(worker: Path, project: Path) -> None:
+    """The finding: `wrangler check --stack prod --env staging` said "in sync" for the staging script."""
+    pin(project, "prod", "store")
+    config = worker / "wrangler.toml"
+    before = config.read_text()
+    for action in ("check", "sync"):
+        code, out, err = cli("wrangler", action, "--stack", "prod", "--worker", "api", "--config", str(config), "--env",
+                             "staging", project=project)
+        assert code == 1 and out == ""
+        assert err == (f"{config}: env.staging.name: error: stack 'prod' binds Worker 'api' as script 'ascend-v5', but "
+                       "wrangler.toml [env.staging] deploys 'ascend-v5-staging' (fix: pass no --env (the top level "
+                       "deploys it) (or record it: workers.api.wrangler.env.prod))\n")
+    assert config.read_text() == before, "nothing written"
+    # An env without a name of its own deploys `<name>-<env>`, as wrangler names it: right for
+    # staging (then only the entries are out of sync), wrong for prod.
+    config.write_text(before.replace('name = "ascend-v5-staging"\n', ""))
+    code, _, err = cli("wrangler", "check", "--stack", "staging", "--worker", "api", "--config", str(config), "--env",
+                       "staging", project=project)
+    assert code == 1 and "out of sync: " in err and "error:" not in err, "the right script: only its entries drift"
+    code, _, err = cli("wrangler", "check", "--stack", "prod", "--worker", "api", "--config", str(config), "--env",
+                       "staging", project=project)
+    assert code == 1 and "as script 'ascend-v5', but wrangler.toml [env.staging] deploys 'ascend-v5-staging'" in err
+
+
+def test_the_hint_of_check_is_a_command_that_works_pasted(worker: Path, project: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    pin(project, "staging", "store")
+    config = worker / "wrangler.toml"
+    monkeypatch.chdir(tmp_path)  # somewhere else entirely: the hint must still work from here
+    code, _, err = cli("wrangler", "check", "--stack", "staging", "--worker", "api", "--config", str(config), "--env",
+                       "staging", project=project)
+    assert code == 1
+    hint = err.rsplit("; run: ", 1)[1].strip()
+    assert hint == (f"python -m stacks wrangler sync --project-dir {project} --stack staging --worker api --config "
+                    f"{config} --env staging")
+    argv = shlex.split(hint)[3:]
+    assert main(argv) == 0
+    assert cli("wrangler", "check", "--stack", "staging", "--worker", "api", "--config", str(config), "--env", "staging",
+               project=project)[0] == 0
+
+
+def _record_configs(project: Path, worker: Path) -> Path:
+    """api and scheduler record their wrangler configs in the manifest; the others do not."""
+    scheduler = worker.parent / "scheduler"
+    scheduler.mkdir()
+    (scheduler / "wrangler.toml").write_text('name = "ascend-scheduler"\nmain = "src/index.ts"\n\n[env.staging]\n'
+                                             'name = "ascend-scheduler-staging"\n')
+    path = project / "secrets_manifest.yaml"
+    text = path.read_text()
+    text = text.replace("    description: Main API (V5)\n", "    description: Main API (V5)\n    wrangler:\n"
+                        f"      config: {worker / 'wrangler.toml'}\n      env: {{staging: staging}}\n", 1)
+    text = text.replace("  scheduler:\n", f"  scheduler:\n    wrangler:\n      config: {scheduler / 'wrangler.toml'}\n"
+                        "      env: {staging: staging}\n", 1)
+    path.write_text(text)
+    return scheduler
+
+
+def test_check_and_sync_all_cover_every_worker_with_a_wrangler_entry(worker: Path, project: Path) -> None:
+    scheduler = _record_configs(project, worker)
+    pin(project, "staging", "store")
+    code, out, err = cli("wrangler", "check", "--stack", "staging", "--all", project=project)
+    assert code == 1
+    assert err.count("out of sync: ") == 2 and "run: python -m stacks wrangler sync" in err
+    assert f"--project-dir {project} --stack staging --worker scheduler" in err
+    code, out, _ = cli("wrangler", "sync", "--stack", "staging", "--all", project=project)
+    assert code == 0 and out.count("updated: ") == 2
+    assert (scheduler / "wrangler.toml").read_text().count("[[env.staging.secrets_store_secrets]]") == 13
+    code, out, _ = cli("wrangler", "check", "--stack", "staging", "--all", project=project)
+    assert code == 0 and out.count("in sync: ") == 2
+    code, _, err = cli("wrangler", "check", "--stack", "staging", "--all", "--env", "staging", project=project)
+    assert code == 1 and "--config and --env name one Worker's config" in err
+    code, _, err = cli("wrangler", "check", "--stack", "staging", project=project)
+    assert code == 1 and "pass --worker with one of: api, context, dev, preview, scheduler (or --all)" in err
+
+
+def test_types_all_writes_each_workers_typings_beside_its_config(worker: Path, project: Path) -> None:
+    scheduler = _record_configs(project, worker)
+    code, out, _ = cli("types", "--stack", "prod", "--all", project=project)
+    assert code == 0
+    assert out.splitlines() == [f"wrote: {worker / 'src' / 'secrets.generated.ts'}",
+                                f"wrote: {scheduler / 'secrets.generated.ts'}"]
+    assert "export interface ApiSecrets {" in (worker / "src" / "secrets.generated.ts").read_text()
+    assert cli("types", "--stack", "prod", "--all", project=project)[1].count("unchanged: ") == 2
 
 
 # ---- typings --------------------------------------------------------------------------------
@@ -226,17 +341,24 @@ def test_codemod_diff_then_write_then_idempotent(worker: Path) -> None:
     code, diff, report = codemod(worker)
     assert code == 0 and diff.startswith("--- a/")
     assert {p: p.read_text() for p in before} == before, "without --write nothing changes"
-    assert ("codemod worker api: 9 secret reads found, 8 rewritten now, 0 already through the accessor "
-            "(88% through the accessor); 2 site(s) left for a person; 5 file(s) would change") in report
-    assert "slack.ts:6: SLACK_BOT_TOKEN: inside non-async function `slackConfigured`" in report
-    assert "index.ts:24: (env): env object passed to `initTelemetry()`, outside the scanned files" in report
+    assert ("codemod worker api: 12 secret read(s) found, 11 rewritten now, 0 already through the accessor "
+            "(91% through the accessor), 0 fallback argument(s) added; 2 site(s) left for a person; 6 file(s) would "
+            "change") in report
+    assert "slack.ts:6:10: SLACK_BOT_TOKEN: inside non-async function `slackConfigured`" in report
+    assert "index.ts:27:43: (env): env object passed to `initTelemetry()`, outside the scanned files" in report
+    assert codemod(worker, "--check")[0] == 1, "CI fails while sites are left or files would change"
 
     code, out, _ = codemod(worker, "--write")
-    assert "8 rewritten now" in out and "5 file(s) changed" in out
+    assert "11 rewritten now" in out and "6 file(s) changed" in out
+    forms = (worker / "src" / "adapters" / "forms.ts").read_text()
+    assert 'const byKey = await readSecret(env["SALESFORCE_CLIENT_ID"], "SALESFORCE_CLIENT_ID");' in forms
+    assert 'const cast = await readSecret((env as any).SALESFORCE_CLIENT_SECRET, "SALESFORCE_CLIENT_SECRET");' in forms
+    assert 'const renamed = async (e: Env) => (await readSecret(e.OPENAI_API_KEY, "OPENAI_API_KEY"));' in forms
     after = {p: p.read_text() for p in (worker / "src").rglob("*.ts")}
     code, out, _ = codemod(worker, "--write")
-    assert "0 rewritten now, 8 already through the accessor" in out and "0 file(s) changed" in out
+    assert "0 rewritten now, 11 already through the accessor" in out and "0 file(s) changed" in out
     assert {p: p.read_text() for p in after} == after
+    assert codemod(worker, "--check")[0] == 1, "two sites are still left for a person"
     llm = (worker / "src" / "adapters" / "llm.ts").read_text()
     assert 'const anthropic = await readSecret(env.ANTHROPIC_API_KEY, "ANTHROPIC_API_KEY");' in llm
     assert 'import { readSecret } from "../lib/secrets";' in llm
@@ -269,6 +391,86 @@ def test_codemod_leaves_unsafe_sites(source: str, expected_reason: str, tmp_path
 def test_codemod_rewrites_safe_sites(source: str, expected: str, tmp_path: Path) -> None:
     result = rewrite_source(tmp_path / "a.ts", source, {"OPENAI_API_KEY"}, tmp_path / "lib" / "secrets.ts", set())
     assert expected in result.after
+
+
+KEY = "OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize("read,rewritten", [
+    ('env["OPENAI_API_KEY"]', 'await readSecret(env["OPENAI_API_KEY"], "OPENAI_API_KEY")'),
+    ("env['OPENAI_API_KEY']", "await readSecret(env['OPENAI_API_KEY'], \"OPENAI_API_KEY\")"),
+    ("env[`OPENAI_API_KEY`]", 'await readSecret(env[`OPENAI_API_KEY`], "OPENAI_API_KEY")'),
+    ("(env as any).OPENAI_API_KEY", 'await readSecret((env as any).OPENAI_API_KEY, "OPENAI_API_KEY")'),
+    ("(env as unknown as Env).OPENAI_API_KEY", 'await readSecret((env as unknown as Env).OPENAI_API_KEY, "OPENAI_API_KEY")'),
+    ("(<Env>env).OPENAI_API_KEY", 'await readSecret((<Env>env).OPENAI_API_KEY, "OPENAI_API_KEY")'),
+    ("env!.OPENAI_API_KEY", 'await readSecret(env!.OPENAI_API_KEY, "OPENAI_API_KEY")'),
+    ("(env satisfies Env).OPENAI_API_KEY", 'await readSecret((env satisfies Env).OPENAI_API_KEY, "OPENAI_API_KEY")'),
+    ("bindings.OPENAI_API_KEY", 'await readSecret(bindings.OPENAI_API_KEY, "OPENAI_API_KEY")'),
+], ids=["element", "element-single-quotes", "template-key", "as-any", "as-unknown-as", "angle-cast", "non-null",
+        "satisfies", "renamed-parameter"])
+def test_codemod_finds_and_routes_every_spelling_of_a_read(read: str, rewritten: str, tmp_path: Path) -> None:
+    source = f"async function f(env: Env, bindings: Env) {{\n  const v = {read};\n}}\n"
+    result = rewrite_source(tmp_path / "a.ts", source, {KEY}, tmp_path / "lib" / "secrets.ts", set(), {KEY})
+    (site,) = result.sites
+    assert (site.name, site.line, site.column, site.rewritten) == (KEY, 2, 13, True)
+    fallback = "bindings" if read.startswith("bindings") else "env"
+    assert f"  const v = {rewritten[:-1]}, {fallback}.OPENAI_API_KEY_FALLBACK);" in result.after
+    again = rewrite_source(tmp_path / "a.ts", result.after, {KEY}, tmp_path / "lib" / "secrets.ts", set(), {KEY})
+    assert again.after == result.after and [s.already for s in again.sites] == [True], "a second run is a no-op"
+
+
+@pytest.mark.parametrize("source,reason", [
+    ("async function f(env: Env) { return env?.OPENAI_API_KEY; }\n", "optional chaining (`?.`)"),
+    ("async function f({ OPENAI_API_KEY }: Env) { return OPENAI_API_KEY; }\n", "destructured in the parameters of `f`"),
+    ("const handler = async (e: Readonly<Env>) => { const { OPENAI_API_KEY = 'x' } = e; };\n", "default value"),
+    ("function f(e: Env) { return e['OPENAI_API_KEY']; }\n", "non-async function `f`"),
+])
+def test_codemod_lists_what_it_leaves_with_where_and_why(source: str, reason: str, tmp_path: Path) -> None:
+    result = rewrite_source(tmp_path / "a.ts", source, {KEY}, tmp_path / "lib" / "secrets.ts", set())
+    assert result.after == source
+    (site,) = result.sites
+    assert site.name == KEY and not site.rewritten and reason in site.reason, site
+
+
+def test_codemod_counts_what_it_did_and_checks_for_ci(tmp_path: Path, project: Path) -> None:
+    """The coverage figure counts every read; a destructuring left alone is never counted as
+    rewritten; a dynamic key is listed but is no named read; --check passes once all is routed."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lib").mkdir()
+    (src / "a.ts").write_text(
+        "interface Bindings { OPENAI_API_KEY: string; ANTHROPIC_API_KEY: string }\n"
+        "export async function a(env: Env, b: Bindings, name: string) {\n"
+        "  const { OPENAI_API_KEY, ...rest } = env;\n"
+        '  const x = b["ANTHROPIC_API_KEY"];\n'
+        "  const y = env[name];\n"
+        "  return [OPENAI_API_KEY, rest, x, y];\n"
+        "}\n")
+    args = ("codemod", str(src), "--worker", "api", "--accessor", str(src / "lib" / "secrets.ts"))
+    code, _, err = cli(*args, project=project)
+    assert code == 0
+    assert err.splitlines()[0] == ("codemod worker api: 2 secret read(s) found, 1 rewritten now, 0 already through the "
+                                   "accessor (50% through the accessor), 0 fallback argument(s) added; 2 site(s) left "
+                                   "for a person; 1 file(s) would change")
+    assert err.splitlines()[1:] == [
+        f"  {src / 'a.ts'}:3:9: OPENAI_API_KEY: destructuring with a rest element",
+        f"  {src / 'a.ts'}:5:13: (dynamic): a key computed at run time (`env[name]`) may read a secret: route it through "
+        "readSecret by hand"]
+    assert cli(*args, "--check", project=project)[0] == 1
+    (src / "a.ts").write_text(
+        "export async function a(env: Env) {\n"
+        '  return await readSecret(env.OPENAI_API_KEY, "OPENAI_API_KEY");\n'
+        "}\n")
+    code, out, err = cli(*args, "--check", project=project)
+    assert code == 0 and err == ("codemod worker api: nothing to change: 1 secret read(s), every one through the "
+                                 "accessor (100%)\n")
+
+
+def test_codemod_keeps_the_fallback_argument_on_destructured_reads(tmp_path: Path) -> None:
+    source = "async function f(env: Env) {\n  const { OPENAI_API_KEY: key, CACHE } = env as Env;\n}\n"
+    result = rewrite_source(tmp_path / "a.ts", source, {KEY}, tmp_path / "lib" / "secrets.ts", set(), {KEY})
+    assert "  const { CACHE } = env as Env;\n  const key = await readSecret(env.OPENAI_API_KEY, \"OPENAI_API_KEY\", " \
+           "env.OPENAI_API_KEY_FALLBACK);" in result.after
 
 
 # ---- the proof: tsc, then the same code under miniflare with both binding shapes ----------------

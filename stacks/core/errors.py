@@ -38,6 +38,10 @@ class Problem:
             text += f" (fix: {self.hint})"
         return text
 
+    def describe(self) -> str:
+        """The problem without its severity, for a list that already says what kind it holds."""
+        return f"{self.location}: {self.message}" + (f" (fix: {self.hint})" if self.hint else "")
+
 
 class PlaneError(Exception):
     """Raised for every bad input; carries one or more problems, each with location and hint.

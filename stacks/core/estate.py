@@ -9,6 +9,7 @@ from pathlib import Path
 from .backends import Backend
 from .desired_state import DesiredState, build_desired_state, stack_secret_names
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
+from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from .manifest import LoadedManifest, load_manifest
 from .naming import script_name
@@ -47,8 +48,8 @@ def load_estate(project_dir: Path, manifest_file: str = MANIFEST_FILE, require_v
     stacks: dict[str, LoadedStack] = {}
     names = discover_stacks(project_dir)
     if not names:
-        errors.append(Problem(Location("Pulumi.<stack>.yaml"), "no stack files found",
-                              "add Pulumi.staging.yaml and Pulumi.prod.yaml (see README.md)"))
+        errors.append(Problem(Location("Pulumi.<stack>.yaml"), f"no stack files found in {project_dir.resolve()}",
+                              "add Pulumi.staging.yaml and Pulumi.prod.yaml there (see README.md)"))
     for name in names:
         try:
             stacks[name] = load_stack_file(project_dir, name)
@@ -106,8 +107,10 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
         desired_by_stack[name] = desired
         _check_values(estate, name, desired, out, require_values)
         _check_env_var_counts(estate, desired, out)
+        _check_external_store_secrets(estate, desired, out)
 
     _check_fallback_use(estate, desired_by_stack, out)
+    _check_fallback_skips_external(estate, desired_by_stack, out)
     for account, stack_names in sorted(by_account.items()):
         _check_account(estate, account, stack_names, desired_by_stack, out)
 
@@ -138,6 +141,37 @@ def _check_env_var_counts(estate: Estate, desired: DesiredState, out: ProblemCol
                       f"Worker '{worker.worker}' would hold {count} secret_text bindings in stack '{desired.stack}', "
                       f"over the Workers limit of {WORKER_ENV_VARS_MAX} environment variables (secret and text "
                       "combined)", "move some secrets to the store (`backend: store`) or drop fallback copies")
+
+
+def _check_external_store_secrets(estate: Estate, desired: DesiredState, out: ProblemCollector) -> None:
+    """An external secret bound through the store is looked up by name at apply: until someone
+    creates it, `pulumi up` fails. Say so before, with the command that creates it."""
+    for need in external_needs(desired):
+        if need.kind != "store":
+            continue
+        bound = f" (bound by {', '.join(need.scripts)})" if need.scripts else ""
+        out.warning(estate.manifest.location("secrets", need.secret, "external"),
+                    f"stack '{desired.stack}' binds external secret '{need.secret}' through the store{bound}: it must "
+                    f"already exist {need.where(desired)}, or the apply fails",
+                    f"create it: {need.commands(desired)[0]} (wrangler asks for the value)")
+
+
+def _check_fallback_skips_external(estate: Estate, desired_by_stack: dict[str, DesiredState],
+                                   out: ProblemCollector) -> None:
+    """A Worker's `fallback: true` gives a copy to each store binding it owns the value of: an
+    external secret gets none, which the manifest does not show. Say which."""
+    m = estate.manifest.manifest
+    for wname, worker in sorted(m.workers.items()):
+        if not worker.fallback:
+            continue
+        skipped = sorted({b.name for d in desired_by_stack.values() for w in d.workers if w.worker == wname
+                          for b in w.bindings if b.kind == "secrets_store_secret" and m.secrets[b.secret].external})
+        if skipped:
+            out.warning(estate.manifest.location("workers", wname, "fallback"),
+                        f"Worker '{wname}' asks for fallback copies, but {', '.join(skipped)} get(s) none: "
+                        "external secrets have no value the plane could copy",
+                        "set such a copy yourself (wrangler secret put <NAME>_FALLBACK --name <script>) or accept "
+                        "that these bindings have no fallback")
 
 
 def _check_fallback_use(estate: Estate, desired_by_stack: dict[str, DesiredState], out: ProblemCollector) -> None:
@@ -196,7 +230,8 @@ def _check_values(estate: Estate, name: str, desired: DesiredState, out: Problem
     missing = sorted(needed - set(stack.settings.value_names))
     if missing:
         message = f"{len(missing)} value(s) not set for stack '{name}' ({desired.mode}): {', '.join(missing)}"
-        hint = f"set each with: {set_value_command(name, '<NAME>')}, or load them all: python -m stacks values load --stack {name} FILE"
+        hint = (f"load them all: python -m stacks values load --stack {name} FILE (dotenv or JSON; `-` reads stdin), "
+                f"or set one: {set_value_command(name, '<NAME>')}")
         if require_values:
             out.error(stack.location("values"), message, hint)
         else:

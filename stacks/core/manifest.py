@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -154,8 +156,45 @@ _PYDANTIC_HINTS = {
 }
 
 
-def pydantic_problems(exc: ValidationError, doc: YamlDocument, prefix: KeyPath = ()) -> ProblemCollector:
-    """Turn pydantic's errors into located problems. Input values are never echoed."""
+def keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the model accepts in the mapping at `loc` (the path of an unknown key without the
+    key itself): what a misspelt key is compared with."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next((f for name, f in current.model_fields.items() if (f.alias or name) == part), None)
+            if field is None:
+                return []
+            current = field.annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` and unions with one model in them (e.g. `str | dict[str, str]`) -> the branch a
+    mapping would take."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        branches = [a for a in typing.get_args(annotation) if a is not type(None)]
+        for branch in branches:
+            if (isinstance(branch, type) and issubclass(branch, BaseModel)) or typing.get_origin(branch) in (dict, list):
+                return branch
+        return branches[0] if branches else annotation
+    return annotation
+
+
+def pydantic_problems(exc: ValidationError, doc: YamlDocument, prefix: KeyPath = (),
+                      model: type[BaseModel] | None = None) -> ProblemCollector:
+    """Turn pydantic's errors into located problems, with "did you mean" for a misspelt key of
+    `model`. Input values are never echoed."""
     problems = ProblemCollector()
     for err in exc.errors(include_input=False, include_url=False):
         # Union branches add their type name to loc ("str", "dict[str,str]"): drop those parts.
@@ -167,10 +206,13 @@ def pydantic_problems(exc: ValidationError, doc: YamlDocument, prefix: KeyPath =
         path = prefix + tuple(loc)
         kind = err["type"]
         message = err["msg"]
+        hint = _PYDANTIC_HINTS.get(kind, "see the manifest reference in README.md")
         if kind == "extra_forbidden" and loc:
             field = str(loc[-1])
             message = f"unknown key '{field}'"
-        hint = _PYDANTIC_HINTS.get(kind, "see the manifest reference in README.md")
+            known = keys_at(model, tuple(loc[:-1])) if model is not None else []
+            if known:
+                hint = did_you_mean(field, known) or f"known keys here: {', '.join(sorted(known))}"
         if kind == "literal_error":
             hint = message.replace("Input should be", "use")
             message = "value not allowed"
@@ -210,7 +252,7 @@ def parse_manifest(doc: YamlDocument) -> LoadedManifest:
     try:
         manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
-        raise PlaneError(pydantic_problems(exc, doc).errors) from None
+        raise PlaneError(pydantic_problems(exc, doc, model=Manifest).errors) from None
     problems = check_manifest_rules(manifest, doc)
     problems.raise_if_errors()
     return LoadedManifest(manifest, doc, problems.warnings)

@@ -7,10 +7,11 @@ values are decrypted and wrapped as secrets at once).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,9 @@ class LoadedStack:
     values: SecretValues
     file: str
     doc: YamlDocument | None
+    # secret -> a digest of its encrypted entry: tells a value set anew from one left alone
+    # without decrypting anything (an entry is re-encrypted with a fresh nonce on every set).
+    value_fingerprints: dict[str, str] = field(default_factory=dict)
 
     def location(self, key: str = "", *rest: str | int) -> Location:
         path: tuple[str | int, ...] = ("config", f"{NAMESPACE}:{key}", *rest) if key else ("config",)
@@ -130,15 +134,19 @@ def load_stack_file(project_dir: Path, stack: str) -> LoadedStack:
     raw: dict[str, Any] = {}
     values: dict[str, str | Placeholder] = {}
     plaintext: list[str] = []
+    fingerprints: dict[str, str] = {}
     for key, value in config.items():
         if not key.startswith(f"{NAMESPACE}:"):
             continue
         short = key[len(NAMESPACE) + 1:]
         if short == "values":
             values, plaintext = _offline_values(value, doc, key)
+            fingerprints = {name: hashlib.sha256(str(entry.get("secure")).encode()).hexdigest()[:16]
+                            for name, entry in value.items() if isinstance(entry, dict)}
             continue
         raw[short] = value
-    return LoadedStack(parse_settings(stack, raw, values, doc, label, plaintext), SecretValues(values), label, doc)
+    return LoadedStack(parse_settings(stack, raw, values, doc, label, plaintext), SecretValues(values), label, doc,
+                       fingerprints)
 
 
 def _offline_values(value: Any, doc: YamlDocument, key: str) -> tuple[dict[str, str | Placeholder], list[str]]:
@@ -203,6 +211,10 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
     if "accountId" not in raw:
         problems.error(loc(), "this stack names no Cloudflare account",
                        f"pulumi config set {NAMESPACE}:accountId <32-hex account id> --stack {stack}")
+    elif isinstance(raw["accountId"], (int, float)) and not isinstance(raw["accountId"], bool):
+        problems.error(loc(f"{NAMESPACE}:accountId"), "accountId was read as a number: YAML reads an unquoted "
+                       "all-digit value as one (and drops its leading zeros)",
+                       f"quote it: {NAMESPACE}:accountId: \"<the 32 characters from the dashboard>\"")
     elif not isinstance(raw["accountId"], str) or not ACCOUNT_ID_RE.match(raw["accountId"]):
         problems.error(loc(f"{NAMESPACE}:accountId"), "accountId is not a Cloudflare account id",
                        "use the 32 lowercase hex characters shown in the dashboard's account home")
@@ -212,7 +224,9 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
             problems.error(loc(f"{NAMESPACE}:secretName"), f"secretName '{template}' is not a valid naming rule",
                            "use {name} once, with letters, digits, '_' or '-' around it, e.g. '{name}_STAGING'")
     store = raw.get("store")
-    if isinstance(store, dict) and len([k for k in ("adopt", "create") if store.get(k)]) != 1:
+    # (An unknown key in it is the model's to report, with "did you mean".)
+    if isinstance(store, dict) and set(store) <= {"adopt", "create"} and \
+            len([k for k in ("adopt", "create") if store.get(k)]) != 1:
         problems.error(loc(f"{NAMESPACE}:store"), "store must say exactly one of `adopt: <store id>` or `create: <name>`",
                        "adopt the account's existing store by id, or create one by name")
     for name in plaintext:
@@ -225,7 +239,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
         return StackSettings.model_validate(data)
     except ValidationError as exc:
         fake_doc = doc or YamlDocument(label, None)
-        found = pydantic_problems(exc, fake_doc, ("config",))
+        found = pydantic_problems(exc, fake_doc, ("config",), model=StackSettings)
         fixed: list[Problem] = []
         for p in found.errors:
             path = p.location.path.replace("config.", f"config.{NAMESPACE}:", 1)

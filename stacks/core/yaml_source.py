@@ -64,7 +64,9 @@ def _read_text(path: Path, label: str) -> str:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise PlaneError.at(label, "", "file not found", f"create {label} or pass the right path") from None
+        raise PlaneError.at(label, "", f"file not found (looked for {path.resolve()})",
+                            f"create {label} there, or run from the project folder (the one holding Pulumi.yaml) or "
+                            "pass --project-dir") from None
     except OSError as exc:
         raise PlaneError.at(label, "", f"cannot read file ({exc.strerror})", "check the path and permissions") from None
     if size > MAX_FILE_BYTES:

@@ -25,6 +25,7 @@ from ..core.errors import PlaneError, Problem, did_you_mean
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.manifest import GenerateSpec
 from ..core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, bindings_resource, store_secret_resource, urn
+from ..core.stack_config import NAMESPACE
 from ..core.values import oversized_values
 from .pulumi_cli import run_pulumi, set_secret_value
 
@@ -56,6 +57,12 @@ def rotation_target(estate: Estate, secret: str, stack: str) -> RotationTarget:
     return RotationTarget(stack, store, workers)
 
 
+def up_args(target: RotationTarget, yes: bool) -> list[str]:
+    """`pulumi up` on exactly the resources that carry the secret in one stack."""
+    args = ["up", "--stack", target.stack] + [a for u in target.urns for a in ("--target", u)]
+    return args + (["--yes", "--non-interactive"] if yes else [])
+
+
 def generate_value(spec: GenerateSpec) -> str:
     raw = random_source.token_bytes(spec.bytes)
     return raw.hex() if spec.encoding == "hex" else base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -69,7 +76,7 @@ def _read_value(stdin: TextIO) -> str:
 
 
 def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: bool, out: TextIO,
-           stdin: TextIO | None = None) -> int:
+           stdin: TextIO | None = None, dry_run: bool = False) -> int:
     m = estate.manifest.manifest
     spec = m.secrets.get(secret)
     if spec is None:
@@ -84,7 +91,7 @@ def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: 
                             "add `generate: {bytes: 32}` to the secret, or give the value on standard input",
                             line=estate.manifest.doc.line_of(("secrets", secret)))
     stream = stdin or sys.stdin
-    if not yes and not stream.isatty():
+    if not yes and not dry_run and not stream.isatty():
         raise PlaneError.at("rotate", "--yes", "standard input is not a terminal, so `pulumi up` cannot ask for "
                             "confirmation", "pass --yes (the command prints what it will touch before it applies)")
     targets = [rotation_target(estate, secret, stack) for stack in stacks]
@@ -92,18 +99,29 @@ def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: 
     if unused:
         raise PlaneError.at(MANIFEST_FILE, f"secrets.{secret}", f"stack(s) {', '.join(unused)} hold no copy of '{secret}'",
                             "rotate it only where a Worker or the store holds it")
-    value = None if generate else _read_value(stream)
+    # A dry run reads a value given on stdin (to check its size) but never prompts for one.
+    unread = dry_run and not generate and stream.isatty()
+    value = None if generate or unread else _read_value(stream)
     if value is not None:
         if not value:
-            raise PlaneError.at("<stdin>", "", "no value on standard input", f"echo -n \"$NEW\" | python -m stacks rotate {secret} ...")
+            raise PlaneError.at("<stdin>", "", f"no value for '{secret}' on standard input (an empty credential is never "
+                                "set)", f"printf '%s' \"$NEW\" | python -m stacks rotate {secret} ...")
         problems: list[Problem] = []
         for target in targets:
             problems += oversized_values(estate.desired_state(target.stack), {secret: len(value.encode("utf-8"))})
         if problems:
             raise PlaneError(problems)
-    print(f"rotate {secret}: touches exactly", file=out)
+    print(f"rotate {secret}: {'would touch' if dry_run else 'touches'} exactly", file=out)
     for target in targets:
         print(f"  {target.describe()}", file=out)
+    if dry_run:
+        if unread:
+            print("(no value on standard input: its size is checked when the rotation runs)", file=out)
+        print("would run, per stack in this order (the value on standard input, never on a command line):", file=out)
+        for target in targets:
+            print(f"  pulumi config set --secret --path '{NAMESPACE}:values.{secret}' --stack {target.stack}", file=out)
+            print(f"  pulumi {' '.join(up_args(target, yes))}", file=out)
+        return 0
     started = time.monotonic()
     for target in targets:
         stack_started = time.monotonic()
@@ -116,10 +134,7 @@ def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: 
             raise PlaneError.at(f"Pulumi.{target.stack}.yaml", f"config.secrets-plane:values.{secret}",
                                 f"pulumi config set failed ({said}); nothing was applied on {target.stack}",
                                 "fix the cause and run the same command again")
-        args = ["up", "--stack", target.stack] + [a for u in target.urns for a in ("--target", u)]
-        if yes:
-            args += ["--yes", "--non-interactive"]
-        applied = run_pulumi(args, estate.project_dir, capture=False)
+        applied = run_pulumi(up_args(target, yes), estate.project_dir, capture=False)
         if applied.returncode != 0:
             raise PlaneError.at(f"Pulumi.{target.stack}.yaml", "", f"pulumi up failed on {target.stack} (exit "
                                 f"{applied.returncode}): the new value is set in its config but not applied"

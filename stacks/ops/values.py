@@ -22,6 +22,7 @@ from dotenv.parser import parse_stream
 from ..core.desired_state import DesiredState
 from ..core.errors import Location, PlaneError, ProblemCollector, did_you_mean
 from ..core.estate import Estate
+from ..core.stack_config import NAMESPACE
 from ..core.values import oversized_values
 from .pulumi_cli import set_secret_value
 
@@ -66,6 +67,10 @@ def _read_json(label: str, text: str) -> ValuesFile:
             problems.error(Location(label, name), f"the value of '{name}' is not a string",
                            "quote it: every secret value is text")
             continue
+        if not value:
+            problems.error(Location(label, name, _json_line(text, name)), f"'{name}' has no value",
+                           "give it a value, or drop the entry to leave the value as it is")
+            continue
         out.values[name] = value
         out.lines[name] = _json_line(text, name)
     problems.raise_if_errors()
@@ -88,8 +93,10 @@ def _read_dotenv(label: str, text: str) -> ValuesFile:
             continue
         if binding.key is None:
             continue  # a comment or a blank line
-        if binding.value is None:
-            problems.error(Location(label, binding.key, line), f"'{binding.key}' has no value", "write NAME=value")
+        if not binding.value:
+            # `NAME=` would set an empty credential: a Worker would then fail at its first call.
+            problems.error(Location(label, binding.key, line), f"'{binding.key}' has no value",
+                           "write NAME=value, or drop the line to leave the value as it is")
             continue
         if binding.key in out.values:
             problems.error(Location(label, binding.key, line),
@@ -119,12 +126,24 @@ def check_values(estate: Estate, desired: DesiredState, file: ValuesFile) -> lis
     return [f"'{n}' is not used by stack '{desired.stack}': set anyway" for n in sorted(file.values) if n not in needed]
 
 
-def load_values(estate: Estate, stack: str, source: str, out: TextIO, stdin: TextIO | None = None) -> int:
+def load_values(estate: Estate, stack: str, source: str, out: TextIO, stdin: TextIO | None = None,
+                dry_run: bool = False) -> int:
     desired = estate.desired_state(stack)
     file = read_values(source, stdin)
     notes = check_values(estate, desired, file)
     for note in notes:
         print(f"note: {note}", file=out)
+    missing = sorted(set(desired.needed_values) - set(estate.stacks[stack].settings.value_names) - set(file.values))
+    if dry_run:
+        names = sorted(file.values)
+        print(f"would set {len(names)} value(s) for stack '{stack}' (encrypted, through standard input): "
+              f"{', '.join(names)}", file=out)
+        for name in names:
+            print(f"  pulumi config set --secret --path '{NAMESPACE}:values.{name}' --stack {stack}  # value on stdin",
+                  file=out)
+        if missing:
+            print(f"still missing for stack '{stack}' after that ({len(missing)}): {', '.join(missing)}", file=out)
+        return 0
     done: list[str] = []
     for name in sorted(file.values):
         # pulumi strips ONE trailing newline from standard input: send one, so the value is exact.
@@ -136,7 +155,6 @@ def load_values(estate: Estate, stack: str, source: str, out: TextIO, stdin: Tex
                                 f"after {len(done)} of {len(file.values)} values were set ({', '.join(done) or 'none'})",
                                 "fix the cause and run the same command again: setting a value twice is harmless")
         done.append(name)
-    missing = sorted(set(desired.needed_values) - set(estate.stacks[stack].settings.value_names) - set(file.values))
     print(f"set {len(done)} value(s) for stack '{stack}' (encrypted, through standard input): {', '.join(done)}", file=out)
     if missing:
         print(f"still missing for stack '{stack}' ({len(missing)}): {', '.join(missing)}", file=out)

@@ -12,6 +12,7 @@ from typing import Any
 from ..core.backends import Backend
 from ..core.desired_state import DesiredState
 from ..core.estate import Estate
+from ..core.externals import external_needs
 from ..core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, STORE_TYPE
 from ..core.stack_config import NAMESPACE, Placeholder
 from .offline import ProgramRun, redact, reveal, run_program
@@ -60,24 +61,34 @@ def build_plan(estate: Estate, stack: str, backend: Backend | None = None) -> di
     # Offline, external store secrets are assumed to exist; `pulumi preview` looks them up.
     run = run_program(estate.project_dir, stack, config, secret_keys, stack_outputs=outputs,
                       store_secret_names=externals)
-    plan = describe(run, missing, [p.render() for p in estate.problems.warnings
-                                   if "value(s) not set" not in p.message])
+    # The program logs the estate's warnings too (`pulumi preview` shows them): each once here.
+    warnings = [p for p in estate.problems.warnings if "value(s) not set" not in p.message]
+    seen = {p.render() for p in estate.problems.warnings}
+    plan = describe(run, missing, [p.describe() for p in warnings] + [w for w in run.warnings if w not in seen])
     plan["store_secrets"] += [{"name": s.secret, "store_secret_name": s.store_secret_name, "external": True}
                               for s in desired.store_secrets if s.external]
     plan["mode"] = desired.mode
     plan["rotation"] = rotation_costs(desired)
+    plan["externals"] = [{"secret": n.secret, "kind": n.kind, "name": n.name, "workers": list(n.scripts),
+                          "where": n.where(desired), "commands": n.commands(desired)} for n in external_needs(desired)]
     plan["promotion"] = promotion
     return plan
 
 
 def rotation_costs(desired: DesiredState) -> list[dict[str, Any]]:
     """Per secret, what a new value rewrites: its store secret, plus one Worker version per Worker
-    holding a secret_text it owns (legacy bindings and fallback copies)."""
+    holding a secret_text it owns (legacy bindings and fallback copies). An external secret
+    rotates outside the plane: it costs the plane nothing, and says so."""
+    external = {s.secret for s in desired.store_secrets if s.external} | {
+        b.secret for w in desired.workers for b in w.bindings if b.external}
     costs = []
     for secret in sorted({s.secret for s in desired.store_secrets} | {b.secret for w in desired.workers for b in w.bindings}):
         store, workers = desired.rotation(secret)
-        costs.append({"secret": secret, "store_updates": int(store is not None),
-                      "worker_versions": len(workers), "workers": [w.worker for w in workers]})
+        cost: dict[str, Any] = {"secret": secret, "store_updates": int(store is not None),
+                                "worker_versions": len(workers), "workers": [w.worker for w in workers]}
+        if secret in external:
+            cost["external"] = True
+        costs.append(cost)
     return costs
 
 
@@ -117,7 +128,7 @@ def describe(run: ProgramRun, missing: list[str], warnings: list[str]) -> dict[s
         "resources": sorted(({"type": r.type, "name": r.name} for r in run.resources),
                             key=lambda r: (r["type"], r["name"])),
         "missing_values": missing,
-        "warnings": warnings + run.warnings,
+        "warnings": warnings,
     }
 
 
@@ -155,11 +166,23 @@ def render_text(plan: dict[str, Any]) -> str:
             source = f" (secret {b['secret']})" if b["secret"] != b["name"] else ""
             tag = " [fallback copy]" if b.get("role") == "fallback" else " [external: kept as it is]" if b.get("external") else ""
             lines.append(f"    {b['name']:<36} {b['type']}{source}{target}{tag}")
+    externals = plan.get("externals") or []
+    if externals:
+        lines.append(f"external secrets ({len(externals)}; bound, never written: each must already exist):")
+        for e in externals:
+            lines.append(f"  {e['secret']}: must already exist {e['where']}")
+            lines += [f"      create it: {c}" for c in e["commands"]]
     rotation = plan.get("rotation") or []
     if rotation:
-        store_only = sum(1 for r in rotation if r["worker_versions"] == 0)
-        lines.append(f"rotation cost ({len(rotation)} secrets; {store_only} rotate in the store alone, no Worker version):")
+        owned = [r for r in rotation if not r.get("external")]
+        store_only = sum(1 for r in owned if r["store_updates"] and r["worker_versions"] == 0)
+        outside = len(rotation) - len(owned)
+        lines.append(f"rotation cost ({len(owned)} secrets the plane rotates; {store_only} in the store alone, no Worker "
+                     "version" + (f"; {outside} external, rotated outside the plane" if outside else "") + "):")
         for r in rotation:
+            if r.get("external"):
+                lines.append(f"    {r['secret']:<36} external: rotated where it is set, no plane write")
+                continue
             where = f" ({', '.join(r['workers'])})" if r["workers"] else ""
             lines.append(f"    {r['secret']:<36} {r['store_updates']} store update + {r['worker_versions']} Worker "
                          f"version(s){where}")
@@ -172,8 +195,11 @@ def render_text(plan: dict[str, Any]) -> str:
     if plan["missing_values"]:
         lines.append(f"values not set in Pulumi.{plan['stack']}.yaml ({len(plan['missing_values'])}; "
                      "shown as placeholders here, `pulumi preview` stops on them unless ESC provides them):")
+        lines.append(f"  load them all: python -m stacks values load --stack {plan['stack']} FILE   (dotenv or JSON; "
+                     "`-` reads stdin)")
+        lines.append("  or one by one (each value on stdin):")
         for name in plan["missing_values"]:
-            lines.append(f"  pulumi config set --secret --path '{NAMESPACE}:values.{name}' --stack {plan['stack']}")
+            lines.append(f"    pulumi config set --secret --path '{NAMESPACE}:values.{name}' --stack {plan['stack']}")
     for w in plan["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)

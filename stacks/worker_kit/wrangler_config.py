@@ -52,8 +52,9 @@ class SyncResult:
         return self.before != self.after
 
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
+        text = "".join(difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
                                             fromfile=f"{self.path} (now)", tofile=f"{self.path} (desired)"))
+        return text if not text or text.endswith("\n") else text + "\n\\ No newline at end of file\n"
 
 
 def desired_entries(desired: DesiredState, worker: WorkerState, store_id: str | None,
@@ -228,6 +229,49 @@ def _render_json(path: Path, text: str, env: str | None, entries: WranglerEntrie
             del container[SECRETS]
     indent = "\t" if "\n\t" in text else 2
     return json.dumps(data, indent=indent) + "\n"
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
+    if path.suffix.lower() == ".toml":
+        try:
+            return dict(tomlkit.parse(text).unwrap())
+        except Exception as exc:  # tomlkit raises several parse error types
+            raise PlaneError.at(str(path), "", f"TOML parse error: {type(exc).__name__}", "fix the file's syntax") from None
+    try:
+        data = json.loads(strip_jsonc(text))
+    except json.JSONDecodeError as exc:
+        raise PlaneError.at(str(path), "", f"JSON parse error: {exc.msg}", "fix the file's syntax", line=exc.lineno) from None
+    return data if isinstance(data, dict) else {}
+
+
+def deployed_names(path: Path, text: str) -> dict[str | None, str | None]:
+    """The script each wrangler env of the config deploys (None: the top level), by wrangler's
+    rule: an env's own `name`, else `<top-level name>-<env>` (wrangler's appendEnvName)."""
+    data = _parse(path, text)
+    top = data.get("name") if isinstance(data.get("name"), str) else None
+    names: dict[str | None, str | None] = {None: top}
+    for env, section in (data.get("env") or {}).items():
+        own = section.get("name") if isinstance(section, dict) else None
+        names[env] = own if isinstance(own, str) else (f"{top}-{env}" if top else None)
+    return names
+
+
+def check_script_name(path: Path, text: str, env: str | None, script: str, stack: str, worker: str) -> None:
+    """The wrangler env must deploy the script the stack binds: otherwise a sync would write one
+    stack's bindings into the config of another script. Raises, naming both."""
+    names = deployed_names(path, text)
+    top = names[None]
+    # An env the file does not have yet (sync adds it) deploys by the same rule.
+    found = names[env] if env in names else (f"{top}-{env}" if top else None)
+    if found == script:
+        return
+    where = f"[env.{env}]" if env else "its top level"
+    match = [e for e, n in names.items() if n == script]
+    hint = (f"pass --env {match[0]}" if match and match[0] else "pass no --env (the top level deploys it)" if match
+            else f"point workers.{worker}.wrangler at the config that deploys '{script}'")
+    raise PlaneError.at(str(path), f"env.{env}.name" if env else "name",
+                        f"stack '{stack}' binds Worker '{worker}' as script '{script}', but {path.name} {where} deploys "
+                        + (f"'{found}'" if found else "no named script"), hint + (f" (or record it: workers.{worker}.wrangler.env.{stack})" if match else ""))
 
 
 def sync(path: Path, env: str | None, entries: WranglerEntries, write: bool) -> SyncResult:
