@@ -13,6 +13,9 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(ROOT))
+# Every process a test starts imports the package from this tree too (the editable install in
+# .venv may point at another copy: a mutation run's workers share one .venv).
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 from collections import Counter  # noqa: E402
 
@@ -74,6 +77,14 @@ def stack_config(stack: str, backend: str | None = None, store: dict[str, str] |
         cfg["secrets-plane:backend"] = backend
     cfg.update({f"secrets-plane:{k}": v for k, v in extra.items()})
     return cfg
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _imported_from_this_tree() -> None:
+    """A mutation run tests the mutated copy: make sure that is what was imported."""
+    import stacks
+
+    assert Path(stacks.__file__).resolve().is_relative_to(ROOT), (stacks.__file__, ROOT)
 
 
 @pytest.fixture
