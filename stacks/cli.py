@@ -89,6 +89,7 @@ def _stack(estate: Estate, project: Path, stack: str | None) -> str:
 def cmd_canary(args: argparse.Namespace) -> int:
     from .live.account import LiveAccount
     from .live.canary import render, run_canary
+    from .live.progress import Progress
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
@@ -96,8 +97,27 @@ def cmd_canary(args: argparse.Namespace) -> int:
     desired = estate.desired_state(stack)
     health = {name: w.health_url[stack] for name, w in estate.manifest.manifest.workers.items()
               if stack in w.health_url}
-    report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait)
+    with Progress(f"canary {stack}", len(desired.workers)) as progress:
+        report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait, step=progress.step)
     print(render(report))
+    return 0 if report.ok else 1
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from .api.ratelimit import PACER
+    from .live.account import LiveAccount
+    from .live.preflight import render_json, render_text, run_preflight
+    from .live.progress import Progress
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stack = _stack(estate, project, args.stack)
+    desired = estate.desired_state(stack)
+    before = PACER.total.requests
+    with Progress(f"preflight {stack}", len(desired.workers)) as progress:
+        report = run_preflight(estate.manifest.manifest, desired, LiveAccount(desired.account_id), progress.step)
+    report.calls = PACER.total.requests - before
+    print(render_json(report) if args.format == "json" else render_text(report))
     return 0 if report.ok else 1
 
 
@@ -107,6 +127,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     from .live.account import LiveAccount
     from .live.audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
+    from .live.progress import Progress
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
@@ -121,7 +142,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise PlaneError.at(args.stack_outputs, "", f"cannot read stack outputs ({type(exc).__name__})",
                                 f"write it with: pulumi stack output --json --show-secrets=false --stack {stack} "
                                 f"> {args.stack_outputs}") from None
-    report = build_audit(estate, desired, LiveAccount(desired.account_id), as_of, dates)
+    with Progress(f"audit {stack}", len(desired.workers)) as progress:
+        report = build_audit(estate, desired, LiveAccount(desired.account_id), as_of, dates, progress.step)
     render = {"table": render_table, "json": render_json, "markdown": render_markdown}[args.format]
     print(render(report))
     return 0
@@ -130,12 +152,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from .live.account import LiveAccount
     from .live.importer import draft_import
+    from .live.progress import Progress
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
     stack = _stack(estate, project, args.stack)
     account = estate.stacks[stack].settings.account_id
-    text, notes = draft_import(estate, stack, args.worker, args.script, LiveAccount(account))
+    with Progress(f"import {args.script}", 1):
+        text, notes = draft_import(estate, stack, args.worker, args.script, LiveAccount(account))
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if not text:
@@ -284,12 +308,14 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
 
     from .live.account import LiveAccount
     from .live.adopt_store import adoptions, import_command, import_document
+    from .live.progress import Progress
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
     stack = _stack(estate, project, args.stack)
     desired = estate.desired_state(stack)
-    store_id, found, absent = adoptions(desired, LiveAccount(desired.account_id))
+    with Progress(f"adopt-store {stack}", 0):
+        store_id, found, absent = adoptions(desired, LiveAccount(desired.account_id))
     if desired.store is None:
         print(f"stack {stack} puts nothing in the store: nothing to adopt", file=sys.stderr)
         return 0
@@ -365,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, default=90.0, metavar="SECONDS",
                    help="how long to wait for store secrets that are still pending (default 90)")
     p.set_defaults(func=cmd_canary)
+
+    p = command("preflight", "read-only: what would make `pulumi up` fail on the live account, before it runs")
+    stack_option(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_preflight)
 
     p = command("audit", "every credential, its owner, Workers, last change and live status")
     stack_option(p)

@@ -192,6 +192,7 @@ class StoreSecret:
     modified: str = "2026-01-05T10:00:00Z"
     # A new secret reads `pending` this many times before it turns `active`.
     pending_reads: int = 0
+    value: str = ""  # write-only, as on Cloudflare: no response ever carries it
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "scopes": sorted(self.scopes), "store_id": self.store_id,
@@ -246,6 +247,8 @@ class FakeCloudflare:
         self.responses: list[tuple[str, str, int, Any]] = []  # method, path, status, payload
         self.page_size = page_size
         self.denied_token: str | None = None
+        # Paths the token may not read (a token scoped to some permissions only): 403 there.
+        self.denied_paths: list[str] = []
         # The account's clock: the `Date` of every response and the created_on of new versions.
         # Simulated by default, so outputs are stable: it stands still between versions and moves
         # one second after each (a write follows its read within the second; an older version is
@@ -264,6 +267,7 @@ class FakeCloudflare:
         self.ratelimit: RateLimit | None = None
         self.secret_pending_reads = 0  # how many reads a new store secret stays `pending`
         self.hooks: list[Hook] = []
+        self.store_quota = 100  # store secrets per account (open beta)
         # A secrets-bulk `null` for a name the Worker lacks: a JSON merge patch removes nothing and
         # succeeds (RFC 7396, which the SDK's bulk_update docstring names); "404" answers as the
         # single-secret DELETE does for a missing binding (10056), to prove the provider tells the
@@ -428,7 +432,8 @@ class FakeCloudflare:
                                                                      "message": f"injected {fault.status}"}]), {**headers, **extra})
                         return
                 token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-                if fake.denied_token is not None and token == fake.denied_token:
+                if (fake.denied_token is not None and token == fake.denied_token) or any(
+                        re.search(pattern, path) for pattern in fake.denied_paths):
                     self._send(403, _envelope(None, [{"code": 10000, "message": "Authentication error"}]), headers)
                     return
                 with fake.lock:
@@ -505,6 +510,12 @@ class FakeCloudflare:
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
                content_type: str) -> tuple[int, Any, dict[str, str]]:
         s = r"/accounts/([^/]+)/workers/scripts/([^/]+)"
+        m = re.fullmatch(r"/accounts/([^/]+)/workers/scripts", path)
+        if m and method == "GET":
+            # SDK workers.scripts.list -> a single page of ScriptListResponse: every script of the
+            # account, with its latest version's settings.
+            return 200, _envelope([_script_item(name, script) for (acc, name), script in sorted(self.scripts.items())
+                                   if acc == m.group(1)]), {}
         m = re.fullmatch(s + r"/settings", path)
         if m:
             return self._settings(method, m.group(1), m.group(2), body, content_type)
@@ -767,6 +778,12 @@ class FakeCloudflare:
 
     # ---- Secrets Store ------------------------------------------------------------------------
     def _store_route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/quota", path)
+        if m and method == "GET":
+            # SDK secrets_store.quota.get -> QuotaGetResponse {secrets: {quota, usage}}: the account's
+            # entitlement and the secrets it uses, in every store it has.
+            used = sum(len(self.store_secrets.get(sid, {})) for (acc, sid) in self.stores if acc == m.group(1))
+            return 200, _envelope({"secrets": {"quota": self.store_quota, "usage": used}}), {}
         m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores", path)
         if m and method == "GET":
             items = [s for (acc, _), s in sorted(self.stores.items()) if acc == m.group(1)]
@@ -789,6 +806,7 @@ class FakeCloudflare:
                     if any(s.name == entry["name"] for s in secrets.values()):
                         raise ApiError(409, 1003, f"secret_name_already_exists: {entry['name']}")
                     secret = StoreSecret(id=uuid.uuid4().hex, name=entry["name"], scopes=list(entry.get("scopes") or []),
+                                         value=str(entry.get("value", "")),
                                          comment=entry.get("comment") or "", store_id=m.group(2),
                                          status="pending" if self.secret_pending_reads else "active",
                                          pending_reads=self.secret_pending_reads, created=_utcnow(), modified=_utcnow())
@@ -850,6 +868,19 @@ def _settings_view(script: Script, version: Version) -> dict[str, Any]:
     if version.annotations:
         view["annotations"] = dict(version.annotations)
     return view
+
+
+def _script_item(name: str, script: Script) -> dict[str, Any]:
+    latest = script.latest
+    item: dict[str, Any] = {"id": name, "created_on": script.history[0].created_on, "modified_on": latest.created_on,
+                            "etag": f"etag-{latest.id}", "handlers": ["fetch"], "has_modules": True,
+                            "has_assets": any(b.get("type") == "assets" for b in latest.bindings),
+                            "compatibility_date": latest.compatibility_date,
+                            "usage_model": latest.runtime.get("usage_model", "standard"),
+                            "logpush": script.script_settings.get("logpush", False)}
+    if latest.runtime.get("placement"):
+        item["placement"] = latest.runtime["placement"]
+    return item
 
 
 def _version_item(version: Version) -> dict[str, Any]:

@@ -8,12 +8,14 @@ import re
 from typing import Any
 
 import pytest
+from cloudflare.types.secrets_store.quota_get_response import QuotaGetResponse
 from cloudflare.types.secrets_store.store_list_response import StoreListResponse
 from cloudflare.types.secrets_store.stores.secret_create_response import SecretCreateResponse
 from cloudflare.types.secrets_store.stores.secret_edit_response import SecretEditResponse
 from cloudflare.types.secrets_store.stores.secret_get_response import SecretGetResponse
 from cloudflare.types.secrets_store.stores.secret_list_response import SecretListResponse as StoreSecretListResponse
 from cloudflare.types.shared.response_info import ResponseInfo
+from cloudflare.types.workers.script_list_response import ScriptListResponse
 from cloudflare.types.workers.script_setting import ScriptSetting
 from cloudflare.types.workers.scripts.deployment import Deployment
 from cloudflare.types.workers.scripts.deployment_list_response import DeploymentListResponse
@@ -80,6 +82,8 @@ MODELS: list[tuple[str, str, Any]] = [
     ("GET", S + "/versions/[^/]+", _version),
     ("POST", S + "/versions", _version),
     ("GET", S + "/deployments", DeploymentListResponse),
+    ("GET", r"/accounts/[^/]+/workers/scripts", list[ScriptListResponse]),
+    ("GET", r"/accounts/[^/]+/secrets_store/quota", QuotaGetResponse),
     ("POST", S + "/deployments", Deployment),
     ("GET", r"/accounts/[^/]+/secrets_store/stores", list[StoreListResponse]),
     ("GET", r"/accounts/[^/]+/secrets_store/stores/[^/]+/secrets", list[StoreSecretListResponse]),
@@ -150,6 +154,8 @@ def test_every_response_of_a_realistic_session_parses_with_the_sdk_models(fake, 
     desired = load_estate(ROOT).desired_state("staging", "store")
     run_canary(desired, live, {}, wait_s=0)
     adoptions(desired, live)
+    live.scripts()
+    live.store_quota()
 
     routes = {check(method, path, status, payload) for method, path, status, payload in fake.responses
               if isinstance(payload, dict)}

@@ -70,3 +70,14 @@ def test_pull_requests_get_the_credentials_diff_as_one_comment() -> None:
     assert 'stacks diff --base "origin/$BASE_REF" --format markdown > diff.md' in runs
     assert "<!-- secrets-plane:diff -->" in runs and "--method PATCH" in runs, "an existing comment is edited in place"
     assert job["steps"][0]["with"]["fetch-depth"] == 0, "the base branch must be there to compare with"
+
+
+def test_preflight_runs_read_only_before_every_apply_and_beside_each_preview() -> None:
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    for job, stack in (("staging", "staging"), ("production", "prod"), ("preview", "${{ matrix.stack }}")):
+        steps = jobs[job]["steps"]
+        (pre,) = [s for s in steps if "stacks preflight" in s.get("run", "")]
+        assert pre["run"] == f".venv/bin/python -m stacks preflight --stack {stack}"
+        assert pre["env"] == {"CLOUDFLARE_API_TOKEN": "${{ secrets.CLOUDFLARE_API_TOKEN_READONLY }}"}, "read-only token"
+        first_pulumi = next(i for i, s in enumerate(steps) if "pulumi/actions" in s.get("uses", ""))
+        assert steps.index(pre) < first_pulumi, "before the preview or the apply"

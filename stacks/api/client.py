@@ -15,6 +15,7 @@ from cloudflare import Cloudflare, DefaultHttpxClient
 
 from ..core.errors import CloudflareOperationError
 from ..core.limits import API_REQUESTS_PER_WINDOW, API_WINDOW_SECONDS
+from .permissions import APPLY, READ_ONLY, phrase
 from .ratelimit import PACER, PacedTransport, parse_ratelimit
 
 __all__ = ["CloudflareOperationError", "describe_failure", "error_codes", "make_client"]
@@ -45,8 +46,8 @@ def make_client(token: str | None = None, base_url: str | None = None) -> Cloudf
     token = token or os.environ.get("CLOUDFLARE_API_TOKEN")
     if not token:
         raise CloudflareOperationError(
-            "CLOUDFLARE_API_TOKEN is not set: export an API token with Workers Scripts Write and "
-            "Secrets Store Write on the account (see SECURITY.md)"
+            f"CLOUDFLARE_API_TOKEN is not set: export an API token with {phrase(APPLY)} on the account to apply, "
+            f"or {phrase(READ_ONLY)} for the live checks (see SECURITY.md)"
         )
     timeout = float(os.environ.get("SECRETS_PLANE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S))
     return Cloudflare(
@@ -123,7 +124,8 @@ def _api_messages(exc: cloudflare.APIStatusError, secrets: Iterable[str]) -> str
 
 
 def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: str,
-                     secrets: Iterable[str] = (), landed: str = "") -> CloudflareOperationError:
+                     secrets: Iterable[str] = (), landed: str = "",
+                     permissions: tuple[str, ...] = APPLY) -> CloudflareOperationError:
     """Translate an SDK exception into an actionable error naming the subject and the action.
     `landed`: what this operation had already written when it failed (for a write that takes
     several calls); a re-run converges from there."""
@@ -134,9 +136,8 @@ def describe_failure(exc: Exception, action: str, subject: str, not_found_hint: 
     if isinstance(exc, (cloudflare.PermissionDeniedError, cloudflare.AuthenticationError)):
         status = exc.status_code
         return CloudflareOperationError(
-            f"{prefix}: the API token was refused ({status}). Give the token 'Workers Scripts Write' (and "
-            "'Secrets Store Write' for the store backend) on this account (SECURITY.md lists the exact "
-            "permissions), then re-run."
+            f"{prefix}: the API token was refused ({status}). Give the token {phrase(permissions)} on this "
+            "account (SECURITY.md lists the exact permissions), then re-run."
         )
     if isinstance(exc, cloudflare.RateLimitError):
         which, todo = _which_limit(exc)

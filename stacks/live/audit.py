@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -84,13 +84,15 @@ def _rotation(last: str | None, days: int, as_of: dt.date) -> str:
 
 
 def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of: dt.date,
-                rotation_dates: Mapping[str, Mapping[str, str]] | None = None) -> AuditReport:
+                rotation_dates: Mapping[str, Mapping[str, str]] | None = None,
+                step: Callable[[str], None] = lambda _: None) -> AuditReport:
     m = estate.manifest.manifest
     report = AuditReport(desired.stack, desired.backend, desired.mode, as_of.isoformat(), desired.manifest_digest)
     store_id = resolve_store_id(desired, live)
     store: dict[str, LiveStoreSecret] = live.store_secrets(store_id) if desired.store_secrets and store_id else {}
     for worker in desired.workers:
-        served = live.worker(worker.script_name)
+        served = live.worker(worker.script_name)  # read once here; the rest of the audit reuses it
+        step(worker.script_name)
         if served is not None and served.in_flight:
             report.in_flight.append(f"{worker.script_name}: {served.describe_split()}")
     held = sorted({s.secret for s in desired.store_secrets}

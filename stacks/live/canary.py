@@ -91,7 +91,8 @@ def wait_for_active(desired: DesiredState, live: LiveAccount, store_id: str, wai
 
 
 def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, str],
-               wait_s: float = DEFAULT_WAIT_S, sleep: Callable[[float], None] = time.sleep) -> CanaryReport:
+               wait_s: float = DEFAULT_WAIT_S, sleep: Callable[[float], None] = time.sleep,
+               step: Callable[[str], None] = lambda _: None) -> CanaryReport:
     report = CanaryReport(desired.stack)
     store_id = resolve_store_id(desired, live)
     if desired.store_secrets:
@@ -115,6 +116,7 @@ def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, 
     for worker in desired.workers:
         report.checked += 1
         served = live.worker(worker.script_name)
+        step(worker.script_name)
         if served is None:
             report.mismatches.append(Mismatch(worker.script_name, "-", "Worker exists", "no such script"))
             continue
