@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, ROOT, STORE_ID, canary, leak_scan
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, STORE_ID, canary, leak_scan
 from fake_cloudflare import FakeCloudflare, RateLimit, StoreSecret
 from live_states import seed_healthy
 

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stacks.api.client import CloudflareOperationError
-from stacks.resources import worker_bindings
+from stacks.resources import bindings_provider
 from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
 
 NAMES = [f"B{i}" for i in range(6)]
@@ -78,11 +78,11 @@ def tick(step: int) -> str:
 @settings(max_examples=100, deadline=None)
 @given(existing_st, steps_st)
 def test_each_step_converges_at_its_stated_cost(existing: dict[str, int], steps: list[tuple[dict[str, str], set[str]]]) -> None:
-    clock = worker_bindings._now
+    clock = bindings_provider._now
     try:
         run_steps(existing, steps)
     finally:
-        worker_bindings._now = clock
+        bindings_provider._now = clock
 
 
 def run_steps(existing: dict[str, int], steps: list[tuple[dict[str, str], set[str]]]) -> None:
@@ -95,7 +95,7 @@ def run_steps(existing: dict[str, int], steps: list[tuple[dict[str, str], set[st
     values: dict[str, str] = {}
     state: dict[str, Any] | None = None
     for number, (desired, changed) in enumerate(steps):
-        worker_bindings._now = lambda number=number: tick(number)  # type: ignore[misc]
+        bindings_provider._now = lambda number=number: tick(number)  # type: ignore[misc]
         for name, kind in desired.items():
             if kind == "secret_text" and (name in changed or name not in values):
                 values[name] = f"v{number}-{name}"

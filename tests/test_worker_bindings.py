@@ -16,7 +16,7 @@ from fake_cloudflare import FakeCloudflare
 from provider_host import HostError
 from pulumi.runtime.proto import provider_pb2
 
-from stacks.resources import worker_bindings
+from stacks.resources import bindings_provider, worker_bindings
 from stacks.resources.worker_bindings import WorkerSecretBindingsProvider
 
 PLAIN_TEXT_CANARY = CANARY_PREFIX + "plain-text-var"
@@ -119,9 +119,9 @@ def test_a_wait_for_the_rate_limit_is_reported_and_warned_from_one_second(monkey
         def thread_stats(self) -> PaceStats:
             return stats
 
-    monkeypatch.setattr(worker_bindings, "PACER", Pacer())
+    monkeypatch.setattr(bindings_provider, "PACER", Pacer())
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t")
-    session = worker_bindings._Session(legacy_props("w", ["A"]), "apply")
+    session = bindings_provider._Session(legacy_props("w", ["A"]), "apply")
     stats.waited_s += waited
     with caplog.at_level("WARNING", logger="secrets-plane"):
         report = session.report()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,35 @@ class Estate:
         return self._desired[key]
 
 
+_LOADED: dict[tuple[str, str, bool, bytes], Estate] = {}
+
+
+def _fingerprint(project_dir: Path, manifest_file: str) -> bytes | None:
+    digest = hashlib.sha256()
+    try:
+        for path in [project_dir / manifest_file, *sorted(project_dir.glob("Pulumi.*.yaml"))]:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return digest.digest()
+
+
 def load_estate(project_dir: Path, manifest_file: str = MANIFEST_FILE, require_values: bool = False) -> Estate:
-    """Load and check everything; raises PlaneError listing every error found."""
+    """Load and check everything; raises PlaneError listing every error found. Loaded once per
+    process for the same files: the offline plan loads the estate, then runs the program, which
+    loads it again."""
+    fingerprint = _fingerprint(project_dir, manifest_file)
+    key = (str(project_dir.resolve()), manifest_file, require_values, fingerprint or b"")
+    if fingerprint is not None and key in _LOADED:
+        return _LOADED[key]
+    estate = _load_estate(project_dir, manifest_file, require_values)
+    if fingerprint is not None:
+        _LOADED.clear()  # one estate at a time is all a command needs
+        _LOADED[key] = estate
+    return estate
+
+
+def _load_estate(project_dir: Path, manifest_file: str, require_values: bool) -> Estate:
     errors: list[Problem] = []
     manifest: LoadedManifest | None = None
     try:

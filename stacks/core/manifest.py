@@ -282,21 +282,23 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
     bound: set[str] = set()
     for wname, worker in m.workers.items():
         seen: dict[str, str] = {}
+        # (Locations are looked up only for what is wrong: there are tens of thousands of bindings.)
         for i, secret in enumerate(worker.secrets):
-            where = _loc(doc, "workers", wname, "secrets", i)
             if secret not in secret_names:
-                out.error(where, f"Worker '{wname}' binds unknown secret '{secret}'",
+                out.error(_loc(doc, "workers", wname, "secrets", i), f"Worker '{wname}' binds unknown secret '{secret}'",
                           did_you_mean(secret, secret_names) or "declare it under `secrets:` or remove it")
             if secret in seen:
-                out.error(where, f"binding name '{secret}' is used twice in Worker '{wname}'", "list it once")
+                out.error(_loc(doc, "workers", wname, "secrets", i),
+                          f"binding name '{secret}' is used twice in Worker '{wname}'", "list it once")
             seen[secret] = "secrets"
         for binding, secret in worker.bindings.items():
-            where = _loc(doc, "workers", wname, "bindings", binding)
             if secret not in secret_names:
-                out.error(where, f"binding '{binding}' of Worker '{wname}' names unknown secret '{secret}'",
+                out.error(_loc(doc, "workers", wname, "bindings", binding),
+                          f"binding '{binding}' of Worker '{wname}' names unknown secret '{secret}'",
                           did_you_mean(secret, secret_names) or "declare it under `secrets:` or fix the name")
             if binding in seen:
-                out.error(where, f"binding name '{binding}' is used twice in Worker '{wname}'",
+                out.error(_loc(doc, "workers", wname, "bindings", binding),
+                          f"binding name '{binding}' is used twice in Worker '{wname}'",
                           "a rename must not reuse a name listed under `secrets`; pick another binding name")
             seen[binding] = "bindings"
         for binding in worker.binding_map():

@@ -154,6 +154,10 @@ class SecretsPlane(pulumi.ComponentResource):
         # Worker, not one per value (thousands of Outputs cost seconds at 200 Workers).
         worker_values: dict[str, str] = {}
         depends: list[pulumi.Resource] = []
+        # Store bindings take the store id, or the id the lookup of external secrets gives (so they
+        # wait on it): the list is completed once those are known, as ONE Output of plain data,
+        # not an Output in every binding (tens of thousands of them at 500 Workers).
+        waits: dict[int, str] = {}
         for binding in worker.bindings:
             spec: dict[str, Any] = {"name": binding.name, "type": binding.kind, "secret": binding.secret}
             # Only when set, so a manifest without overrides declares exactly what it did before.
@@ -162,15 +166,25 @@ class SecretsPlane(pulumi.ComponentResource):
             if binding.external:
                 spec["external"] = True
             if binding.kind == STORE:
-                store_id = self.store_id
                 if binding.secret in store_secrets:
                     depends.append(store_secrets[binding.secret])
-                elif external_store_id is not None:
-                    store_id = external_store_id  # waits on the lookup of external secrets
-                spec.update(store_id=store_id, secret_name=binding.store_secret_name)
+                waits[len(specs)] = "external" if binding.secret not in store_secrets and external_store_id is not None \
+                    else "store"
+                spec.update(store_id=None, secret_name=binding.store_secret_name)
             elif binding.needs_value:
                 worker_values[binding.name] = _plain(values, binding.secret)
             specs.append(spec)
+        bindings: pulumi.Input[list[dict[str, Any]]] = specs
+        if waits:
+            assert self.store_id is not None
+
+            def complete(ids: list[str]) -> list[dict[str, Any]]:
+                by_kind = {"store": ids[0], "external": ids[1] if len(ids) > 1 else ids[0]}
+                return [{**spec, "store_id": by_kind[waits[i]]} if i in waits else spec for i, spec in enumerate(specs)]
+
+            sources = [self.store_id] + ([external_store_id] if "external" in waits.values() and external_store_id
+                                         is not None else [])
+            bindings = pulumi.Output.all(*sources).apply(complete)
         return WorkerSecretBindings(
             # Named by script, not backend: the flip keeps the URN and is an in-place update.
             bindings_resource(worker.script_name),
@@ -178,7 +192,7 @@ class SecretsPlane(pulumi.ComponentResource):
             script_name=worker.script_name,
             worker=worker.worker,
             stack=desired.stack,
-            bindings=specs,
+            bindings=bindings,
             values=worker_values,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )

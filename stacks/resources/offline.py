@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi import _types as sdk_types
+from pulumi.dynamic import dynamic as sdk_dynamic
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
@@ -193,26 +195,72 @@ def _quiet_about_reported_errors(loop: asyncio.AbstractEventLoop, context: dict[
 
 @contextlib.contextmanager
 def sdk_shortcuts() -> Iterator[None]:
-    """Two SDK steps that are most of an offline run at 200 Workers and mean nothing under mocks:
-    the stack trace taken at each registration (engine diagnostics; the mock monitor drops it),
-    and `Output.from_input` lifting plain data leaf by leaf (`known_output` makes the same Output
-    at once). Offline runs only: `pulumi preview`/`up` run the SDK untouched. tests/test_program.py
-    checks that a run records the same resources, inputs, secrets and options with and without."""
+    """SDK steps that are most of an offline run at hundreds of Workers and change nothing it
+    records: the stack trace taken at each registration (engine diagnostics; the mock monitor
+    drops it); `Output.from_input` lifting plain data leaf by leaf (`known_output` makes the same
+    Output at once); serializing plain data (lists, dicts and scalars with no Output inside) one
+    awaited leaf at a time, when nothing translates its keys (it serializes to itself); the types
+    of a resource class, read again from its annotations for every resource; and the dynamic
+    provider pickled again for every resource that carries it (a stateless one pickles the same
+    each time). Offline runs
+    only: `pulumi preview`/`up` run the SDK untouched. tests/test_program.py checks that a run
+    records the same resources, inputs, secrets and options with and without."""
     take_trace = sdk_resource._get_stack_trace
     lift = pulumi.Output.from_input
+    serialize = rpc.serialize_property
+    types_of = sdk_types.resource_types
+    known_types: dict[type, dict[str, type]] = {}
+    pickle_provider = sdk_dynamic.serialize_provider
+    pickled: dict[type, str] = {}
+
+    def serialize_provider(provider: Any) -> str:
+        # Pickled by reference (module and class), holding no state of its own: every instance
+        # pickles the same, so once per class is enough.
+        if vars(provider):
+            return str(pickle_provider(provider))
+        if type(provider) not in pickled:
+            pickled[type(provider)] = pickle_provider(provider)
+        return pickled[type(provider)]
 
     def from_input(val: Any) -> pulumi.Output[Any]:
         if type(val) in (dict, list) and is_plain(val):
             return known_output(val, secret=False)
         return lift(val)
 
+    async def serialize_property(value: Any, deps: Any, property_key: Any, resource_obj: Any = None,
+                                 input_transformer: Any = None, typ: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # (keep_output_values and exclude_resource_refs_from_deps change nothing for plain data;
+        # return_protobuf_value, the third option, asks for another form.)
+        protobuf = args[2] if len(args) > 2 else kwargs.get("return_protobuf_value", False)
+        if (type(value) in (dict, list) and typ is None and not protobuf and _keeps_keys(input_transformer)
+                and is_plain(value)):
+            return value
+        return await serialize(value, deps, property_key, resource_obj, input_transformer, typ, *args, **kwargs)
+
+    def resource_types(resource_cls: type) -> dict[str, type]:
+        if resource_cls not in known_types:
+            known_types[resource_cls] = types_of(resource_cls)
+        return known_types[resource_cls]
+
     sdk_resource._get_stack_trace = source_pb2.StackTrace
     pulumi.Output.from_input = staticmethod(from_input)  # type: ignore[method-assign,assignment]
+    rpc.serialize_property = serialize_property  # type: ignore[assignment]
+    sdk_types.resource_types = resource_types
+    sdk_dynamic.serialize_provider = serialize_provider
     try:
         yield
     finally:
         sdk_resource._get_stack_trace = take_trace
         pulumi.Output.from_input = lift  # type: ignore[method-assign]
+        rpc.serialize_property = serialize  # type: ignore[assignment]
+        sdk_types.resource_types = types_of
+        sdk_dynamic.serialize_provider = pickle_provider
+
+
+def _keeps_keys(input_transformer: Any) -> bool:
+    """No translation of property names (none given, or Resource's own, which returns them as they are)."""
+    return input_transformer is None or getattr(input_transformer, "__func__", None) is \
+        pulumi.Resource.translate_input_property
 
 
 def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) -> tuple[dict[str, str], list[str]]:

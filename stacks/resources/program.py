@@ -10,7 +10,7 @@ import pulumi
 
 from ..core.desired_state import DesiredState, build_desired_state
 from ..core.errors import PlaneError
-from ..core.estate import MANIFEST_FILE, load_estate
+from ..core.estate import MANIFEST_FILE, Estate, load_estate
 from ..core.naming import COMPONENT_NAME
 from ..core.promotion import gate_message, promotion_problems
 from ..core.stack_config import StackSettings, load_runtime_settings
@@ -26,7 +26,7 @@ def run(project_dir: Path) -> SecretsPlane:
             if "value(s) not set" not in warning.message:  # checked below against the real config
                 pulumi.log.warn(warning.render())
         settings, values = load_runtime_settings(stack, pulumi.runtime.get_config)
-        desired = build_desired_state(estate.manifest.manifest, settings)
+        desired = _desired_state(estate, settings)
         problems = missing_values(desired, values.names()) + oversized_values(desired, values.sizes())
         if problems:
             raise PlaneError(problems)
@@ -45,6 +45,18 @@ def run(project_dir: Path) -> SecretsPlane:
     if settings.promotion_override:
         pulumi.export("promotion_override", settings.promotion_override)
     return plane
+
+
+def _desired_state(estate: Estate, settings: StackSettings) -> DesiredState:
+    """The desired state for the settings the engine passed: the estate's own (already built, as
+    `plan` built it) when they are the stack file's, with or without a backend pin."""
+    loaded = estate.stacks.get(settings.stack)
+    # (Which values are set does not change the desired state.)
+    if loaded is not None and settings.model_copy(update={"value_names": ()}) == loaded.settings.model_copy(
+            update={"backend": settings.backend, "value_names": ()}):
+        return estate.desired_state(settings.stack, settings.backend if settings.backend != loaded.settings.backend
+                                    else None)
+    return build_desired_state(estate.manifest.manifest, settings)
 
 
 PREVIEW_ONLY_WARN = "SECRETS_PLANE_PROMOTION_CHECK"
