@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Set up and run every check: lint, type check, and the test suite (all offline, loopback only).
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    the inner loop: the pure core and the CLI, no provider host, no Node
+#   scripts/test.sh ARGS...    pytest arguments (e.g. tests/test_diff.py -k store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev
+# The overview page is checked in Debian's Chromium (driven by the pinned playwright-core).
+if ! command -v chromium >/dev/null 2>&1; then
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -q chromium >/dev/null 2>&1 || { as_root apt-get update -q >/dev/null && \
+    as_root apt-get install -y -q chromium >/dev/null; }
+fi
 py=.venv/bin/python
 $py -m ruff check stacks tests policy bench __main__.py
 $py -m mypy

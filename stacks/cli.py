@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .core.errors import CloudflareOperationError, PlaneError, Problem
+from .core.errors import CloudflareOperationError, PlaneError, Problem, did_you_mean
 from .core.estate import MANIFEST_FILE, Estate, load_estate
 
 # Commands import what they use when they run: `validate` and `schema` import neither Pulumi nor
@@ -335,6 +335,92 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    from .ops.values import read_values
+    from .worker_kit.local_dev import DEV_VARS, IGNORE_LINES, STATE, local_plan, not_ignored, seed_store, write_dev_vars
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stack = _stack(estate, project, args.stack)
+    if args.all and args.dir:
+        raise PlaneError.at("--dir", "", "--dir names one Worker's folder", "use it with --worker; with --all each "
+                            "Worker's folder is its wrangler config's")
+    workers = _named_workers(estate, stack, args)
+    values: dict[str, str] = {}
+    if not sys.stdin.isatty():
+        given = read_values("-")
+        secrets = estate.manifest.manifest.secrets
+        unknown = [Problem(given.location(n), f"'{n}' is not a secret of {MANIFEST_FILE}",
+                           did_you_mean(n, secrets) or "drop the line") for n in given.values if n not in secrets]
+        if unknown:
+            raise PlaneError(unknown)
+        values = given.values
+    elif not args.placeholders:
+        raise PlaneError.at("<stdin>", "", "the values come on standard input (dotenv lines NAME=value, keyed by secret "
+                            "name), never on the command line", "pipe them in, or pass --placeholders for obvious fakes")
+    print("note: .dev.vars and .wrangler/state hold these values in plain text on this disk: anyone who can read the "
+          "folder can read them", file=sys.stderr)
+    for worker in workers:
+        spec = estate.manifest.manifest.workers[worker]
+        if args.dir:
+            directory = Path(args.dir)
+        elif spec.wrangler:
+            directory = (project / spec.wrangler.config).parent
+        else:
+            raise PlaneError.at(MANIFEST_FILE, f"workers.{worker}.wrangler", "where does this Worker's code live?",
+                                "pass --dir PATH, or record `wrangler: {config: PATH}` for it in the manifest")
+        plan = local_plan(estate, stack, worker, directory, values, args.placeholders, args.store_id)
+        kept = write_dev_vars(directory / DEV_VARS, plan.dev_vars, plan.managed)
+        if plan.store:
+            seed_store(directory, plan.store)
+        env = f", wrangler env {plan.env}" if plan.env else ""
+        print(f"{worker} ({plan.script}{env}): {directory / DEV_VARS}: {len(plan.dev_vars)} Worker secret(s)"
+              + (f", {kept} other line(s) kept" if kept else "")
+              + (f"; {directory / STATE}: {len(plan.store)} store secret(s) seeded" if plan.store else "")
+              + (f"; placeholders for {', '.join(plan.placeholders)}" if plan.placeholders else ""))
+        if plan.env and (directory / f"{DEV_VARS}.{plan.env}").exists():
+            print(f"warning: {directory / (DEV_VARS + '.' + plan.env)} exists: wrangler reads it instead of "
+                  f"{DEV_VARS} for env {plan.env}", file=sys.stderr)
+        missing = not_ignored(directory)
+        if missing:
+            print(f"warning: git does not ignore {', '.join(missing)} in {directory}: add to its .gitignore:\n"
+                  + "\n".join(f"  {line}" for line in IGNORE_LINES), file=sys.stderr)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .worker_kit.init_draft import draft
+
+    stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists():
+        raise PlaneError.at(str(output), "", "the file exists already: init never overwrites a manifest",
+                            "pass another --output, or move the file away")
+    text, notes = draft([Path(c) for c in args.from_wrangler], stacks, (output or Path("x")).resolve().parent)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text)
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def cmd_overview(args: argparse.Namespace) -> int:
+    from .core.overview import build_overview
+    from .ops.overview import RENDER
+
+    estate = load_estate(_project(args), args.manifest)
+    text = RENDER[args.format](build_overview(estate))
+    if args.output:
+        Path(args.output).write_text(text if text.endswith("\n") else text + "\n")
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .core.schema import SCHEMA_FILE, render_schema
 
@@ -462,6 +548,31 @@ def build_parser() -> argparse.ArgumentParser:
     stack_option(p)
     p.add_argument("--output", help="write the document to this file (default: standard output)")
     p.set_defaults(func=cmd_adopt_store)
+
+    p = command("dev", "local development as the stack binds it: .dev.vars and wrangler's local Secrets Store")
+    stack_option(p)
+    p.add_argument("--worker", help="the manifest's Worker (or --all)")
+    p.add_argument("--all", action="store_true", help="every Worker of the stack with a `wrangler:` entry, each in its "
+                                                      "config's folder")
+    p.add_argument("--dir", help="the Worker's folder (default: its wrangler config's)")
+    p.add_argument("--placeholders", action="store_true",
+                   help="obvious fake values for every secret not given on standard input")
+    p.add_argument("--store-id", help="store id, when the stack creates its store (pulumi stack output store_id)")
+    p.set_defaults(func=cmd_dev)
+
+    p = command("init", "draft a manifest from existing wrangler configs (offline: names only, never values)")
+    p.add_argument("--from-wrangler", nargs="+", required=True, metavar="CONFIG",
+                   help="wrangler.toml / wrangler.json(c) files, one per Worker")
+    p.add_argument("--stacks", default="staging,prod",
+                   help="the stacks, comma-separated (default staging,prod): each maps to the wrangler env of the same "
+                        "name, prod to the top level")
+    p.add_argument("--output", help="write the draft here (default: standard output); never overwrites")
+    p.set_defaults(func=cmd_init)
+
+    p = command("overview", "every stack side by side: each binding's backend, each stack's store and pins")
+    p.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
+    p.add_argument("--output", help="write to this file (the html form is one self-contained page)")
+    p.set_defaults(func=cmd_overview)
 
     p = command("schema", "the manifest's JSON Schema, for editors")
     p.add_argument("--write", action="store_true", help="write schema/secrets_manifest.schema.json")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .backends import Backend
-from .errors import Location, PlaneError, ProblemCollector, did_you_mean
+from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
 from .naming import fallback_binding_name, script_name
 from .yaml_source import KeyPath, YamlDocument, format_path, load_yaml_file
 
@@ -249,13 +249,38 @@ def parse_manifest(doc: YamlDocument) -> LoadedManifest:
     if not isinstance(doc.data, dict):
         raise PlaneError.at(doc.file, "", "the manifest must be a YAML mapping at the top level",
                             "start the file with `version: 1`", line=1)
+    todos = _todos(doc)
     try:
         manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
-        raise PlaneError(pydantic_problems(exc, doc, model=Manifest).errors) from None
+        todo_paths = {p.location.path for p in todos}
+        raise PlaneError(todos + [p for p in pydantic_problems(exc, doc, model=Manifest).errors
+                                  if p.location.path not in todo_paths]) from None
+    if todos:
+        raise PlaneError(todos)
     problems = check_manifest_rules(manifest, doc)
     problems.raise_if_errors()
     return LoadedManifest(manifest, doc, problems.warnings)
+
+
+TODO = "TODO"
+_TODO_HINTS = {
+    "description": "say what the credential is for",
+    "owner": "name who rotates it (a team or a person)",
+    "provider": "name the service that issued it (e.g. openai)",
+    "rotation_days": "write how often it must be rotated, in days (e.g. 90)",
+}
+
+
+def _todos(doc: YamlDocument) -> list[Problem]:
+    """What a draft (`init --from-wrangler`) left for a person to fill in."""
+    secrets = doc.data.get("secrets") if isinstance(doc.data, dict) else None
+    out = []
+    for name, spec in (secrets.items() if isinstance(secrets, dict) else []):
+        for key, hint in _TODO_HINTS.items():
+            if isinstance(spec, dict) and spec.get(key) == TODO:
+                out.append(Problem(_loc(doc, "secrets", name, key), f"{key} of '{name}' is still TODO (a draft)", hint))
+    return out
 
 
 def _loc(doc: YamlDocument, *path: str | int) -> Location:
