@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,32 +102,74 @@ def timed(workdir: Path, s: int, w: int, k: int) -> list[Cost]:
         fake.stop()
 
 
-def ci_run(workdir: Path, s: int, w: int, k: int) -> Cost:
-    """`pulumi up --refresh` of the flip, then the canary, in one rate-limit window."""
+@dataclass
+class CiRun:
+    """One CI run under the real limit, and what each of its steps cost."""
+
+    cost: Cost
+    refresh_calls: int
+    flip_calls: int
+    canary_calls: int
+    windows: int
+    waits_shown: int  # messages the provider sent the engine while it waited
+
+
+def ci_run(workdir: Path, s: int, w: int, k: int) -> CiRun:
+    """`pulumi up --refresh` of the flip, then the canary, under the limit: as many windows as it needs."""
     base = manifest(s, w, k)
     flipped = {**base, "backend": "store"}
     fake = seeded_fake(base, LATENCY_S, limited=True)
     engine = Engine(fake, ACCOUNT, STORE_ID)
     program = Program(workdir)
+    steps: dict[str, int] = {}
     try:
         engine.apply("first legacy apply", program.run(base))
         run = program.run(flipped)
         project = write_project(workdir / "ci-canary", flipped)
         estate = load_estate(project)
         fake.ratelimit = RateLimit()
+        assert engine.host.engine is not None
+        told = len(engine.host.engine.messages)
 
         def work(cost: Cost) -> None:
+            start = len(fake.calls)
             refreshed = engine.refresh()
+            steps["refresh"] = len(fake.calls) - start
+            start = len(fake.calls)
             applied = engine.apply("flip", run)
+            steps["flip"] = len(fake.calls) - start
             cost.waited_s += refreshed.waited_s + applied.waited_s
+            start = len(fake.calls)
             live = LiveAccount(ACCOUNT, make_client("bench", fake.base_url))
             report = run_canary(estate.desired_state(STACK), live, {}, wait_s=0)
+            steps["canary"] = len(fake.calls) - start
             if not report.ok:
                 raise AssertionError(f"canary failed after the flip: {report.mismatches[:3]}")
 
-        return engine.measure("one CI run: refresh + flip + canary", work)
+        cost = engine.measure("one CI run: refresh + flip + canary", work)
+        shown = sum(1 for _, _, m in engine.host.engine.messages[told:] if "waiting for the window" in m)
+        return CiRun(cost, steps["refresh"], steps["flip"], steps["canary"], fake.ratelimit.windows, shown)
     finally:
         engine.close()
+        fake.stop()
+
+
+def preflight_calls(s: int, w: int, k: int) -> int:
+    """API calls of `preflight` before the flip: every Worker live, the store empty, every store secret to create."""
+    from stacks.live.preflight import run_preflight
+
+    data = {**manifest(s, w, k), "backend": "store"}
+    fake = seeded_fake(data)
+    try:
+        project = write_project(Path(tempfile.mkdtemp()) / "preflight", data)
+        estate = load_estate(project)
+        desired = estate.desired_state(STACK)
+        before = len(fake.calls)
+        report = run_preflight(estate.manifest.manifest, desired, LiveAccount(ACCOUNT, make_client("bench", fake.base_url)))
+        if report.blockers:
+            raise AssertionError(f"preflight of the healthy estate found blockers: {report.blockers[:3]}")
+        return len(fake.calls) - before
+    finally:
         fake.stop()
 
 
@@ -164,7 +208,7 @@ def _copy(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def staged_rollout(workdir: Path, stack: str = "staging") -> list[Cost]:
-    """The rollout of README "Phased adoption", on the shipped estate's staging stack."""
+    """The rollout of the staged rollout of docs/phased-adoption.md, on the shipped estate's staging stack."""
     steps = rollout_steps()
     estate = load_estate(ROOT)
     fake = FakeCloudflare().start()

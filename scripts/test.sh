@@ -15,5 +15,11 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 py=.venv/bin/python
 $py -m ruff check stacks tests policy bench __main__.py
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  # The pure core and the CLI as people run it: no provider host, no Node, no browser.
+  exec $py -m pytest -q tests/test_write_plan.py tests/test_phased.py tests/test_bad_input.py tests/test_cli.py \
+    tests/test_diff.py tests/test_init.py tests/test_pacing.py -k "not demo and not console_script and not 429" "$@"
+fi
 $py -m mypy
 $py -m pytest -q "$@"

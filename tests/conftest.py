@@ -117,6 +117,17 @@ def _fault_label(kind: str) -> str:
     return labels.get(kind, kind.removeprefix("status_"))
 
 
+def pytest_sessionfinish(session: Any) -> None:
+    """Under xdist each worker counts its own figures: hand them to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = dict(FIGURES)
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    FIGURES.update(getattr(node, "workeroutput", {}).get("figures", {}))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not FIGURES:
         return

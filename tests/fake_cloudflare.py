@@ -212,6 +212,7 @@ class RateLimit:
         self.order = order
         self.window_start = time.monotonic()
         self.count = 0
+        self.windows = 1  # windows opened so far (the first, and one after each reset)
         self.blocked_until = 0.0
         self.limited = 0  # requests answered 429 by the limit (not by an injected fault)
 
@@ -222,6 +223,7 @@ class RateLimit:
             return False, {"retry-after": str(math.ceil(self.blocked_until - now)), **self._headers(now, 0)}
         if now - self.window_start >= self.window_s:
             self.window_start, self.count = now, 0
+            self.windows += 1
         self.count += 1
         if self.count > self.quota:
             self.blocked_until = now + self.window_s

@@ -1,4 +1,4 @@
-"""The benchmark's counts at the README's own sizes (S=100 secrets, W=200 Workers, k=25 bindings
+"""The benchmark's counts at docs/performance.md's own sizes (S=100 secrets, W=200 Workers, k=25 bindings
 each), and pacing under Cloudflare's rate limit. Counts only: times are never asserted."""
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import bench  # noqa: F401
 from bench.engine import Cost, Engine
 from bench.estate import manifest
 from bench.scenarios import Program, counted, seeded_fake, staged_rollout
+
+# The counted estate is built once per process: under xdist, these tests share one worker.
+pytestmark = pytest.mark.xdist_group("bench-counts")
 
 S, W, K = 100, 200, 25
 BASE = manifest(S, W, K)
@@ -76,7 +79,7 @@ def test_noop_after_refresh_makes_no_call(costs: dict[str, Cost]) -> None:
 
 
 def test_staged_rollout_of_the_shipped_estate(tmp_path: Path) -> None:
-    """README "Phased adoption": each step in one write per changed Worker, none for the others."""
+    """docs/phased-adoption.md, the staged rollout: each step in one write per changed Worker, none for the others."""
     steps = {c.scenario.split(".")[0]: c for c in staged_rollout(tmp_path)}
     dev = steps["1"]
     assert (dev.store_created, dev.updated, dev.settings_writes, dev.worker_versions) == (7, 1, 1, 1)
