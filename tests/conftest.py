@@ -58,6 +58,17 @@ def leak_scan(text: str, kind: str = "path") -> str:
     return text
 
 
+def golden(name: str, text: str) -> None:
+    """`text` equals tests/golden/NAME (read line by line when it was recorded with UPDATE_GOLDEN=1)
+    and holds no canary value."""
+    path = TESTS / "golden" / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text)
+    assert path.exists(), f"no golden file {name}: review the output, then run with UPDATE_GOLDEN=1 to record it"
+    assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+    assert CANARY_PREFIX not in leak_scan(text)
+
+
 def manifest_secret_names() -> list[str]:
     import yaml
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ACCOUNT, ROOT, STORE_ID
+from conftest import ACCOUNT, ROOT, STORE_ID, golden
 
 OTHER_ACCOUNT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 OTHER_STORE = "ffeeddccbbaa99887766554433221100"
@@ -304,3 +304,67 @@ def test_a_closed_pipe_is_not_a_traceback(repo: Path) -> None:
     proc = subprocess.run(f"{sys.executable} -m stacks diff --base HEAD~1 | head -n 1", shell=True, cwd=repo,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert proc.stdout.startswith("stack prod: ") and proc.stderr == ""
+
+
+
+def test_every_kind_of_change_as_a_reviewer_reads_it(repo: Path) -> None:
+    """One pull request that changes something of every kind on staging: the text and markdown a
+    reviewer reads are checked whole (the golden files were read line by line against the change)."""
+    edit_stack(repo, "staging", backend="store", values={"OPENAI_API_KEY": {"secure": "v1:first"},
+                                                         "GONG_ACCESS_KEY": {"secure": "v1:gong"}})
+    commit(repo, "staging on the store")
+
+    def change(d: dict[str, Any]) -> None:
+        d["secrets"]["NEW_BILLING_KEY"] = {"description": "billing provider key", "owner": "billing",
+                                           "provider": "stripe", "rotation_days": 90}
+        d["workers"]["billing"] = {"script_name": "ascend-billing-{stack}", "stacks": ["staging"],
+                                   "secrets": ["NEW_BILLING_KEY", "HUBSPOT_ACCESS_TOKEN"]}
+        for worker in d["workers"].values():
+            if "SEMRUSH_API_KEY" in worker["secrets"]:
+                worker["secrets"].remove("SEMRUSH_API_KEY")
+        del d["secrets"]["SEMRUSH_API_KEY"]
+        d["secrets"]["HUBSPOT_ACCESS_TOKEN"]["scopes"] = ["workers", "ai_gateway"]
+        d["secrets"]["GONG_ACCESS_KEY"]["external"] = True
+        d["secrets"]["OPENAI_API_KEY"]["owner"] = "ml-platform"
+        d["workers"]["scheduler"]["backend"] = "legacy"
+        d["workers"]["context"]["bindings"]["GOOGLE_CLIENT_ID"] = "GOOGLE_OAUTH_CLIENT_SECRET"
+
+    edit_manifest(repo, change)
+    edit_stack(repo, "staging", promotionOverride="INC-7 billing launch",
+               values={"OPENAI_API_KEY": {"secure": "v1:second"}, "GONG_ACCESS_KEY": {"secure": "v1:gong"}})
+    commit(repo)
+    text = diff(repo, "--stack", "staging", fmt="text")
+    golden("diff_every_kind.txt", text)
+    golden("diff_every_kind.md", diff(repo, "--stack", "staging", fmt="markdown"))
+    for words in ("setting secrets-plane:promotionOverride: (none) -> INC-7 billing launch",
+                  "Worker billing (ascend-billing-staging) added", "store secrets created: NEW_BILLING_KEY_STAGING",
+                  "store secrets deleted: GONG_ACCESS_KEY_STAGING, SEMRUSH_API_KEY_STAGING", "store secrets updated: HUBSPOT_ACCESS_TOKEN_STAGING",
+                  "external GONG_ACCESS_KEY: must already exist", "values set anew: OPENAI_API_KEY",
+                  "NEW_BILLING_KEY", "manifest field: OPENAI_API_KEY: owner ai-platform -> ml-platform",
+                  "WARNING GONG_ACCESS_KEY_STAGING: the plane made it and this apply DELETES it",
+                  "manifest digest: "):
+        assert words in text, words
+
+
+def test_a_stack_back_off_the_store_says_so_everywhere(repo: Path) -> None:
+    edit_stack(repo, "staging", backend="store")
+    commit(repo, "staging on the store")
+    edit_stack(repo, "staging", backend=None, store=None)
+    commit(repo)
+    text = diff(repo, "--stack", "staging", fmt="text")
+    golden("diff_off_the_store.txt", text)
+    golden("diff_off_the_store.md", diff(repo, "--stack", "staging", fmt="markdown"))
+    assert "  backend flag: store -> legacy" in text and "  credentials: store -> legacy" in text
+    assert "the stack names no store any more" in text
+
+
+def test_values_set_anew_alone_are_a_change(repo: Path) -> None:
+    """No input but a value's ciphertext changed: not "no change" (it rotates the value)."""
+    edit_stack(repo, "prod", values={"OPENAI_API_KEY": {"secure": "v1:first"}})
+    commit(repo, "values")
+    edit_stack(repo, "prod", values={"OPENAI_API_KEY": {"secure": "v1:second"}})
+    commit(repo)
+    text = diff(repo, "--stack", "prod", fmt="text")
+    assert "no change" not in text and "  values set anew: OPENAI_API_KEY" in text
+    markdown = diff(repo, "--stack", "prod", fmt="markdown")
+    assert "- Values set anew (a rotation if they differ): `OPENAI_API_KEY`" in markdown

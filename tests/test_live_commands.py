@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID, leak_scan
+from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID, golden
 from fake_cloudflare import Fault
 from live_states import add_orphans, drop_store_bindings, seed_healthy
 
 from stacks.cli import main
 from stacks.core.estate import load_estate
 from stacks.live.account import LiveAccount
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture
@@ -35,13 +32,6 @@ def cli(*args: str, project: Path = ROOT) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(text)
-    assert path.exists(), f"no golden file {name}: review the output, then run with UPDATE_GOLDEN=1 to record it"
-    assert text == path.read_text(), f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
-    assert CANARY_PREFIX not in leak_scan(text)
 
 
 @pytest.mark.parametrize("stack,backend", [("staging", "store"), ("prod", "legacy")])

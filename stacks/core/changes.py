@@ -18,6 +18,7 @@ from typing import Any
 from .desired_state import STORE, Binding, DesiredState, StoreRef, WorkerState, stack_secret_names
 from .externals import external_needs
 from .manifest import Manifest
+from .naming import STORE_SECRET_TYPE, store_secret_resource, urn
 from .stack_config import NAMESPACE, StackSettings
 
 
@@ -72,6 +73,7 @@ class StackChanges:
     values_needed: list[str] = field(default_factory=list)  # needed now, not set in the stack file
     values_no_longer_needed: list[str] = field(default_factory=list)
     metadata: list[str] = field(default_factory=list)       # manifest fields that write nothing (digest only)
+    hazards: list[str] = field(default_factory=list)        # what the apply would break, and how to avoid it
 
     @property
     def writes(self) -> int:
@@ -87,7 +89,7 @@ class StackChanges:
         return self.status == "changed" and not (
             self.settings or self.workers or self.store or self.store_created or self.store_deleted
             or self.store_updated or self.externals or self.values_set or self.values_needed
-            or self.values_no_longer_needed or self.metadata or self.backend[0] != self.backend[1]
+            or self.values_no_longer_needed or self.metadata or self.hazards or self.backend[0] != self.backend[1]
             or self.digest[0] != self.digest[1])
 
     def as_dict(self) -> dict[str, Any]:
@@ -328,6 +330,8 @@ def compare(base: StackInputs | None, head: StackInputs | None, stack: str) -> S
                                   for spec in head_d.store_secrets if not spec.external and spec.secret in rotated
                                   and spec.store_secret_name not in changes.store_created]
         changes.metadata = _metadata(base.manifest, head.manifest, stack)
+        if not store_moved:
+            changes.hazards = _handed_over(base_d, head_d, stack)
 
     before = {(n.secret, n.kind, n.name, n.where(base_d)) for n in external_needs(base_d)} if base_d else set()
     for need in external_needs(head_d):
@@ -344,6 +348,21 @@ def compare(base: StackInputs | None, head: StackInputs | None, stack: str) -> S
     return changes
 
 
+def _handed_over(base_d: DesiredState, head_d: DesiredState, stack: str) -> list[str]:
+    """A store secret the plane made, now marked external: removing it from the program deletes
+    it, while the stack binds it by name. Pulumi stops managing a resource without deleting it
+    only through `pulumi state delete`, so say that, before the apply."""
+    owned = {s.store_secret_name: s for s in base_d.store_secrets if not s.external}
+    out = []
+    for spec in head_d.store_secrets:
+        if spec.external and spec.store_secret_name in owned:
+            resource = urn(stack, STORE_SECRET_TYPE, store_secret_resource(owned[spec.store_secret_name].secret))
+            out.append(f"{spec.store_secret_name}: the plane made it and this apply DELETES it, yet the stack now "
+                       f"binds it as external: its Workers would lose it. Hand it over without deleting it first: "
+                       f"pulumi state delete '{resource}' --stack {stack}")
+    return out
+
+
 # ---- renderings --------------------------------------------------------------------------------
 
 def _headline(c: StackChanges) -> str:
@@ -358,6 +377,7 @@ def render_text(c: StackChanges) -> str:
     if c.empty:
         return f"stack {c.stack}: no change"
     lines = [f"stack {c.stack}{' (new)' if c.status == 'added' else ''}: {_headline(c)}"]
+    lines += [f"  WARNING {item}" for item in c.hazards]
     for s in c.settings:
         lines.append(f"  setting {s.key}: {s.before} -> {s.after}: {s.effect}")
     if c.store:
@@ -384,7 +404,7 @@ def render_text(c: StackChanges) -> str:
                      f"FILE): {', '.join(c.values_needed)}")
     if c.values_no_longer_needed:
         lines.append(f"  values no longer needed: {', '.join(c.values_no_longer_needed)}")
-    lines += [f"  metadata (no write): {item}" for item in c.metadata]
+    lines += [f"  manifest field: {item}" for item in c.metadata]
     if c.digest[0] != c.digest[1]:
         lines.append(f"  manifest digest: {c.digest[0][:12]} -> {c.digest[1][:12]} (a stack promoted from another "
                      "applies it only once that one runs it)")
@@ -398,6 +418,7 @@ def render_markdown(c: StackChanges) -> str:
     if c.empty:
         return f"**{c.stack}**: no change to credentials."
     lines = [f"**{c.stack}**{' (new stack)' if c.status == 'added' else ''}: {_headline(c)}."]
+    lines += [f"- :warning: **{item.split(':', 1)[0]}**:{item.split(':', 1)[1]}" for item in c.hazards]
     for s in c.settings:
         lines.append(f"- Setting `{s.key}`: `{s.before}` → `{s.after}`: {s.effect}")
     if c.store:
@@ -423,7 +444,7 @@ def render_markdown(c: StackChanges) -> str:
         lines.append(f"- Values newly needed (set them before the apply): {', '.join(f'`{n}`' for n in c.values_needed)}")
     if c.values_no_longer_needed:
         lines.append(f"- Values no longer needed: {', '.join(f'`{n}`' for n in c.values_no_longer_needed)}")
-    lines += [f"- Metadata (no write): {item}" for item in c.metadata]
+    lines += [f"- Manifest field: {item}" for item in c.metadata]
     if c.digest[0] != c.digest[1]:
         lines.append(f"- Manifest digest `{c.digest[0][:12]}` → `{c.digest[1][:12]}`")
     return "\n".join(lines)

@@ -77,7 +77,7 @@ def _load_estate(project_dir: Path, manifest_file: str, require_values: bool) ->
     names = discover_stacks(project_dir)
     if not names:
         errors.append(Problem(Location("Pulumi.<stack>.yaml"), f"no stack files found in {project_dir.resolve()}",
-                              "add Pulumi.staging.yaml and Pulumi.prod.yaml there (see README.md)"))
+                              "add Pulumi.staging.yaml and Pulumi.prod.yaml there (see docs/getting-started.md)"))
     for name in names:
         try:
             stacks[name] = load_stack_file(project_dir, name)
@@ -125,8 +125,8 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
             desired = estate.desired_state(name)
         except PlaneError as exc:
             for problem in exc.problems:
-                out.error(stack.location("store") if stack.doc and stack.doc.line_of(("config", f"{NAMESPACE}:store"))
-                          else stack.location("accountId"), problem.message, problem.hint)
+                # The `store` key, or the `config:` line it belongs under when the file has none.
+                out.error(stack.location("store"), problem.message, problem.hint)
             cause = _store_cause(estate, name)
             if cause is not None:
                 out.error(cause[0], f"this is what puts stack '{name}' on the store: {cause[1]}",
