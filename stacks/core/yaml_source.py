@@ -56,8 +56,27 @@ class YamlDocument:
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+STR_TAG = "tag:yaml.org,2002:str"
+
+
 class _Loader(_Base):  # type: ignore[valid-type,misc]
     """The safe loader, used only to compose nodes and construct scalars."""
+
+    # A manifest repeats the same few scalars thousands of times (secret names in every Worker's
+    # list): resolving a plain scalar's tag tries a row of regular expressions, and the answer
+    # depends on the text alone, so it is worked out once per text.
+    _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is not ScalarNode:
+            return str(super().resolve(kind, value, implicit))
+        key = (value, implicit if type(implicit) is tuple else tuple(implicit))
+        tag = self._resolved.get(key)
+        if tag is None:
+            if len(self._resolved) > 100_000:
+                self._resolved.clear()  # a bound, for a process that reads many documents
+            tag = self._resolved[key] = str(super().resolve(kind, value, implicit))
+        return tag
 
 
 def _read_text(path: Path, label: str) -> str:
@@ -151,6 +170,8 @@ class _Converter:
             raise self._fail(node, path, "YAML nesting is too deep", f"keep nesting under {MAX_DEPTH} levels")
         self.doc.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, ScalarNode):
+            if node.tag == STR_TAG:
+                return node.value  # what the constructor makes of a string, without its bookkeeping
             try:
                 return self.loader.construct_object(node, deep=True)
             except yaml.YAMLError as exc:
