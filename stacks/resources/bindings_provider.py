@@ -101,12 +101,13 @@ class _Session:
                                 landed="; ".join(self.landed))
 
     def report(self) -> dict[str, Any]:
-        waited = PACER.thread_stats().waited_s - self._waited_before
+        # Rounded once, so the log and the state it writes never disagree about a wait near 1 s.
+        waited = round(PACER.thread_stats().waited_s - self._waited_before, 1)
         if waited >= 1:
             LOG.warning("secrets-plane: waited %.0f s for Cloudflare's API rate limit while applying %s",
                         waited, self.subject)
         return {"path": self.path, "api_calls": self.api.calls, "versions": self.versions,
-                "rate_limit_wait_s": round(waited, 1)}
+                "rate_limit_wait_s": waited}
 
 
 class BindingsWriter:
