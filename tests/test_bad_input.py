@@ -75,7 +75,7 @@ def many_secrets(n: int) -> str:
 # (id, manifest text | None, {stack file: text}, expected stderr line)
 M = "secrets_manifest.yaml"
 CASES: list[tuple[str, str | bytes | None, dict[str, str], str]] = [
-    ("empty-file", "", {}, f"{M}: error: manifest is empty (fix: declare `version: 1`, `backend`, `secrets` and `workers` (see README.md))"),
+    ("empty-file", "", {}, f"{M}: error: manifest is empty (fix: declare `version: 1`, `backend`, `secrets` and `workers` (see docs/manifest.md))"),
     ("only-comments", "# nothing\n", {}, f"{M}: error: manifest is empty"),
     ("top-level-list", "- a\n- b\n", {}, f"{M}:1: error: the manifest must be a YAML mapping at the top level"),
     ("yaml-syntax", BASE_MANIFEST.replace("backend: legacy", "backend: [legacy"), {}, f"{M}:3: error: YAML syntax error"),

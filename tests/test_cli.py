@@ -64,7 +64,7 @@ def test_errors_have_no_traceback_and_exit_1(tmp_path: Path) -> None:
         f"secrets_manifest.yaml: error: file not found (looked for {tmp_path}/secrets_manifest.yaml) (fix: create "
         "secrets_manifest.yaml there, or run from the project folder (the one holding Pulumi.yaml) or pass --project-dir)",
         f"Pulumi.<stack>.yaml: error: no stack files found in {tmp_path} (fix: add Pulumi.staging.yaml and "
-        "Pulumi.prod.yaml there (see README.md))",
+        "Pulumi.prod.yaml there (see docs/getting-started.md))",
     ]
 
 

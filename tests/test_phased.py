@@ -25,7 +25,7 @@ GOLDEN = Path(__file__).parent / "golden"
 AI_KEYS = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY", "CEREBRAS_API_KEY", "GROQ_API_KEY",
            "OPENROUTER_API_KEY"]
 
-# (stack pin, Worker, secret, manifest) -> binding: the table of stacks/core/backends.py and README.
+# (stack pin, Worker, secret, manifest) -> binding: the table of stacks/core/backends.py and docs/phased-adoption.md.
 RULE = [
     (None, None, None, "legacy", "legacy"),
     (None, None, None, "store", "store"),
@@ -46,9 +46,9 @@ def test_backend_rule_holds_always_win(pin, worker, secret, manifest, expected) 
     assert resolve_backend(manifest, pin, worker, secret) == expected
 
 
-def test_readme_rule_table_is_the_rule() -> None:
-    """The README's table of cases is checked against the function, row by row."""
-    text = (ROOT / "README.md").read_text()
+def test_the_docs_rule_table_is_the_rule() -> None:
+    """The table of cases in docs/phased-adoption.md is checked against the function, row by row."""
+    text = (ROOT / "docs" / "phased-adoption.md").read_text()
     table = text[text.index("<!-- rule:begin -->"):text.index("<!-- rule:end -->")]
     rows = [line.strip("|").split("|") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) >= 9

@@ -1,6 +1,6 @@
 """Property: over random live Workers and random sequences of desired binding sets, where each
 step changes a random subset of values, every apply leaves the managed bindings exactly as
-desired and everything else exactly as it was, at the cost the README states: no change, no call;
+desired and everything else exactly as it was, at the cost docs/architecture.md states: no change, no call;
 a value-only change, one call; anything touching store bindings, at most three calls; one new
 Worker version per changed step. `value_changed_at` moves for exactly the values written (the
 clock ticks once per step). A managed name taken by a binding the plane never managed is

@@ -1,5 +1,5 @@
 """WorkerSecretBindings through the real dynamic-provider host against the fake Cloudflare API:
-each behaviour the README claims, with the API calls and Worker versions it costs."""
+each behaviour docs/architecture.md claims, with the API calls and Worker versions it costs."""
 
 from __future__ import annotations
 

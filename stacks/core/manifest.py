@@ -46,48 +46,56 @@ class _Strict(BaseModel):
 class GenerateSpec(_Strict):
     """How `rotate --generate` makes a value: random bytes of a stated length, encoded as text."""
 
-    bytes: int = Field(ge=16, le=1024)
-    encoding: Literal["base64url", "hex"] = "base64url"
+    bytes: int = Field(ge=16, le=1024, description="how many random bytes (16 to 1024)")
+    encoding: Literal["base64url", "hex"] = Field(default="base64url", description="how the bytes are written as text")
 
 
 class SecretSpec(_Strict):
-    description: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
-    provider: str = Field(min_length=1)
-    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["workers"]), min_length=1)
-    rotation_days: int = Field(gt=0, le=3650)
-    comment: str | None = Field(default=None, max_length=1024)
+    """One credential. Its key is its name: the store secret's name (through the stack's naming
+    rule) and the binding name of every Worker that lists it under `secrets`."""
+
+    description: str = Field(min_length=1, description="what the credential is for")
+    owner: str = Field(min_length=1, description="who rotates it (a team or a person)")
+    provider: str = Field(min_length=1, description="who issued it (hubspot, openai, aws, ...)")
+    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["workers"]), min_length=1,
+                                description="the Cloudflare products that may read the store secret; order free")
+    rotation_days: int = Field(gt=0, le=3650, description="how often it must be rotated; the audit flags it overdue")
+    comment: str | None = Field(default=None, max_length=1024,
+                                description="the store secret's comment (default: description | owner | provider)")
     # Phased adoption: an explicit backend for this secret (see backends.py for the rule).
-    backend: Backend | None = None
-    # Store bindings of this secret also get a secret_text copy `<binding>_FALLBACK`.
-    fallback: bool = False
-    # The plane binds it but never owns its value (set by wrangler, the dashboard or by hand).
-    external: bool = False
-    generate: GenerateSpec | None = None
+    backend: Backend | None = Field(default=None, description="this secret's own backend (phased adoption)")
+    fallback: bool = Field(default=False, description="its store bindings get a secret_text copy `<BINDING>_FALLBACK`")
+    external: bool = Field(default=False, description="bound and checked, never written: its value is set outside "
+                                                      "the plane")
+    generate: GenerateSpec | None = Field(default=None, description="`rotate --generate` makes its value")
 
 
 class WranglerSpec(_Strict):
     """Where a Worker's wrangler config lives and which wrangler env each stack deploys."""
 
-    config: str = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
+    config: str = Field(min_length=1, description="wrangler.toml or wrangler.json(c), relative to the project")
+    env: dict[str, str] = Field(default_factory=dict, description="stack -> the wrangler env it deploys (none: the "
+                                                                    "top level)")
 
 
 class WorkerSpec(_Strict):
-    description: str | None = None
-    # Either a template using {stack}, or an explicit name per stack.
-    script_name: str | dict[str, str]
-    stacks: list[str] = Field(min_length=1)
-    secrets: list[str] = Field(default_factory=list)
-    # binding name -> secret, for code that reads a secret under another variable name.
-    bindings: dict[str, str] = Field(default_factory=dict)
-    # stack -> URL probed by the canary after a deploy.
-    health_url: dict[str, str] = Field(default_factory=dict)
-    wrangler: WranglerSpec | None = None
+    """One Worker. Its key is a name of your choosing, used in messages and on the command line."""
+
+    description: str | None = Field(default=None, description="what the Worker is, for people reading the overview")
+    script_name: str | dict[str, str] = Field(description="the script per stack ({prod: ascend-v5, ...}) or a "
+                                                          "template using {stack}")
+    stacks: list[str] = Field(min_length=1, description="the stacks it exists in (each has a `Pulumi.<stack>.yaml`)")
+    secrets: list[str] = Field(default_factory=list, description="the secrets it binds, under their own names")
+    bindings: dict[str, str] = Field(default_factory=dict,
+                                     description="binding name -> secret, for code that reads a secret under another "
+                                                 "name")
+    health_url: dict[str, str] = Field(default_factory=dict,
+                                       description="stack -> URL the canary probes (5 s timeout)")
+    wrangler: WranglerSpec | None = Field(default=None, description="its wrangler config, for `wrangler sync`, "
+                                                                    "`wrangler check`, `types --all` and `dev`")
     # Phased adoption: an explicit backend for every binding of this Worker (backends.py).
-    backend: Backend | None = None
-    # Every store binding of this Worker also gets a secret_text copy `<binding>_FALLBACK`.
-    fallback: bool = False
+    backend: Backend | None = Field(default=None, description="every binding of this Worker (phased adoption)")
+    fallback: bool = Field(default=False, description="every store binding of this Worker gets a secret_text copy `<BINDING>_FALLBACK`")
 
     def binding_map(self) -> dict[str, str]:
         """binding name -> secret name; plain `secrets` entries bind under their own name."""
@@ -103,10 +111,12 @@ _WORKER_OPTIONAL = {"backend": None, "fallback": False}
 
 
 class Manifest(_Strict):
-    version: Literal[1]
-    backend: Backend
-    secrets: dict[str, SecretSpec] = Field(min_length=1)
-    workers: dict[str, WorkerSpec] = Field(default_factory=dict)
+    """secrets_manifest.yaml: every credential and the Workers that bind it."""
+
+    version: Literal[1] = Field(description="the file format's version")
+    backend: Backend = Field(description="the one flag: where bindings live unless something holds them")
+    secrets: dict[str, SecretSpec] = Field(min_length=1, description="every credential, by name")
+    workers: dict[str, WorkerSpec] = Field(default_factory=dict, description="every Worker that binds some, by key")
 
     def normalized(self) -> dict[str, Any]:
         """The manifest with order-insensitive lists sorted: the input of the digest."""
@@ -144,7 +154,7 @@ class LoadedManifest:
 
 
 _PYDANTIC_HINTS = {
-    "extra_forbidden": "remove this key; check its spelling against the manifest reference in README.md",
+    "extra_forbidden": "remove this key; check its spelling against docs/manifest.md",
     "missing": "add this key",
     "literal_error": "use one of the allowed values",
     "string_type": "write a string (quote it if YAML reads it as a number or boolean)",
@@ -206,7 +216,7 @@ def pydantic_problems(exc: ValidationError, doc: YamlDocument, prefix: KeyPath =
         path = prefix + tuple(loc)
         kind = err["type"]
         message = err["msg"]
-        hint = _PYDANTIC_HINTS.get(kind, "see the manifest reference in README.md")
+        hint = _PYDANTIC_HINTS.get(kind, "see docs/manifest.md")
         if kind == "extra_forbidden" and loc:
             field = str(loc[-1])
             message = f"unknown key '{field}'"
@@ -245,7 +255,7 @@ def load_manifest(path: Path, label: str | None = None) -> LoadedManifest:
 def parse_manifest(doc: YamlDocument) -> LoadedManifest:
     if doc.data is None or doc.data == {}:
         raise PlaneError.at(doc.file, "", "manifest is empty",
-                            "declare `version: 1`, `backend`, `secrets` and `workers` (see README.md)")
+                            "declare `version: 1`, `backend`, `secrets` and `workers` (see docs/manifest.md)")
     if not isinstance(doc.data, dict):
         raise PlaneError.at(doc.file, "", "the manifest must be a YAML mapping at the top level",
                             "start the file with `version: 1`", line=1)

@@ -16,8 +16,7 @@ SCHEMA_FILE = Path("schema") / "secrets_manifest.schema.json"
 def manifest_schema() -> dict[str, Any]:
     schema = Manifest.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "secrets-plane manifest",
-            "description": "secrets_manifest.yaml: every credential and the Workers that bind it (README.md, "
-                           "Manifest reference)"}
+            "description": "secrets_manifest.yaml: every credential and the Workers that bind it (docs/manifest.md)"}
 
 
 def render_schema() -> str:

@@ -31,8 +31,10 @@ class StoreSetting(BaseModel):
     """Adopt an existing store by id (never deleted) or create one by name (protected, retained)."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-    adopt: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
-    create: str | None = Field(default=None, min_length=1, max_length=255)
+    adopt: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$",
+                              description="the id of the account's existing store: looked up, never deleted")
+    create: str | None = Field(default=None, min_length=1, max_length=255,
+                               description="a store made by the program under this name (protected, retained)")
 
 
 class StackSettings(BaseModel):
@@ -40,12 +42,19 @@ class StackSettings(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
     stack: str
-    account_id: str = Field(alias="accountId")
-    backend: Backend | None = None
-    store: StoreSetting | None = None
-    secret_name: str = Field(default=DEFAULT_SECRET_NAME_TEMPLATE, alias="secretName")
-    promote_from: str | None = Field(default=None, alias="promoteFrom")
-    promotion_override: str | None = Field(default=None, alias="promotionOverride", min_length=1)
+    account_id: str = Field(alias="accountId", description="the Cloudflare account (32 hex characters)")
+    backend: Backend | None = Field(default=None, description="a pin: `legacy` holds the whole stack back (or rolls "
+                                                              "it back), `store` moves it early")
+    store: StoreSetting | None = Field(default=None, description="`{adopt: <store id>}` or `{create: <name>}`; "
+                                                                 "required when anything of the stack is on the store")
+    secret_name: str = Field(default=DEFAULT_SECRET_NAME_TEMPLATE, alias="secretName",
+                             description="the store secret naming rule; `{name}_STAGING` where stacks share an "
+                                         "account")
+    promote_from: str | None = Field(default=None, alias="promoteFrom",
+                                     description="the stack this one is promoted from (org/project/stack): the gate")
+    promotion_override: str | None = Field(default=None, alias="promotionOverride", min_length=1,
+                                           description="emergency only: a reason that lets a gated apply through, "
+                                                       "loudly")
     value_names: tuple[str, ...] = ()
 
     def effective_backend(self, manifest_backend: Backend) -> Backend:
@@ -57,6 +66,8 @@ class StackSettings(BaseModel):
 
 
 KNOWN_KEYS = ("accountId", "backend", "store", "secretName", "promoteFrom", "promotionOverride", "values")
+# `values` is read apart from the model (each value is a Pulumi secret, never a model field).
+VALUES_DESCRIPTION = "secret name -> value, always encrypted (`values load`, `rotate`, `pulumi config set --secret`)"
 
 
 class Placeholder:
@@ -130,7 +141,7 @@ def load_stack_file(project_dir: Path, stack: str) -> LoadedStack:
         raise PlaneError.at(label, "", "a stack file must be a YAML mapping", "start it with `config:`", line=1)
     config = data.get("config", {}) or {}
     if not isinstance(config, dict):
-        raise PlaneError.at(label, "config", "`config` must be a mapping", "see README.md", line=doc.line_of(("config",)))
+        raise PlaneError.at(label, "config", "`config` must be a mapping", "see docs/manifest.md#stack-settings", line=doc.line_of(("config",)))
     raw: dict[str, Any] = {}
     values: dict[str, str | Placeholder] = {}
     plaintext: list[str] = []

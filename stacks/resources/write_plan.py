@@ -263,7 +263,7 @@ def version_copy_bindings(version_id: str, version_bindings: Sequence[Mapping[st
 
 
 # How a version copy treats each field of the version it copies (`GET .../versions/{id}`): carried
-# into the upload, derived again from the copied code, not versioned, or refused. The README's
+# into the upload, derived again from the copied code, not versioned, or refused. docs/architecture.md's
 # table of the copy lists the same.
 SCRIPT_DERIVED = ("etag", "handlers", "named_handlers", "last_deployed_from")  # follow the code / the API's record
 RUNTIME_CARRIED = ("compatibility_date", "compatibility_flags", "limits", "usage_model")
