@@ -1,5 +1,6 @@
-"""Break each write-path behaviour the README promises, one at a time, and name the test that
-catches it. Runs in a scratch copy of the tree; exits 1 if any break goes unnoticed.
+"""Break each write-path behaviour the docs promise (docs/architecture.md, docs/hardening.md), one at a
+time, and name the test that catches it. Runs in a scratch copy of the tree; exits 1 if any break
+goes unnoticed.
 
     .venv/bin/python mutation/pinned_behaviours.py [WORDS...]   # only breaks whose label has WORDS
 """

@@ -116,6 +116,15 @@ def fake() -> Iterator[FakeCloudflare]:
 
 
 @pytest.fixture
+def api(fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> FakeCloudflare:
+    """The fake API, with the environment the live commands read pointed at it."""
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "test-token")
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", fake.base_url)
+    monkeypatch.setenv("SECRETS_PLANE_HTTP_TIMEOUT", "2")
+    return fake
+
+
+@pytest.fixture
 def host(fake: FakeCloudflare) -> Iterator[ProviderHost]:
     h = ProviderHost({"CLOUDFLARE_API_TOKEN": "test-token", "CLOUDFLARE_BASE_URL": fake.base_url,
                       "SECRETS_PLANE_HTTP_TIMEOUT": "2"})

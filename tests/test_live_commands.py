@@ -17,14 +17,6 @@ from stacks.core.estate import load_estate
 from stacks.live.account import LiveAccount
 
 
-@pytest.fixture
-def api(fake, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "test-token")
-    monkeypatch.setenv("CLOUDFLARE_BASE_URL", fake.base_url)
-    monkeypatch.setenv("SECRETS_PLANE_HTTP_TIMEOUT", "2")
-    return fake
-
-
 def cli(*args: str, project: Path = ROOT) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):

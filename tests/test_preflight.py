@@ -23,14 +23,6 @@ from stacks.cli import main
 OTHER_STORE = "ffeeddccbbaa99887766554433221100"
 
 
-@pytest.fixture
-def api(fake, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "test-token")
-    monkeypatch.setenv("CLOUDFLARE_BASE_URL", fake.base_url)
-    monkeypatch.setenv("SECRETS_PLANE_HTTP_TIMEOUT", "2")
-    return fake
-
-
 def cli(project: Path, *args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):

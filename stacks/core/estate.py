@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backends import Backend
-from .desired_state import DesiredState, build_desired_state, stack_secret_names
+from .desired_state import DesiredState, WorkerState, build_desired_state, stack_secret_names
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
 from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
@@ -36,6 +36,16 @@ class Estate:
                 settings = settings.model_copy(update={"backend": backend})
             self._desired[key] = build_desired_state(self.manifest.manifest, settings)
         return self._desired[key]
+
+    def desired_worker(self, stack: str, worker_name: str) -> WorkerState:
+        """One Worker of the stack's desired state, or an error naming the Workers the stack has."""
+        workers = self.desired_state(stack).workers
+        worker = next((w for w in workers if w.worker == worker_name), None)
+        if worker is None:
+            known = [w.worker for w in workers]
+            raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
+                                did_you_mean(worker_name, known) or f"Workers in {stack}: {', '.join(known)}")
+        return worker
 
 
 _LOADED: dict[tuple[str, str, bool, bytes], Estate] = {}

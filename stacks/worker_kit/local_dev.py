@@ -24,8 +24,8 @@ from pathlib import Path
 from dotenv.parser import parse_stream
 
 from ..core.desired_state import STORE, TEXT
-from ..core.errors import PlaneError, did_you_mean
-from ..core.estate import MANIFEST_FILE, Estate
+from ..core.errors import PlaneError
+from ..core.estate import Estate
 
 DEV_VARS = ".dev.vars"
 STATE = Path(".wrangler") / "state" / "v3"
@@ -53,12 +53,8 @@ class LocalPlan:
 
 def local_plan(estate: Estate, stack: str, worker_name: str, directory: Path, values: dict[str, str],
                use_placeholders: bool, store_id: str | None) -> LocalPlan:
+    worker = estate.desired_worker(stack, worker_name)
     desired = estate.desired_state(stack)
-    worker = next((w for w in desired.workers if w.worker == worker_name), None)
-    if worker is None:
-        known = [w.worker for w in desired.workers]
-        raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
-                            did_you_mean(worker_name, known) or f"Workers in {stack}: {', '.join(known)}")
     spec = estate.manifest.manifest.workers[worker_name]
     env = spec.wrangler.env.get(stack) if spec.wrangler else None
     plan = LocalPlan(worker_name, worker.script_name, directory, env)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from ..core.errors import PlaneError, did_you_mean
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.naming import fallback_binding_name
 
@@ -23,12 +22,7 @@ def _pascal(name: str) -> str:
 
 
 def render_types(estate: Estate, stack: str, worker_name: str) -> str:
-    desired = estate.desired_state(stack)
-    worker = next((w for w in desired.workers if w.worker == worker_name), None)
-    if worker is None:
-        known = [w.worker for w in desired.workers]
-        raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
-                            did_you_mean(worker_name, known) or f"Workers in {stack}: {', '.join(known)}")
+    worker = estate.desired_worker(stack, worker_name)
     m = estate.manifest.manifest
     copies = fallback_copies(estate, worker_name)
     iface = f"{_pascal(worker_name)}Secrets"

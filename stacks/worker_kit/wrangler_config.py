@@ -23,7 +23,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from ..core.desired_state import DesiredState, WorkerState
-from ..core.errors import PlaneError, did_you_mean
+from ..core.errors import PlaneError
 from ..core.estate import MANIFEST_FILE, Estate
 
 KEY = "secrets_store_secrets"
@@ -76,12 +76,9 @@ def entries_for(estate: Estate, stack: str, worker_name: str, config: str | None
                 store_id: str | None) -> tuple[WranglerEntries, str, str | None]:
     """(entries, config path, wrangler env) for one Worker in one stack, from the manifest's
     `wrangler:` record unless given."""
+    worker = estate.desired_worker(stack, worker_name)
     desired = estate.desired_state(stack)
-    worker = next((w for w in desired.workers if w.worker == worker_name), None)
-    spec = estate.manifest.manifest.workers.get(worker_name)
-    if worker is None or spec is None:
-        raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
-                            did_you_mean(worker_name, estate.manifest.manifest.workers) or "check the name")
+    spec = estate.manifest.manifest.workers[worker_name]
     config = config or (spec.wrangler.config if spec.wrangler else None)
     if not config:
         raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}.wrangler.config", "no wrangler config path",
