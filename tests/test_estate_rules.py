@@ -107,13 +107,14 @@ def test_one_script_name_in_two_stacks_is_not_a_duplicate(tmp_path: Path) -> Non
     assert errors == [] and not any("is used by Workers" in w for w in warnings)
 
 
-def test_a_stack_that_cannot_be_built_does_not_hide_the_next_ones_problems(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broken", ["alpha", "staging"])  # before and after prod, in the order stacks are read
+def test_a_stack_that_cannot_be_built_does_not_hide_the_next_ones_problems(tmp_path: Path, broken: str) -> None:
     project = write(tmp_path, {"secrets": {n: secret() for n in names(129)}, "workers": {
         "a": {"script_name": "a", "stacks": ["prod"], "secrets": names(129)},
-        "b": {"script_name": "b", "stacks": ["staging"], "secrets": ["S000"], "backend": "store"}}},
-        {"prod": {}, "staging": {}})
+        "b": {"script_name": "b", "stacks": [broken], "secrets": ["S000"], "backend": "store"}}},
+        {"prod": {}, broken: {}})
     errors, _ = outcome(project)
-    assert any("Pulumi.staging.yaml" in e and "config.secrets-plane:store" in e for e in errors), errors
+    assert any(f"Pulumi.{broken}.yaml" in e and "config.secrets-plane:store" in e for e in errors), errors
     assert any("would hold 129 secret_text bindings in stack 'prod'" in e for e in errors), errors
 
 
@@ -141,17 +142,28 @@ def test_the_cause_named_for_a_store_without_a_store_is_the_secret_that_asked(tm
         "secret 'B_MOVED' says `backend: store`" in causes[0], errors
 
 
-def test_a_store_without_a_store_names_four_secrets_and_counts_the_rest(tmp_path: Path) -> None:
-    project = write(tmp_path, {"secrets": {n: secret() for n in names(6)},
-                               "workers": {"a": {"script_name": "a", "stacks": ["staging"], "secrets": names(6)}}},
+@pytest.mark.parametrize("count, shown", [(4, "(S000, S001, S002, S003)"), (5, "(S000, S001, S002, S003 and 1 more)"),
+                                          (6, "(S000, S001, S002, S003 and 2 more)")])
+def test_a_store_without_a_store_names_four_secrets_and_counts_the_rest(tmp_path: Path, count: int,
+                                                                        shown: str) -> None:
+    project = write(tmp_path, {"secrets": {n: secret() for n in names(count)},
+                               "workers": {"a": {"script_name": "a", "stacks": ["staging"], "secrets": names(count)}}},
                     {"staging": {"backend": "store"}})
     errors, _ = outcome(project)
-    assert any("S000, S001, S002, S003 and 2 more" in e for e in errors), errors
-    project = write(tmp_path, {"secrets": {n: secret() for n in names(4)},
-                               "workers": {"a": {"script_name": "a", "stacks": ["staging"], "secrets": names(4)}}},
-                    {"staging": {"backend": "store"}})
+    assert any(f"puts {count} secret(s) in the store {shown} but names no store" in e for e in errors), errors
+
+
+def test_a_name_collision_between_stacks_is_said_once_per_stack(tmp_path: Path) -> None:
+    """Two stacks on one account with the same naming rule collide on every name: one error per
+    stack says so (its fix is one setting), not one per secret."""
+    project = write(tmp_path, {"secrets": {n: secret() for n in names(3)},
+                               "workers": {"a": {"script_name": "a", "stacks": ["prod", "staging"],
+                                                 "secrets": names(3)}}},
+                    {"prod": STORE, "staging": STORE})
     errors, _ = outcome(project)
-    assert any("S000, S001, S002, S003" in e and "more" not in e.split("S003")[1][:10] for e in errors), errors
+    collisions = [e for e in errors if "collides with stack" in e]
+    assert len(collisions) == 1 and "store secret name 'S000' of stack 'staging' collides with stack 'prod'" in \
+        collisions[0], errors
 
 
 def test_the_values_a_stack_lacks_are_named_exactly(tmp_path: Path) -> None:
