@@ -24,6 +24,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TYPE = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
 
 
+CALL_DEADLINE_S = 420
+
+
 class HostError(Exception):
     def __init__(self, code: grpc.StatusCode, details: str):
         super().__init__(details)
@@ -98,7 +101,9 @@ class ProviderHost:
 
     def _call(self, method: str, request: Any) -> Any:
         try:
-            return getattr(self.stub, method)(request, timeout=120)
+            # The engine sets no deadline on a provider call, and an update may wait out a whole
+            # 5-minute rate-limit window (the benchmark at 500 Workers does): a bound above that.
+            return getattr(self.stub, method)(request, timeout=CALL_DEADLINE_S)
         except grpc.RpcError as exc:
             raise HostError(exc.code(), exc.details() or "") from None
 
