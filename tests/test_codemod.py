@@ -99,6 +99,14 @@ def test_the_import_goes_after_an_import_that_spans_lines(tmp_path: Path) -> Non
     assert after.splitlines()[:5] == ["import {", "  a,", "  b,", '} from "./ab";', IMPORT.strip()]
 
 
+def test_the_import_goes_after_imports_below_a_comment_and_without_semicolons(tmp_path: Path) -> None:
+    source = "// the API Worker\nimport { a } from './a'\nimport {\n  b,\n} from \"./b\"\n\n" \
+             "export async function f(env: Env) { return env.TOKEN }\n"
+    after, _ = rewrite(tmp_path, source)
+    assert after.splitlines()[:6] == ["// the API Worker", "import { a } from './a'", "import {", "  b,",
+                                      '} from "./b"', IMPORT.strip()]
+
+
 def test_an_accessor_already_imported_is_not_imported_again(tmp_path: Path) -> None:
     source = 'import { readSecret } from "./lib/secrets";\nexport async function f(env: Env) { return env.TOKEN; }\n'
     after, _ = rewrite(tmp_path, source)

@@ -425,15 +425,19 @@ def _imported_names(root: Node, src: bytes) -> set[str]:
     return names
 
 
+_IMPORT_END = re.compile(r"""(;|[\"'])\s*$""")
+
+
 def _add_import(source: str, specifier: str) -> str:
     line = f'import {{ readSecret }} from "{specifier}";\n'
     lines = source.splitlines(keepends=True)
     last_import = max((i for i, text in enumerate(lines) if text.startswith("import ")), default=-1)
     if last_import < 0:
         return line + source
-    # An import can span lines: insert after the line that closes it.
+    # An import can span lines: insert after the line that closes it, with or without a semicolon
+    # (`} from "./x";`, `} from './x'`, `import "./x"`).
     i = last_import
-    while i < len(lines) and not lines[i].rstrip().endswith(";"):
+    while i < len(lines) and not _IMPORT_END.search(lines[i]):
         i += 1
     return "".join(lines[: i + 1]) + line + "".join(lines[i + 1:])
 
