@@ -21,7 +21,7 @@ if [ "${1:-}" = "--quick" ]; then
   # Pulumi program, the provider host, Node or a browser (the full run has those).
   exec $py -m pytest -q tests/test_write_plan.py tests/test_estate_rules.py tests/test_codemod.py tests/test_docs.py \
     tests/test_phased.py tests/test_bad_input.py tests/test_cli.py tests/test_diff.py tests/test_init.py \
-    tests/test_pacing.py -k "not demo and not console_script and not 429 and not fuzz and not plan_json and not \
+    tests/test_pacing.py tests/test_wrangler_config.py -k "not demo and not console_script and not 429 and not fuzz and not plan_json and not \
     after_the_command and not (test_phased and not rule)" "$@"
 fi
 $py -m mypy

@@ -52,9 +52,10 @@ class SyncResult:
         return self.before != self.after
 
     def diff(self) -> str:
-        text = "".join(difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
-                                            fromfile=f"{self.path} (now)", tofile=f"{self.path} (desired)"))
-        return text if not text or text.endswith("\n") else text + "\n\\ No newline at end of file\n"
+        lines = difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
+                                     fromfile=f"{self.path} (now)", tofile=f"{self.path} (desired)")
+        # A last line without its newline is marked where it stands, as `diff -u` and git do.
+        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
 def desired_entries(desired: DesiredState, worker: WorkerState, store_id: str | None,

@@ -1,0 +1,174 @@
+"""The wrangler config sync on its own, without wrangler: JSONC read as wrangler reads it, TOML and
+JSON written with only the plane's entries changed (and the bytes left alone when nothing
+changes), the diff people review, the script each env deploys and the hint that fixes a mismatch.
+(Found by the mutation run of the wrangler group: each test here failed on a mutant that survived
+the tests that run the real wrangler.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ACCOUNT
+
+from stacks.core.errors import PlaneError
+from stacks.core.estate import load_estate
+from stacks.worker_kit.wrangler_config import (
+    SyncResult,
+    WranglerEntries,
+    check_script_name,
+    deployed_names,
+    entries_for,
+    render,
+    strip_jsonc,
+)
+
+ENTRIES = WranglerEntries(store=[{"binding": "API_KEY", "store_id": "s1", "secret_name": "api_key"}],
+                          required=["TOKEN"], managed=frozenset({"API_KEY", "TOKEN", "OLD"}))
+NONE = WranglerEntries(store=[], required=[], managed=frozenset({"OLD"}))
+
+
+@pytest.mark.parametrize("text, data", [
+    ('{"a": "x // not a comment", // a comment\n "b": 1}', {"a": "x // not a comment", "b": 1}),
+    ('{"a": "q\\"uote /* not */ here", /* block */ "b": [1, 2,],}', {"a": 'q"uote /* not */ here', "b": [1, 2]}),
+    ('{"a": "ends in a backslash \\\\", "b": "//"}', {"a": "ends in a backslash \\", "b": "//"}),
+    ('{"a": /*/ still a comment */ 1}', {"a": 1}),
+    ('{"a":/* c */1}', {"a": 1}),
+    ('{"a": 1} // the last line, no newline', {"a": 1}),
+    ('{"a": 1} /* never closed', {"a": 1}),
+])
+def test_jsonc_reads_as_wrangler_reads_it(text: str, data: dict[str, object]) -> None:
+    assert json.loads(strip_jsonc(text)) == data
+
+
+def test_jsonc_without_comments_is_left_exactly_as_it_was() -> None:
+    text = '{\n  "name": "api",\n  "main": "src/index.ts"\n}\n'
+    assert strip_jsonc(text) == text
+    assert strip_jsonc('"unterminated \\') == '"unterminated \\'
+
+
+def test_toml_gains_an_env_of_its_own_without_an_empty_env_table() -> None:
+    after = render(Path("wrangler.toml"), 'name = "api"\n', "staging", ENTRIES)
+    assert after == ('name = "api"\n\n[[env.staging.secrets_store_secrets]]\nbinding = "API_KEY"\nstore_id = "s1"\n'
+                     'secret_name = "api_key"\n\n[env.staging.secrets]\nrequired = ["TOKEN"]\n')
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_config_already_in_step_is_left_byte_for_byte(suffix: str) -> None:
+    path = Path("wrangler" + suffix)
+    text = render(path, '{\n  "name": "api"\n}\n' if suffix == ".json" else 'name = "api"\n', None, ENTRIES)
+    again = text.replace("\n", "\n\n", 1)  # a blank line the plane would not write
+    assert render(path, again, None, ENTRIES) == again
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_only_the_required_list_changing_is_written(suffix: str) -> None:
+    path = Path("wrangler" + suffix)
+    text = render(path, '{"name": "api"}' if suffix == ".json" else 'name = "api"\n', None, ENTRIES)
+    fewer = WranglerEntries(store=ENTRIES.store, required=[], managed=ENTRIES.managed)
+    after = render(path, text, None, fewer)
+    assert "TOKEN" not in after and "API_KEY" in after and "secrets" not in after.replace("secrets_store_secrets", "")
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".toml", 'name = "api"\n[secrets]\nrequired = ["OLD", "THEIRS"]\n'),
+    (".json", '{"name": "api", "secrets": {"required": ["OLD", "THEIRS"]}}'),
+])
+def test_names_the_plane_does_not_manage_stay_in_secrets_required(suffix: str, text: str) -> None:
+    after = render(Path("wrangler" + suffix), text, None, NONE)
+    assert "THEIRS" in after and "OLD" not in after
+
+
+def test_a_single_store_table_of_someone_elses_binding_is_kept() -> None:
+    text = 'name = "api"\n[secrets_store_secrets]\nbinding = "THEIRS"\nstore_id = "x"\nsecret_name = "t"\n'
+    after = render(Path("wrangler.toml"), text, None, ENTRIES)
+    assert after.count("[[secrets_store_secrets]]") == 2 and 'binding = "THEIRS"' in after and \
+        after.index("THEIRS") < after.index("API_KEY")
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".toml", 'name = "api"\n[secrets]\nrequired = ["OLD"]\n'),
+    (".json", '{"name": "api", "secrets": {"required": ["OLD"]}}'),
+])
+def test_a_secrets_table_left_empty_is_removed(suffix: str, text: str) -> None:
+    after = render(Path("wrangler" + suffix), text, None, NONE)
+    assert after.strip() in ('name = "api"', '{\n  "name": "api"\n}')
+
+
+def test_a_secrets_table_with_other_keys_is_kept() -> None:
+    after = render(Path("wrangler.toml"), 'name = "api"\n[secrets]\nrequired = ["OLD"]\nother = 1\n', None, NONE)
+    assert after == 'name = "api"\n[secrets]\nother = 1\n'
+
+
+def test_json_keeps_the_files_tab_indent_and_uses_two_spaces_otherwise() -> None:
+    tabbed = render(Path("wrangler.json"), '{\n\t"name": "api",\n\t"secrets": {"required": ["OLD"]}\n}\n', None, NONE)
+    assert tabbed == '{\n\t"name": "api"\n}\n'
+    spaced = render(Path("wrangler.json"), '{\n    "name": "api",\n    "secrets": {"required": ["OLD"]}\n}\n', None,
+                    NONE)
+    assert spaced == '{\n  "name": "api"\n}\n'
+
+
+def test_the_diff_marks_a_last_line_without_newline_as_diff_does() -> None:
+    assert SyncResult(Path("w.toml"), "a\nb", "a\nc").diff() == (
+        "--- w.toml (now)\n+++ w.toml (desired)\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n"
+        "+c\n\\ No newline at end of file\n")
+    assert SyncResult(Path("w.toml"), "a\n", "a\n").diff() == ""
+
+
+def test_each_env_deploys_its_own_name_or_the_top_level_name_with_the_env() -> None:
+    text = '{"name": "api", "env": {"staging": {}, "prod": {"name": "api-production"}}}'
+    assert deployed_names(Path("wrangler.jsonc"), text) == {None: "api", "staging": "api-staging",
+                                                            "prod": "api-production"}
+    assert deployed_names(Path("wrangler.toml"), '[env.staging]\nname = "s"\n[env.dev]\n') == \
+        {None: None, "staging": "s", "dev": None}
+
+
+@pytest.mark.parametrize("env, script, hint", [
+    ("dev", "api-production", "pass --env prod (or record it: workers.api.wrangler.env.staging)"),
+    ("dev", "api", "pass no --env (the top level deploys it) (or record it: workers.api.wrangler.env.staging)"),
+    (None, "elsewhere", "point workers.api.wrangler at the config that deploys 'elsewhere'"),
+])
+def test_a_mismatch_names_both_scripts_and_the_fix(env: str | None, script: str, hint: str) -> None:
+    text = 'name = "api"\n[env.prod]\nname = "api-production"\n'
+    with pytest.raises(PlaneError) as caught:
+        check_script_name(Path("wrangler.toml"), text, env, script, "staging", "api")
+    problem = caught.value.problems[0]
+    assert problem.hint == hint
+    deploys = "[env.dev] deploys 'api-dev'" if env else "its top level deploys 'api'"
+    assert problem.message == f"stack 'staging' binds Worker 'api' as script '{script}', but wrangler.toml {deploys}"
+
+
+def test_an_env_the_file_lacks_deploys_by_the_same_rule() -> None:
+    check_script_name(Path("wrangler.toml"), 'name = "api"\n', "staging", "api-staging", "staging", "api")
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("wrangler.toml", 'name = "api\n', "TOML parse error"),
+    ("wrangler.json", '{"name": "api",\n "main": }', "JSON parse error"),
+])
+def test_a_broken_config_is_named_with_what_is_wrong(name: str, text: str, words: str) -> None:
+    with pytest.raises(PlaneError) as caught:
+        render(Path(name), text, None, NONE)
+    rendered = caught.value.problems[0].render()
+    assert rendered.startswith(name) and words in rendered and "fix the file's syntax" in rendered
+
+
+def test_a_store_the_stack_creates_needs_its_id_for_the_config(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: secrets-plane\nruntime: python\n")
+    (tmp_path / "secrets_manifest.yaml").write_text(yaml.safe_dump({
+        "version": 1, "backend": "store",
+        "secrets": {"API_KEY": {"description": "d", "owner": "o", "provider": "p", "rotation_days": 90}},
+        "workers": {"api": {"script_name": "api", "stacks": ["staging"], "secrets": ["API_KEY"],
+                            "wrangler": {"config": "wrangler.toml"}}}}))
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump({"config": {
+        "secrets-plane:accountId": ACCOUNT, "secrets-plane:store": {"create": "main"}}}))
+    estate = load_estate(tmp_path)
+    with pytest.raises(PlaneError) as caught:
+        entries_for(estate, "staging", "api", None, None, None)
+    assert caught.value.problems[0].render().startswith("Pulumi.staging.yaml: config.secrets-plane:store: error: "
+                                                        "the store id is not known offline")
+    entries, config, env = entries_for(estate, "staging", "api", None, None, "s9")
+    assert (entries.store, config, env) == ([{"binding": "API_KEY", "store_id": "s9", "secret_name": "API_KEY"}],
+                                            "wrangler.toml", None)
