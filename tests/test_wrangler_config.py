@@ -36,6 +36,10 @@ NONE = WranglerEntries(store=[], required=[], managed=frozenset({"OLD"}))
     ('{"a": "ends in a backslash \\\\", "b": "//"}', {"a": "ends in a backslash \\", "b": "//"}),
     ('{"a": /*/ still a comment */ 1}', {"a": 1}),
     ('{"a":/* c */1}', {"a": 1}),
+    ('{"a": /**/ 1}', {"a": 1}),
+    ('{"ab": "x\\"y", "c": "\\\\"}', {"ab": 'x"y', "c": "\\"}),  # escapes at odd and even offsets
+    ('{"a": 1 // x\n}', {"a": 1}),
+    ('{"a": 1 // xy\n}', {"a": 1}),  # a comment of either length ends at its newline
     ('{"a": 1} // the last line, no newline', {"a": 1}),
     ('{"a": 1} /* never closed', {"a": 1}),
 ])
@@ -47,6 +51,7 @@ def test_jsonc_without_comments_is_left_exactly_as_it_was() -> None:
     text = '{\n  "name": "api",\n  "main": "src/index.ts"\n}\n'
     assert strip_jsonc(text) == text
     assert strip_jsonc('"unterminated \\') == '"unterminated \\'
+    assert strip_jsonc('"unterminated  \\') == '"unterminated  \\'
 
 
 def test_toml_gains_an_env_of_its_own_without_an_empty_env_table() -> None:
@@ -155,13 +160,21 @@ def test_a_broken_config_is_named_with_what_is_wrong(name: str, text: str, words
     assert rendered.startswith(name) and words in rendered and "fix the file's syntax" in rendered
 
 
+def test_a_broken_config_is_named_when_reading_the_script_it_deploys() -> None:
+    with pytest.raises(PlaneError) as caught:
+        check_script_name(Path("wrangler.jsonc"), '{"name": }', None, "api", "staging", "api")
+    assert caught.value.problems[0].render().startswith("wrangler.jsonc:1: error: JSON parse error")
+
+
 def test_a_store_the_stack_creates_needs_its_id_for_the_config(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: secrets-plane\nruntime: python\n")
     (tmp_path / "secrets_manifest.yaml").write_text(yaml.safe_dump({
         "version": 1, "backend": "store",
-        "secrets": {"API_KEY": {"description": "d", "owner": "o", "provider": "p", "rotation_days": 90}},
+        "secrets": {name: {"description": "d", "owner": "o", "provider": "p", "rotation_days": 90}
+                    for name in ("API_KEY", "OTHER_KEY")},
         "workers": {"api": {"script_name": "api", "stacks": ["staging"], "secrets": ["API_KEY"],
-                            "wrangler": {"config": "wrangler.toml"}}}}))
+                            "wrangler": {"config": "wrangler.toml"}},
+                    "other": {"script_name": "other", "stacks": ["staging"], "secrets": ["OTHER_KEY"]}}}))
     (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump({"config": {
         "secrets-plane:accountId": ACCOUNT, "secrets-plane:store": {"create": "main"}}}))
     estate = load_estate(tmp_path)
@@ -170,5 +183,6 @@ def test_a_store_the_stack_creates_needs_its_id_for_the_config(tmp_path: Path) -
     assert caught.value.problems[0].render().startswith("Pulumi.staging.yaml: config.secrets-plane:store: error: "
                                                         "the store id is not known offline")
     entries, config, env = entries_for(estate, "staging", "api", None, None, "s9")
+    assert entries.managed == {"API_KEY"}, "another Worker's names are not this config's to remove"
     assert (entries.store, config, env) == ([{"binding": "API_KEY", "store_id": "s9", "secret_name": "API_KEY"}],
                                             "wrangler.toml", None)
