@@ -15,6 +15,8 @@ import pytest
 import yaml
 from conftest import ACCOUNT, ROOT, STORE_ID, golden
 
+from stacks.core.changes import SettingChange, StackChanges, WorkerChange
+
 OTHER_ACCOUNT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 OTHER_STORE = "ffeeddccbbaa99887766554433221100"
 
@@ -368,3 +370,16 @@ def test_values_set_anew_alone_are_a_change(repo: Path) -> None:
     assert "no change" not in text and "  values set anew: OPENAI_API_KEY" in text
     markdown = diff(repo, "--stack", "prod", fmt="markdown")
     assert "- Values set anew (a rotation if they differ): `OPENAI_API_KEY`" in markdown
+
+
+@pytest.mark.parametrize("field, value", [
+    ("settings", [SettingChange("accountId", "a", "b", "moves every binding")]), ("workers", [WorkerChange("api", "api", "changed")]),
+    ("store", "creates store S"), ("store_created", ["A"]), ("store_deleted", ["A"]), ("store_updated", ["A: comment"]),
+    ("externals", ["A"]), ("values_set", ["A"]), ("values_needed", ["A"]), ("values_no_longer_needed", ["A"]),
+    ("metadata", ["A.owner"]), ("hazards", ["h: x"]), ("backend", ("legacy", "store")), ("digest", ("a", "b")),
+])
+def test_no_change_is_said_only_when_nothing_at_all_changed(field: str, value: object) -> None:
+    """Any one kind of change alone is a change: "no change" is never said over it."""
+    assert StackChanges("prod").empty
+    changed = StackChanges("prod", **{field: value})  # type: ignore[arg-type]
+    assert not changed.empty and changed.as_dict()["empty"] is False
