@@ -161,8 +161,8 @@ def preflight_calls(s: int, w: int, k: int) -> int:
     data = {**manifest(s, w, k), "backend": "store"}
     fake = seeded_fake(data)
     try:
-        project = write_project(Path(tempfile.mkdtemp()) / "preflight", data)
-        estate = load_estate(project)
+        with tempfile.TemporaryDirectory() as scratch:
+            estate = load_estate(write_project(Path(scratch) / "preflight", data))
         desired = estate.desired_state(STACK)
         before = len(fake.calls)
         report = run_preflight(estate.manifest.manifest, desired, LiveAccount(ACCOUNT, make_client("bench", fake.base_url)))
@@ -208,7 +208,7 @@ def _copy(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def staged_rollout(workdir: Path, stack: str = "staging") -> list[Cost]:
-    """The rollout of the staged rollout of docs/phased-adoption.md, on the shipped estate's staging stack."""
+    """The staged rollout of docs/phased-adoption.md, on the shipped estate's staging stack."""
     steps = rollout_steps()
     estate = load_estate(ROOT)
     fake = FakeCloudflare().start()

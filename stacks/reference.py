@@ -83,10 +83,9 @@ def _default(model: type[BaseModel], name: str) -> str:
     return f"`{json.dumps(value)}`"
 
 
-def _fields_table(model: type[BaseModel], props: dict[str, Any], prefix: str,
-                  names: list[str] | None = None) -> list[str]:
+def _fields_table(model: type[BaseModel], props: dict[str, Any], prefix: str) -> list[str]:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for name in names or list(model.model_fields):
+    for name in model.model_fields:
         field = model.model_fields[name]
         key = field.alias or name
         rows.append(f"| `{prefix}{key}` | {_type(props[key])} | {_default(model, name)} | "
