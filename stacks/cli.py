@@ -8,7 +8,8 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .core.errors import CloudflareOperationError, PlaneError, Problem, did_you_mean
@@ -40,7 +41,28 @@ def _project(args: argparse.Namespace) -> Path:
     return find_project(Path.cwd().resolve())
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """For a command that reads the estate and exits: nearly every object it makes lives until
+    the end, so the cyclic collector would only walk them, again and again (a tenth of `plan` at
+    200 Workers), and once more as the interpreter exits. On the way out they are frozen: an
+    in-process caller gets its collector back without one last walk over them."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.freeze()
+            gc.enable()
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    with _collector_paused():
+        return _validate(args)
+
+
+def _validate(args: argparse.Namespace) -> int:
     estate = load_estate(_project(args), args.manifest, require_values=args.require_values)
     m = estate.manifest.manifest
     for warning in estate.problems.warnings:
@@ -53,13 +75,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    # Nearly every object this command makes (pulumi_cloudflare's modules, the run's Outputs)
-    # lives until it ends: the cyclic collector would only walk them, again and again (a tenth of
-    # the command at 200 Workers). On the way out they are frozen, so an in-process caller gets
-    # its collector back without one last walk over them.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_paused():
         from .resources.plan import build_plan, render_json, render_text
 
         project = _project(args)
@@ -68,10 +84,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
         plan = build_plan(estate, stack, args.backend)
         print(render_json(plan) if args.format == "json" else render_text(plan))
         return 0
-    finally:
-        if collecting:
-            gc.freeze()
-            gc.enable()
 
 
 def _stack(estate: Estate, project: Path, stack: str | None) -> str:

@@ -172,13 +172,17 @@ def test_the_urn_rule_names_what_the_program_registers(stack: str, backend: str)
 
 @pytest.mark.parametrize("backend,store", [("legacy", None), ("store", None), ("store", {"create": "plane"})])
 def test_offline_sdk_shortcuts_record_exactly_what_the_plain_sdk_records(backend: str, store: dict[str, str] | None) -> None:
-    """`plan` runs with two SDK shortcuts (stacks/resources/offline.py: sdk_shortcuts); the run
-    must record the same resources, inputs, secret markers, options and outputs without them."""
-    lift = pulumi.Output.from_input
+    """`plan` runs with SDK shortcuts (stacks/resources/sdk_shortcuts.py) and answers registrations
+    on the loop's thread; the run must record the same resources, inputs, secret markers, options
+    and outputs without them."""
+    from pulumi.runtime import rpc
+
+    lift, walk, serialize = pulumi.Output.from_input, rpc.contains_unknowns, rpc.serialize_property
     config = stack_config("staging", backend=backend, store=store)
     fast = run_program(ROOT, "staging", config, ["secrets-plane:values"])
     plain = run_program(ROOT, "staging", config, ["secrets-plane:values"], shortcuts=False)
-    assert pulumi.Output.from_input is lift, "the SDK is restored after an offline run"
+    assert (pulumi.Output.from_input, rpc.contains_unknowns, rpc.serialize_property) == (lift, walk, serialize), \
+        "the SDK is restored after an offline run"
     assert len(fast.resources) >= 6
 
     def canonical(run: ProgramRun) -> list[RecordedResource]:

@@ -56,9 +56,9 @@ def test_refused_gate_declares_no_cloudflare_resource() -> None:
     seen: list[str] = []
     original = offline._RecordingMonitor._record
 
-    def spy(self, request, urn, read):  # type: ignore[no-untyped-def]
+    def spy(self, request, urn, read, inputs=None):  # type: ignore[no-untyped-def]
         seen.append(request.type)
-        return original(self, request, urn, read)
+        return original(self, request, urn, read, inputs)
 
     offline._RecordingMonitor._record = spy  # type: ignore[method-assign]
     try:

@@ -107,7 +107,16 @@ class DesiredState:
 
     def holders(self, secret: str) -> list[tuple[WorkerState, Binding]]:
         """Every (Worker, binding) that carries `secret`, fallback copies included."""
-        return [(w, b) for w in self.workers for b in w.bindings if b.secret == secret]
+        return list(self._holders.get(secret, ()))
+
+    @cached_property
+    def _holders(self) -> dict[str, list[tuple[WorkerState, Binding]]]:
+        # One pass for every secret: a plan asks for each of a hundred secrets over 12,500 bindings.
+        by_secret: dict[str, list[tuple[WorkerState, Binding]]] = {}
+        for w in self.workers:
+            for b in w.bindings:
+                by_secret.setdefault(b.secret, []).append((w, b))
+        return by_secret
 
     def rotation(self, secret: str) -> tuple[StoreSecret | None, list[WorkerState]]:
         """What a new value of `secret` rewrites: its store secret (when the stack owns one), and every
@@ -148,25 +157,43 @@ def secret_backend(manifest: Manifest, settings: StackSettings, secret: str) -> 
     return resolve_backend(manifest.backend, settings.backend, secret=manifest.secrets[secret].backend)
 
 
+def _by_name(binding: Binding) -> str:
+    return binding.name
+
+
+def _bindings(manifest: Manifest, settings: StackSettings, worker_backend: Backend | None, worker_fallback: bool,
+              binding: str, secret: str) -> tuple[Binding, ...]:
+    """What one manifest binding becomes in a stack: a store binding (and its fallback copy, if
+    asked for) or a secret_text."""
+    spec = manifest.secrets[secret]
+    if resolve_backend(manifest.backend, settings.backend, worker_backend, spec.backend) == "store":
+        primary = Binding(binding, secret, STORE, settings.store_secret_name(secret))
+        if (spec.fallback or worker_fallback) and not spec.external:
+            return primary, Binding(fallback_binding_name(binding), secret, TEXT, role="fallback")
+        return (primary,)
+    return (Binding(binding, secret, TEXT, external=spec.external),)
+
+
 def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str | None = None) -> DesiredState:
     in_store: set[str] = set()
     workers = []
+    # Hundreds of Workers bind the same few secrets alike: each distinct binding is made once and
+    # shared (they are frozen), which keeps a 500-Worker estate's state cheap to build and hold.
+    made: dict[tuple[str, str, Backend | None, bool], tuple[Binding, ...]] = {}
     for wname in sorted(manifest.workers):
         worker = manifest.workers[wname]
         if settings.stack not in worker.stacks:
             continue
         bindings: list[Binding] = []
-        for binding, secret in sorted(worker.binding_map().items()):
-            spec = manifest.secrets[secret]
-            kind = resolve_backend(manifest.backend, settings.backend, worker.backend, spec.backend)
-            if kind == "store":
+        for binding, secret in worker.binding_map().items():
+            key = (binding, secret, worker.backend, worker.fallback)
+            if key not in made:
+                made[key] = _bindings(manifest, settings, worker.backend, worker.fallback, binding, secret)
+            these = made[key]
+            if these[0].kind == STORE:
                 in_store.add(secret)
-                bindings.append(Binding(binding, secret, STORE, settings.store_secret_name(secret)))
-                if (spec.fallback or worker.fallback) and not spec.external:
-                    bindings.append(Binding(fallback_binding_name(binding), secret, TEXT, role="fallback"))
-            else:
-                bindings.append(Binding(binding, secret, TEXT, external=spec.external))
-        bindings.sort(key=lambda b: b.name)
+            bindings += these
+        bindings.sort(key=_by_name)
         workers.append(WorkerState(wname, script_name(worker, settings.stack), tuple(bindings)))
     in_store |= {s for s in stack_secret_names(manifest, settings.stack)
                  if secret_backend(manifest, settings, s) == "store"}

@@ -12,8 +12,10 @@ import json
 import re
 import types
 import typing
+from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,6 +43,14 @@ STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        # Frozen models cache what they derive (cached_property, kept beside the fields): a copy
+        # with changes derives it again.
+        for key in [k for k in copy.__dict__ if k not in type(self).model_fields]:
+            del copy.__dict__[key]
+        return copy
 
 
 class GenerateSpec(_Strict):
@@ -97,8 +107,12 @@ class WorkerSpec(_Strict):
     backend: Backend | None = Field(default=None, description="every binding of this Worker (phased adoption)")
     fallback: bool = Field(default=False, description="every store binding of this Worker gets a secret_text copy `<BINDING>_FALLBACK`")
 
-    def binding_map(self) -> dict[str, str]:
+    def binding_map(self) -> Mapping[str, str]:
         """binding name -> secret name; plain `secrets` entries bind under their own name."""
+        return self._binding_map
+
+    @cached_property
+    def _binding_map(self) -> dict[str, str]:
         mapping = {name: name for name in self.secrets}
         mapping.update(self.bindings)
         return mapping
@@ -131,6 +145,11 @@ class Manifest(_Strict):
         return data
 
     def digest(self) -> str:
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
+        # The model is frozen: worked out once, though validate, each stack's state and the plan ask.
         canonical = json.dumps(self.normalized(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -37,19 +37,37 @@ def format_path(path: KeyPath) -> str:
 
 @dataclass
 class YamlDocument:
-    """Parsed data plus the line (1-based) of every key path seen."""
+    """Parsed data, and the composed nodes that give the line (1-based) of any key path."""
 
     file: str
     data: Any
-    lines: dict[KeyPath, int] = field(default_factory=dict)
+    root: Node | None = field(default=None, repr=False)
 
     def line_of(self, path: KeyPath) -> int | None:
-        """The line of `path`, or of its nearest ancestor that has one."""
-        for end in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:end]))
-            if line is not None:
-                return line
-        return None
+        """The line of `path`, or of its nearest ancestor that has one. Lines are looked up only
+        for what gets reported, so they are found by walking the nodes, not recorded for all."""
+        node = self.root
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in path:
+            child = _child(node, part)
+            if child is None:
+                break
+            line, node = child
+        return line
+
+
+def _child(node: Node, part: str | int) -> tuple[int, Node] | None:
+    """(line, node) of a mapping's key (the key's line) or a sequence's item."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == part:
+                return key_node.start_mark.line + 1, value_node
+    elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item = node.value[part]
+        return item.start_mark.line + 1, item
+    return None
 
 
 # libyaml's parser when PyYAML was built with it (several times faster on a large manifest).
@@ -57,6 +75,7 @@ _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 STR_TAG = "tag:yaml.org,2002:str"
+_PLAIN = (True, False)  # `implicit` of a plain scalar: its tag is resolved from its text
 
 
 class _Loader(_Base):  # type: ignore[valid-type,misc]
@@ -66,16 +85,22 @@ class _Loader(_Base):  # type: ignore[valid-type,misc]
     # list): resolving a plain scalar's tag tries a row of regular expressions, and the answer
     # depends on the text alone, so it is worked out once per text.
     _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+    _plain: dict[str, str] = {}  # the same, for plain scalars (implicit == (True, False)): most of them
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is not ScalarNode:
             return str(super().resolve(kind, value, implicit))
-        key = (value, implicit if type(implicit) is tuple else tuple(implicit))
-        tag = self._resolved.get(key)
+        plain = implicit == _PLAIN
+        tag = self._plain.get(value) if plain else self._resolved.get((value, tuple(implicit)))
         if tag is None:
-            if len(self._resolved) > 100_000:
+            if len(self._resolved) + len(self._plain) > 100_000:
                 self._resolved.clear()  # a bound, for a process that reads many documents
-            tag = self._resolved[key] = str(super().resolve(kind, value, implicit))
+                self._plain.clear()
+            tag = str(super().resolve(kind, value, implicit))
+            if plain:
+                self._plain[value] = tag
+            else:
+                self._resolved[(value, tuple(implicit))] = tag
         return tag
 
 
@@ -139,7 +164,7 @@ def load_yaml_text(text: str, label: str) -> YamlDocument:
                                 "remove the control character", line=line) from None
         except yaml.YAMLError as exc:
             raise PlaneError.at(label, "", f"YAML error: {type(exc).__name__}", "fix the YAML syntax") from None
-        doc = YamlDocument(label, None)
+        doc = YamlDocument(label, None, node)
         if node is None:
             return doc
         converter = _Converter(loader, doc)
@@ -168,7 +193,6 @@ class _Converter:
             )
         if depth > MAX_DEPTH:
             raise self._fail(node, path, "YAML nesting is too deep", f"keep nesting under {MAX_DEPTH} levels")
-        self.doc.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, ScalarNode):
             if node.tag == STR_TAG:
                 return node.value  # what the constructor makes of a string, without its bookkeeping
@@ -186,15 +210,25 @@ class _Converter:
             self.open_nodes.add(id(node))
             try:
                 if isinstance(node, SequenceNode):
-                    return [self.convert(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+                    return self._sequence(node, path, depth)
                 return self._mapping(node, path, depth)
             finally:
                 self.open_nodes.discard(id(node))
         raise self._fail(node, path, "unsupported YAML node", "use plain mappings, lists and scalars")
 
+    def _sequence(self, node: SequenceNode, path: KeyPath, depth: int) -> list[Any]:
+        items = []
+        for i, child in enumerate(node.value):
+            # A list of plain strings (a Worker's secrets) is most of a manifest: taken as is.
+            if type(child) is ScalarNode and child.tag == STR_TAG and self.count < MAX_NODES and depth < MAX_DEPTH:
+                self.count += 1
+                items.append(child.value)
+            else:
+                items.append(self.convert(child, path + (i,), depth + 1))
+        return items
+
     def _mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise self._fail(key_node, path, "YAML merge keys (<<) are not supported",
@@ -205,15 +239,12 @@ class _Converter:
             if not isinstance(key, str):
                 # Keys such as `yes`, `1` or `null` would silently become booleans, ints or None.
                 key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in first_line:
+            if key in result:
+                first = next(k for k, _ in node.value if k.value == key_node.value or str(k.value) == key)
                 raise self._fail(
                     key_node, path + (key,),
-                    f"duplicate key '{key}' (first defined at line {first_line[key]})",
+                    f"duplicate key '{key}' (first defined at line {first.start_mark.line + 1})",
                     "remove one of the two entries; YAML would otherwise keep only the last",
                 )
-            first_line[key] = line
-            self.doc.lines[path + (key,)] = line
             result[key] = self.convert(value_node, path + (key,), depth + 1)
-        self.doc.lines.pop(path + ("<key>",), None)
         return result

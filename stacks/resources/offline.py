@@ -14,21 +14,18 @@ import contextvars
 import gc
 import json
 import runpy
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi import _types as sdk_types
-from pulumi.dynamic import dynamic as sdk_dynamic
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto import resource_pb2
 
 from ..core.naming import BINDINGS_TYPE, PROJECT, STORE_TYPE
-from .outputs import is_plain, known_output
+from .sdk_shortcuts import InlineExecutor, at_once, deserialize_properties, sdk_shortcuts
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -141,12 +138,17 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks):
+    """The SDK's mock monitor, recording every registration. `fast`: registrations are answered
+    at once on the calling thread and read with sdk_shortcuts' reader (see run_program)."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, fast: bool = False):
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
+        self.fast = fast
 
-    def _record(self, request: Any, urn: str, read: bool) -> None:
-        inputs = rpc.deserialize_properties(request.properties if read else request.object, keep_unknowns=True)
+    def _record(self, request: Any, urn: str, read: bool, inputs: dict[str, Any] | None = None) -> None:
+        if inputs is None:
+            inputs = rpc.deserialize_properties(request.properties if read else request.object, keep_unknowns=True)
         self.recorded.append(RecordedResource(
             urn=urn, type=request.type, name=request.name, parent=request.parent,
             custom=True if read else bool(request.custom), read=read, inputs=dict(inputs),
@@ -158,10 +160,27 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         ))
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        if request.type != STACK_TYPE:
-            self._record(request, response.urn, read=False)
-        return response
+        if not self.fast:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            if request.type != STACK_TYPE:
+                self._record(request, response.urn, read=False)
+            return response
+        # MockMonitor.RegisterResource with its answer serialized at once (it would otherwise pump
+        # the loop this call now runs on). The request is read with unknowns kept, as recorded; in
+        # a preview that is also how the SDK's monitor reads it for the mocks.
+        urn = self.make_urn(request.parent, request.type, request.name)  # type: ignore[no-untyped-call]
+        if request.type == STACK_TYPE:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        inputs = deserialize_properties(request.object, keep_unknowns=True)
+        args = pulumi.runtime.MockResourceArgs(
+            typ=request.type, name=request.name,
+            inputs=inputs if pulumi.runtime.is_dry_run() else rpc.deserialize_properties(request.object),
+            provider=request.provider, resource_id=request.importId, custom=request.custom or False)
+        id_, state = self.mocks.new_resource(args)
+        answer = at_once(rpc.serialize_properties(state, {}))
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)  # type: ignore[arg-type]
+        self._record(request, urn, read=False, inputs=inputs)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=answer)
 
     def ReadResource(self, request: Any) -> Any:
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]
@@ -193,76 +212,6 @@ def _quiet_about_reported_errors(loop: asyncio.AbstractEventLoop, context: dict[
     loop.default_exception_handler(context)
 
 
-@contextlib.contextmanager
-def sdk_shortcuts() -> Iterator[None]:
-    """SDK steps that are most of an offline run at hundreds of Workers and change nothing it
-    records: the stack trace taken at each registration (engine diagnostics; the mock monitor
-    drops it); `Output.from_input` lifting plain data leaf by leaf (`known_output` makes the same
-    Output at once); serializing plain data (lists, dicts and scalars with no Output inside) one
-    awaited leaf at a time, when nothing translates its keys (it serializes to itself); the types
-    of a resource class, read again from its annotations for every resource; and the dynamic
-    provider pickled again for every resource that carries it (a stateless one pickles the same
-    each time). Offline runs
-    only: `pulumi preview`/`up` run the SDK untouched. tests/test_program.py checks that a run
-    records the same resources, inputs, secrets and options with and without."""
-    take_trace = sdk_resource._get_stack_trace
-    lift = pulumi.Output.from_input
-    serialize = rpc.serialize_property
-    types_of = sdk_types.resource_types
-    known_types: dict[type, dict[str, type]] = {}
-    pickle_provider = sdk_dynamic.serialize_provider
-    pickled: dict[type, str] = {}
-
-    def serialize_provider(provider: Any) -> str:
-        # Pickled by reference (module and class), holding no state of its own: every instance
-        # pickles the same, so once per class is enough.
-        if vars(provider):
-            return str(pickle_provider(provider))
-        if type(provider) not in pickled:
-            pickled[type(provider)] = pickle_provider(provider)
-        return pickled[type(provider)]
-
-    def from_input(val: Any) -> pulumi.Output[Any]:
-        if type(val) in (dict, list) and is_plain(val):
-            return known_output(val, secret=False)
-        return lift(val)
-
-    async def serialize_property(value: Any, deps: Any, property_key: Any, resource_obj: Any = None,
-                                 input_transformer: Any = None, typ: Any = None, *args: Any, **kwargs: Any) -> Any:
-        # (keep_output_values and exclude_resource_refs_from_deps change nothing for plain data;
-        # return_protobuf_value, the third option, asks for another form.)
-        protobuf = args[2] if len(args) > 2 else kwargs.get("return_protobuf_value", False)
-        if (type(value) in (dict, list) and typ is None and not protobuf and _keeps_keys(input_transformer)
-                and is_plain(value)):
-            return value
-        return await serialize(value, deps, property_key, resource_obj, input_transformer, typ, *args, **kwargs)
-
-    def resource_types(resource_cls: type) -> dict[str, type]:
-        if resource_cls not in known_types:
-            known_types[resource_cls] = types_of(resource_cls)
-        return known_types[resource_cls]
-
-    sdk_resource._get_stack_trace = source_pb2.StackTrace
-    pulumi.Output.from_input = staticmethod(from_input)  # type: ignore[method-assign,assignment]
-    rpc.serialize_property = serialize_property  # type: ignore[assignment]
-    sdk_types.resource_types = resource_types
-    sdk_dynamic.serialize_provider = serialize_provider
-    try:
-        yield
-    finally:
-        sdk_resource._get_stack_trace = take_trace
-        pulumi.Output.from_input = lift  # type: ignore[method-assign]
-        rpc.serialize_property = serialize  # type: ignore[assignment]
-        sdk_types.resource_types = types_of
-        sdk_dynamic.serialize_provider = pickle_provider
-
-
-def _keeps_keys(input_transformer: Any) -> bool:
-    """No translation of property names (none given, or Resource's own, which returns them as they are)."""
-    return input_transformer is None or getattr(input_transformer, "__func__", None) is \
-        pulumi.Resource.translate_input_property
-
-
 def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) -> tuple[dict[str, str], list[str]]:
     """Pulumi config as the CLI hands it to a program: strings, objects JSON-encoded."""
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in namespace_values.items()}
@@ -280,11 +229,13 @@ def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret
     def _run() -> ProgramRun:
         invokes: list[tuple[str, dict[str, Any]]] = []
         mocks = _Mocks(invokes, stack_outputs, store_secret_names)
-        monitor = _RecordingMonitor(mocks)
+        monitor = _RecordingMonitor(mocks, fast=shortcuts)
         logger = _WarningLogger()
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(_quiet_about_reported_errors)
+        if shortcuts:
+            loop.set_default_executor(InlineExecutor())
         try:
             cfg, keys = stack_config(config, secret_keys)
             pulumi.runtime.set_all_config(cfg, keys)
