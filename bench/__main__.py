@@ -164,7 +164,7 @@ def main() -> int:
         floor, floor_nogc, validate = measured["floor"][0], measured["floor_nogc"][0], measured["validate"][0]
         out("")
         out(f"Offline commands on the largest manifest ({s} secrets, {w} Workers, {k} bindings each), whole process, "
-            "median of 7, the commands taking turns:")
+            "median of 7, the commands taking turns, bytecode compiled by an untimed first round:")
         out("")
         rows = [["`python -c 'import pulumi_cloudflare'` (the floor of anything that runs the program)",
                  f"{floor:.2f} s", "", ""],
