@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 
@@ -183,6 +184,7 @@ def test_offline_sdk_shortcuts_record_exactly_what_the_plain_sdk_records(backend
     plain = run_program(ROOT, "staging", config, ["secrets-plane:values"], shortcuts=False)
     assert (pulumi.Output.from_input, rpc.contains_unknowns, rpc.serialize_property) == (lift, walk, serialize), \
         "the SDK is restored after an offline run"
+    assert gc.isenabled(), "the cyclic collector, paused for the run, is back"
     assert len(fast.resources) >= 6
 
     def canonical(run: ProgramRun) -> list[RecordedResource]:
