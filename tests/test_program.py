@@ -194,3 +194,15 @@ def test_offline_sdk_shortcuts_record_exactly_what_the_plain_sdk_records(backend
     assert canonical(fast) == canonical(plain)
     assert fast.outputs == plain.outputs and fast.invokes == plain.invokes
     assert all(is_secret(r.inputs["values"]) for r in fast.of_type(BINDINGS))
+
+
+def test_an_offline_run_is_a_preview_unless_told_otherwise() -> None:
+    """`plan` shows what `pulumi preview` would: the program must see a dry run."""
+    seen: list[bool] = []
+
+    def program() -> None:
+        seen.append(pulumi.runtime.is_dry_run())
+
+    run_program(ROOT, "staging", {}, [], program=program)
+    run_program(ROOT, "staging", {}, [], program=program, preview=False)
+    assert seen == [True, False]

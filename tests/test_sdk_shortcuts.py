@@ -126,8 +126,10 @@ def test_a_coroutine_that_waits_is_refused_not_run_half() -> None:
         at_once(waits())
 
 
-def test_the_unknown_walk_does_not_stop_at_the_first_plain_value() -> None:
-    for value in ([Unknown(), "x"], {"a": "x", "b": [1, Unknown()]}, ["x", [None, [Unknown()]], 2]):  # type: ignore[no-untyped-call]
+def test_the_unknown_walk_does_not_stop_at_a_plain_or_an_already_seen_value() -> None:
+    shared = ["a"]
+    for value in ([Unknown(), "x"], {"a": "x", "b": [1, Unknown()]}, ["x", [None, [Unknown()]], 2],  # type: ignore[no-untyped-call]
+                  [Unknown(), shared, shared]):  # type: ignore[no-untyped-call]
         assert contains_unknowns(value) is rpc.contains_unknowns(value) is True
 
 
