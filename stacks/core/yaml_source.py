@@ -240,7 +240,7 @@ class _Converter:
                 # Keys such as `yes`, `1` or `null` would silently become booleans, ints or None.
                 key = str(key_node.value)
             if key in result:
-                first = next(k for k, _ in node.value if k.value == key_node.value or str(k.value) == key)
+                first = next(k for k, _ in node.value if k.value == key)  # a key is its node's text
                 raise self._fail(
                     key_node, path + (key,),
                     f"duplicate key '{key}' (first defined at line {first.start_mark.line + 1})",
