@@ -1,6 +1,7 @@
 """The docs' generated parts, made from what the program itself uses so they cannot drift: the
 manifest and stack settings reference (the pydantic models and their JSON Schema), each command's
-usage (the argument parser) and the token permissions of each command (api/permissions.py).
+usage (the argument parser), the token permissions of each command (api/permissions.py) and what
+a copy of a served version does with each field (resources/version_copies.py).
 
 In a page, a part sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`;
 `python -m stacks.reference --write` rewrites every part of every page, `--check` exits 1 naming
@@ -167,11 +168,27 @@ def permissions_reference() -> str:
     return "\n".join(rows) + "\n"
 
 
+# ---- the copy of a served version -----------------------------------------------------------
+
+def copy_fields_table() -> str:
+    """What a copy of a served version does with each field of the Workers API's Version."""
+    from .resources.version_copies import COPY_FIELDS
+
+    rows = ["| field of the served version | in the copy | why |", "|---|---|---|"]
+    order = ("carried", "carried when safe", "left out once run", "changed", "replaced", "refused", "output only")
+    for field, (treatment, why) in sorted(COPY_FIELDS.items(), key=lambda item: (order.index(item[1][0]), item[0])):
+        cell = why.replace("|", "\\|")
+        rows.append(f"| `{field}` | {treatment} | {cell} |")
+    rows.append("| any other field | refused | named in the refusal: the plane does not know how to carry it |")
+    return "\n".join(rows) + "\n"
+
+
 GENERATED: dict[str, Callable[[], str]] = {
     "manifest": manifest_reference,
     "stack-settings": stack_settings_reference,
     "commands": command_reference,
     "permissions": permissions_reference,
+    "version-copy": copy_fields_table,
 }
 
 

@@ -8,11 +8,19 @@ Model: a Worker script is a list of immutable versions (bindings, modules, annot
 list of deployments (percentages over versions). Anything that changes bindings through the
 script-level APIs (settings PATCH, secrets PUT, secrets-bulk PATCH) makes one new version from the
 latest one and deploys it at 100%, and is refused while the latest version is not the one
-deployed at 100% (codes 10214/10215). A version upload makes a version without deploying it.
+deployed at 100% (codes 10214/10215). A version made with the Workers API (`POST
+.../workers/workers/{name}/versions`) is not deployed unless asked; a deployment of versions older
+than the active ones whose secrets changed is refused (10220) unless `force`.
+
+It answers only what the schema and the SDK document: the classic `content/v2` returns the latest
+code whatever a `version` parameter says (the schema has none; one published account of the live
+API says it is ignored), the classic version read shows only the SDK's `resources` fields, and a
+script's `has_assets` follows its static assets, not its bindings.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import json
@@ -31,8 +39,24 @@ from urllib.parse import parse_qs, urlparse
 
 PREFIX = "/client/v4"
 SECRET_TYPES = ("secret_text", "secret_key")
-# Per-version settings a version upload's metadata states (see Version.runtime).
-UPLOAD_RUNTIME_FIELDS = ("placement", "limits", "cache_options", "usage_model", "exports")
+# Per-version settings the Workers API's version create states, under their names there (SDK
+# cloudflare.types.workers.beta.workers.version_create_params); a version holds them in `runtime`.
+CREATE_RUNTIME_FIELDS = ("placement", "limits", "cache_options", "usage_model", "exports", "containers",
+                         "package_dependencies", "migrations")
+# Of those, and of what the platform records, what the Workers API's Version shows.
+VERSION_RUNTIME_FIELDS = CREATE_RUNTIME_FIELDS + ("migration_tag", "assets")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as it reached the fake: for the conformance test, which holds every request the
+    plane makes to what the SDK documents."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    content_type: str
+    body: bytes
 
 
 def _utcnow() -> str:
@@ -57,7 +81,7 @@ class Hook:
     """Something else happens on the account just before a matching request is served: a
     `wrangler versions deploy` landing between two calls of the plane, say."""
 
-    method: str
+    method: str  # or "*": any method
     path_re: str
     action: Callable[[], None]
     after: int = 0  # matching calls served before the hook runs
@@ -76,14 +100,15 @@ class Version:
     compatibility_flags: list[str] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
     source: str = "wrangler"
-    # The per-version settings an upload states, under their upload metadata names: `placement`
-    # (Smart Placement, or targeted with region/host/hostname), `limits` ({cpu_ms, subrequests}),
-    # `cache_options`, `usage_model`, `exports` (Durable Object and entrypoint exports), plus what the
-    # platform records: `migration_tag`, `containers`. Sources: SDK version_create_params.Metadata
-    # (cache_options, usage_model, exports), the settings' Placement and Limits types
-    # (script_and_version_setting_get_response), and wrangler's createWorkerUploadForm, which sends
-    # `placement` and `limits` in a version upload's metadata (workers-sdk PR 13843).
+    # The per-version settings, under the Workers API's names (SDK beta Version and
+    # VersionCreateParams): `placement`, `limits`, `cache_options`, `usage_model`, `exports`,
+    # `containers`, `package_dependencies`, `migrations`, plus what the platform records:
+    # `migration_tag` (set when a version with migrations is deployed) and `assets` (the static
+    # assets attached to the version: {config, jwt}).
     runtime: dict[str, Any] = field(default_factory=dict)
+    author_email: str = "ci@example.com"
+    # Fields a newer API shows that no SDK type documents (tests of what the plane does with one).
+    undocumented: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -256,6 +281,10 @@ class FakeCloudflare:
         self.calls: list[tuple[str, str]] = []
         self.bodies: list[bytes] = []
         self.responses: list[tuple[str, str, int, Any]] = []  # method, path, status, payload
+        self.requests: list[Request] = []
+        # How a deployment's versions are answered (the API promises no order, and percentages are
+        # floats): a function of the stored list, e.g. reversed, or 9.9999999 for 10.
+        self.deployment_answer: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
         self.page_size = page_size
         self.denied_token: str | None = None
         # Paths the token may not read (a token scoped to some permissions only): 403 there.
@@ -366,7 +395,7 @@ class FakeCloudflare:
         """Every call that reached the API (reads too), optionally only those about one script."""
         if script is None:
             return len(self.calls)
-        return sum(1 for _, p in self.calls if f"/scripts/{script}/" in p + "/")
+        return sum(1 for _, p in self.calls if f"/scripts/{script}/" in p + "/" or f"/workers/workers/{script}/" in p + "/")
 
     def settings_writes(self, script: str | None = None) -> int:
         suffix = f"/scripts/{script}/settings$" if script else "/settings$"
@@ -415,6 +444,8 @@ class FakeCloudflare:
                 with fake.lock:
                     fake.calls.append((method, path))
                     fake.bodies.append(body)
+                    fake.requests.append(Request(method, path, parse_qs(url.query), self.headers.get("Content-Type", ""),
+                                                 body))
                     fake._run_hooks(method, path)
                     headers: dict[str, str] = {}
                     if fake.ratelimit is not None:
@@ -493,7 +524,7 @@ class FakeCloudflare:
 
     def _run_hooks(self, method: str, path: str) -> None:
         for hook in self.hooks:
-            if hook.times > 0 and hook.method == method and re.search(hook.path_re, path):
+            if hook.times > 0 and hook.method in (method, "*") and re.search(hook.path_re, path):
                 if hook.after > 0:
                     hook.after -= 1
                     continue
@@ -553,10 +584,7 @@ class FakeCloudflare:
         m = re.fullmatch(s + r"/versions/([^/]+)", path)
         if m and method == "GET":
             script = self._script(m.group(1), m.group(2))
-            version = script.version(m.group(3))
-            if version is None:
-                raise ApiError(404, 10007, "version not found")
-            return 200, _envelope(_version_detail(version)), {}
+            return 200, _envelope(_version_detail(self._find_version(script, m.group(3)))), {}
         m = re.fullmatch(s + r"/versions", path)
         if m and method == "GET":
             script = self._script(m.group(1), m.group(2))
@@ -566,17 +594,38 @@ class FakeCloudflare:
             return 200, {**_envelope({"items": chunk}),
                          "result_info": {"page": page, "per_page": per_page, "count": len(chunk),
                                          "total_count": len(items)}}, {}
-        if m and method == "POST":
-            return self._upload_version(m.group(1), m.group(2), query, body, content_type)
         m = re.fullmatch(s + r"/content/v2", path)
         if m and method == "GET":
-            return self._content(m.group(1), m.group(2), query)
+            # The schema documents no parameter here: the latest version's code, whatever is asked.
+            return self._content(self._script(m.group(1), m.group(2)).latest)
+        w = r"/accounts/([^/]+)/workers/workers/([^/]+)"
+        m = re.fullmatch(w + r"/versions", path)
+        if m and method == "GET":
+            # SDK workers.beta.workers.versions.list: V4PagePaginationArray of Version (bindings
+            # included, modules not), newest first.
+            script = self._script(m.group(1), m.group(2))
+            page, per_page = _paging(query, 20)
+            history = list(reversed(script.history))
+            chunk = history[(page - 1) * per_page: page * per_page]
+            return 200, {**_envelope([_workers_version(script, v, modules=False) for v in chunk]),
+                         "result_info": {"page": page, "per_page": per_page, "count": len(chunk),
+                                         "total_count": len(history)}}, {}
+        if m and method == "POST":
+            return self._create_version(m.group(1), m.group(2), query, body)
+        m = re.fullmatch(w + r"/versions/([^/]+)", path)
+        if m and method == "GET":
+            # SDK workers.beta.workers.versions.get: a version id, a prefix of 8 or more, or "latest";
+            # `include=modules` adds the code (base64).
+            script = self._script(m.group(1), m.group(2))
+            version = self._find_version(script, m.group(3))
+            return 200, _envelope(_workers_version(script, version,
+                                                   modules=(query.get("include") or [""])[0] == "modules")), {}
         m = re.fullmatch(s + r"/deployments", path)
         if m and method == "GET":
             script = self._script(m.group(1), m.group(2))
-            return 200, _envelope({"deployments": [_deployment(d) for d in reversed(script.deployments)]}), {}
+            return 200, _envelope({"deployments": [self._deployment(d) for d in reversed(script.deployments)]}), {}
         if m and method == "POST":
-            return self._create_deployment(m.group(1), m.group(2), body)
+            return self._create_deployment(m.group(1), m.group(2), query, body)
         return self._store_route(method, path, query, body)
 
     # ---- script-level writes: one version from the latest, deployed at 100% ------------------
@@ -722,47 +771,54 @@ class FakeCloudflare:
                                        f"and secret '{secret_name}' which were not found.")
 
     # ---- versions and deployments -------------------------------------------------------------
-    def _upload_version(self, account: str, name: str, query: dict[str, list[str]], body: bytes,
-                        content_type: str) -> tuple[int, Any, dict[str, str]]:
-        """`POST .../versions`: upload a version without deploying it (multipart: `metadata` plus
-        one part per module)."""
-        script = self._script(account, name)
-        parts = _multipart_parts(body, content_type)
-        if "metadata" not in parts:
-            raise ApiError(400, 10021, "missing metadata part")
-        metadata = json.loads(parts.pop("metadata")[0])
-        main = metadata.get("main_module")
-        if not main or main not in parts:
-            raise ApiError(400, 10021, "main_module must name an uploaded part")
-        strict = (query.get("bindings_inherit") or [""])[0] == "strict"
-        bindings = self._resolve(account, script, metadata.get("bindings") or [], script.latest, strict=strict)
-        annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
-        exports = metadata.get("exports")
-        if exports and any(e.get("state") not in (None, "created") for e in exports.values()):
-            raise ApiError(400, 10021, "exports in a transitional state need a migration, which a version upload "
-                                       "cannot run")
-        # An upload states its runtime: nothing is inherited from another version (unset is the
-        # platform's default: no Smart Placement, the default CPU limit, caching off).
-        runtime = {k: metadata[k] for k in UPLOAD_RUNTIME_FIELDS if metadata.get(k) is not None}
-        migration_tag = script.latest.runtime.get("migration_tag")
-        if migration_tag:
-            runtime["migration_tag"] = migration_tag  # script-level DO state: an upload cannot move it
-        version = script.add_version(bindings, deploy=False, source="api", annotations=annotations, modules=parts,
-                                     main_module=main, created_on=self.version_time(),
-                                     compatibility_date=metadata.get("compatibility_date", ""),
-                                     compatibility_flags=metadata.get("compatibility_flags", []), runtime=runtime)
-        return 200, _envelope({"id": version.id, "number": version.number,
-                               "metadata": {"created_on": version.created_on, "source": "api"},
-                               "resources": {"bindings": [_public(b) for b in version.bindings]}}), {}
+    @staticmethod
+    def _find_version(script: Script, ref: str) -> Version:
+        if ref == "latest":
+            return script.latest
+        found = [v for v in script.history if v.id == ref or (len(ref) >= 8 and v.id.startswith(ref))]
+        if len(found) != 1:
+            # A 404 about a version, which is not 10007 (the Worker itself does not exist).
+            raise ApiError(404, 10230, "version not found")
+        return found[0]
 
-    def _content(self, account: str, name: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
-        """`GET .../content/v2?version=`: the version's modules as multipart/form-data, the main
-        module named by the `cf-entrypoint` header (what wrangler's `versions secret put` reads)."""
+    def _create_version(self, account: str, name: str, query: dict[str, list[str]],
+                        body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """`POST .../workers/workers/{name}/versions` (SDK workers.beta.workers.versions.create):
+        a version from JSON, modules base64, not deployed unless `deploy=true`. An `inherit`
+        binding takes the binding from `version_id` (default: the latest version); one that cannot
+        be resolved is dropped silently, as the classic upload does without strict mode (the
+        Workers API documents no strict mode: the worst case)."""
         script = self._script(account, name)
-        version_id = (query.get("version") or [script.latest.id])[0]
-        version = script.version(version_id)
-        if version is None:
-            raise ApiError(404, 10007, "version not found")
+        data = json.loads(body or b"{}")
+        modules = {m["name"]: (base64.b64decode(m["content_base64"]), m["content_type"])
+                   for m in data.get("modules") or []}
+        main = data.get("main_module")
+        if not main or main not in modules:
+            raise ApiError(400, 10021, "main_module must name one of the modules")
+        if data.get("exports") and data.get("migrations"):
+            raise ApiError(400, 10021, "`exports` and `migrations` are mutually exclusive on upload")
+        exports = data.get("exports") or {}
+        if any(e.get("state") not in (None, "created") for e in exports.values()):
+            raise ApiError(400, 10021, "exports in a transitional state need a migration")
+        if data.get("assets"):
+            # Assets attach to a version through an upload session's token; the fake has none.
+            raise ApiError(400, 10021, "assets.jwt is not a completed asset upload")
+        bindings = self._resolve(account, script, data.get("bindings") or [], script.latest, strict=False)
+        runtime = {k: data[k] for k in CREATE_RUNTIME_FIELDS if data.get(k) is not None}
+        if script.latest.runtime.get("migration_tag"):
+            runtime["migration_tag"] = script.latest.runtime["migration_tag"]  # script-level DO state
+        annotations = {k: v for k, v in (data.get("annotations") or {}).items() if k in ("workers/message", "workers/tag")}
+        version = script.add_version(bindings, deploy=(query.get("deploy") or [""])[0] == "true", source="api",
+                                     annotations=annotations, modules=modules, main_module=main,
+                                     created_on=self.version_time(),
+                                     compatibility_date=data.get("compatibility_date", ""),
+                                     compatibility_flags=data.get("compatibility_flags", []), runtime=runtime)
+        version.author_email = "plane@example.com"
+        return 200, _envelope(_workers_version(script, version, modules=False)), {}
+
+    @staticmethod
+    def _content(version: Version) -> tuple[int, Any, dict[str, str]]:
+        """`GET .../content/v2`: modules as multipart/form-data, the main module named by `cf-entrypoint`."""
         boundary = "fakeboundary" + uuid.uuid4().hex
         out = b""
         for module, (content, ctype) in version.modules.items():
@@ -771,7 +827,8 @@ class FakeCloudflare:
         out += f"--{boundary}--\r\n".encode()
         return 200, out, {"Content-Type": f"multipart/form-data; boundary={boundary}", "cf-entrypoint": version.main_module}
 
-    def _create_deployment(self, account: str, name: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _create_deployment(self, account: str, name: str, query: dict[str, list[str]],
+                           body: bytes) -> tuple[int, Any, dict[str, str]]:
         script = self._script(account, name)
         data = json.loads(body or b"{}")
         versions = data.get("versions") or []
@@ -779,13 +836,50 @@ class FakeCloudflare:
             raise ApiError(400, 10021, "strategy must be percentage, with at least one version")
         if abs(sum(float(v["percentage"]) for v in versions) - 100.0) > 1e-9:
             raise ApiError(400, 10021, "percentages must add up to 100")
+        targets = []
         for v in versions:
-            if script.version(v["version_id"]) is None:
+            version = script.version(v["version_id"])
+            if version is None:
                 raise ApiError(400, 10021, f"unknown version {v['version_id']}")
+            targets.append(version)
+        changed = self._rollback_secrets_changed(script, targets)
+        if changed and (query.get("force") or [""])[0] != "true":
+            # Code and text from wrangler's rollback (src/versions/rollback/index.ts:
+            # CANNOT_ROLLBACK_WITH_MODIFIED_SECERT_CODE, which reads the names after this sentence).
+            raise ApiError(400, 10220, "A rollback cannot be performed because secrets have changed since the target "
+                                       f"version was deployed. The following secrets have changed: {', '.join(changed)}")
         d = script.deploy([(v["version_id"], float(v["percentage"])) for v in versions], source="api",
                           created_on=self.version_time(),
                           annotations={k: v for k, v in (data.get("annotations") or {}).items() if k == "workers/message"})
-        return 200, _envelope(_deployment(d)), {}
+        return 200, _envelope(self._deployment(d)), {}
+
+    def _deployment(self, d: Deployment) -> dict[str, Any]:
+        out = _deployment(d)
+        if self.deployment_answer is not None:
+            out["versions"] = self.deployment_answer(out["versions"])
+        return out
+
+    @staticmethod
+    def _rollback_secrets_changed(script: Script, targets: list[Version]) -> list[str]:
+        """Deploying a version older than the newest one serving now, whose secrets differ from it,
+        is a rollback past a secret change: the names that differ."""
+        active = script.deployment
+        if active is None:
+            return []
+        serving = [script.version(v["version_id"]) for v in active.versions]
+        newest = max((v for v in serving if v is not None), key=lambda v: v.number, default=None)
+        if newest is None:
+            return []
+
+        def secrets(version: Version) -> dict[str, Any]:
+            return {b["name"]: b.get("text", b.get("key_base64")) for b in version.bindings if b["type"] in SECRET_TYPES}
+
+        changed: set[str] = set()
+        for target in targets:
+            if target.number < newest.number:
+                old, new = secrets(target), secrets(newest)
+                changed |= {n for n in set(old) | set(new) if old.get(n) != new.get(n)}
+        return sorted(changed)
 
     # ---- Secrets Store ------------------------------------------------------------------------
     def _store_route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -885,7 +979,9 @@ def _script_item(name: str, script: Script) -> dict[str, Any]:
     latest = script.latest
     item: dict[str, Any] = {"id": name, "created_on": script.history[0].created_on, "modified_on": latest.created_on,
                             "etag": f"etag-{latest.id}", "handlers": ["fetch"], "has_modules": True,
-                            "has_assets": any(b.get("type") == "assets" for b in latest.bindings),
+                            # A script has assets when its version has static assets attached, whether or not
+                            # the code binds them (an assets-only Worker has no binding).
+                            "has_assets": bool(latest.runtime.get("assets")),
                             "compatibility_date": latest.compatibility_date,
                             "usage_model": latest.runtime.get("usage_model", "standard"),
                             "logpush": script.script_settings.get("logpush", False)}
@@ -904,30 +1000,48 @@ def _version_item(version: Version) -> dict[str, Any]:
 
 
 def _version_detail(version: Version) -> dict[str, Any]:
-    """`GET .../versions/{id}` (SDK version_get_response: resources.script {etag, handlers,
-    last_deployed_from, named_handlers}, resources.script_runtime {compatibility_date,
-    compatibility_flags, exports, limits, migration_tag, usage_model}). Smart Placement shows as
-    `script.placement_mode`, what wrangler's version copy reads (wrangler 4.86.0,
-    copyWorkerVersionWithNewSecrets), and whole (mode and hints) as `script.placement`, in the
-    shape of the settings' Placement type; the cache settings as `cache_options` beside
-    `resources`, where that same wrangler code reads them (`versionInfo.cache_options`)."""
+    """The classic `GET .../scripts/{s}/versions/{id}`, as the SDK's version_get_response documents
+    it: `resources.script` {etag, handlers, last_deployed_from, named_handlers} and
+    `resources.script_runtime` {compatibility_date, compatibility_flags, exports, limits (cpu_ms),
+    migration_tag, usage_model}. Nothing more: no placement, cache options or containers."""
     detail = _version_item(version)
     runtime = version.runtime
     script: dict[str, Any] = {"etag": f"etag-{version.id}", "handlers": ["fetch"], "last_deployed_from": version.source}
-    if runtime.get("placement"):
-        script["placement"] = dict(runtime["placement"])
-        script["placement_mode"] = runtime["placement"].get("mode")
     script_runtime: dict[str, Any] = {"compatibility_date": version.compatibility_date,
                                       "compatibility_flags": version.compatibility_flags,
                                       "usage_model": runtime.get("usage_model", "standard")}
-    for key in ("limits", "exports", "migration_tag", "containers"):
+    if runtime.get("limits", {}).get("cpu_ms") is not None:
+        script_runtime["limits"] = {"cpu_ms": runtime["limits"]["cpu_ms"]}
+    for key in ("exports", "migration_tag"):
         if runtime.get(key) is not None:
             script_runtime[key] = runtime[key]
     detail["resources"] = {"bindings": [_public(b) for b in version.bindings], "script": script,
                            "script_runtime": script_runtime}
-    if runtime.get("cache_options") is not None:
-        detail["cache_options"] = dict(runtime["cache_options"])
     return detail
+
+
+def _workers_version(script: Script, version: Version, modules: bool) -> dict[str, Any]:
+    """A version as the Workers API shows it (SDK cloudflare.types.workers.beta.workers.Version):
+    every per-version setting at the top level, bindings included, the code only when asked."""
+    out: dict[str, Any] = {
+        "id": version.id, "number": version.number, "created_on": version.created_on,
+        "urls": [f"https://{version.id[:8]}-{script.name}.workers.example.com"],
+        "author_email": version.author_email, "source": version.source,
+        "bindings": [_public(b) for b in version.bindings],
+        "compatibility_date": version.compatibility_date, "compatibility_flags": list(version.compatibility_flags),
+        "main_module": version.main_module, "usage_model": version.runtime.get("usage_model", "standard"),
+        "startup_time_ms": 4,
+    }
+    if version.annotations:
+        out["annotations"] = dict(version.annotations)
+    for key in VERSION_RUNTIME_FIELDS:
+        if key != "usage_model" and version.runtime.get(key) is not None:
+            out[key] = version.runtime[key]
+    out.update(version.undocumented)
+    if modules:
+        out["modules"] = [{"name": name, "content_type": ctype, "content_base64": base64.b64encode(data).decode()}
+                          for name, (data, ctype) in version.modules.items()]
+    return out
 
 
 def _deployment(d: Deployment) -> dict[str, Any]:

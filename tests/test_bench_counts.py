@@ -76,9 +76,11 @@ def test_store_rotation_is_one_call_and_no_worker(costs: dict[str, Cost]) -> Non
 
 
 @SHARED_ESTATE
-def test_refresh_is_one_read_per_resource(costs: dict[str, Cost]) -> None:
+def test_refresh_reads_what_serves(costs: dict[str, Cost]) -> None:
+    """Per Worker its deployment and its newest versions (what serves, not the latest version);
+    per store secret one read."""
     c = costs["refresh"]
-    assert c.api_calls == (W + 1) + (S - 1) and c.worker_versions == 0
+    assert c.api_calls == 2 * (W + 1) + (S - 1) and c.worker_versions == 0
 
 
 @SHARED_ESTATE

@@ -20,20 +20,23 @@ from test_worker_bindings import (
     unmanaged_unchanged,
 )
 
-SETTINGS_GET = ("GET", r"/workers/scripts/w/settings$")
-SETTINGS_PATCH = ("PATCH", r"/workers/scripts/w/settings$")
-VERSIONS_GET = ("GET", r"/workers/scripts/w/versions$")
-BULK_PATCH = ("PATCH", r"/workers/scripts/w/secrets-bulk$")
+# (method, path, matching calls let through first): the newest versions are listed twice on the
+# settings path, before the write and after it (the race check).
+VERSIONS_LIST = ("GET", r"/workers/workers/w/versions$", 0)
+SETTINGS_PATCH = ("PATCH", r"/workers/scripts/w/settings$", 0)
+RACE_CHECK = ("GET", r"/workers/workers/w/versions$", 1)
+DEPLOYMENTS_GET = ("GET", r"/workers/scripts/w/deployments$", 0)
+BULK_PATCH = ("PATCH", r"/workers/scripts/w/secrets-bulk$", 0)
 
 # Each operation, and the calls it makes (the fault catalogue is every fault on every one of them).
-OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+OPERATIONS: dict[str, tuple[tuple[str, str, int], ...]] = {
     "create": (BULK_PATCH,),                                   # first legacy apply: secrets-bulk
-    "create-store": (SETTINGS_GET, SETTINGS_PATCH, VERSIONS_GET),
+    "create-store": (VERSIONS_LIST, SETTINGS_PATCH, RACE_CHECK),
     "rotate": (BULK_PATCH,),
-    "flip": (SETTINGS_GET, SETTINGS_PATCH, VERSIONS_GET),
-    "refresh": (SETTINGS_GET,),
+    "flip": (VERSIONS_LIST, SETTINGS_PATCH, RACE_CHECK),
+    "refresh": (DEPLOYMENTS_GET, VERSIONS_LIST),               # what serves: the deployment, the newest versions
     "delete": (BULK_PATCH,),
-    "delete-store": (SETTINGS_GET, SETTINGS_PATCH, VERSIONS_GET),
+    "delete-store": (VERSIONS_LIST, SETTINGS_PATCH, RACE_CHECK),
 }
 TRANSIENT = [  # (kind, status, times, retry_after, delay)
     ("status", 429, 2, 0.1, 0.0),
@@ -98,19 +101,24 @@ def _converged(fake, operation: str, result: Any) -> None:  # type: ignore[no-un
         assert not {"A", "B"} & set(live)
 
 
+def _call_id(method: str, path: str, after: int) -> str:
+    return f"{method}-{path.rsplit('/', 1)[1].rstrip('$')}" + (f"#{after + 1}" if after else "")
+
+
 TRANSIENT_CASES = [
-    pytest.param(op, method, path, kind, status, times, retry_after, delay,
-                 id=f"{op}-{method}-{path.rsplit('/', 1)[1].rstrip('$')}-{kind}-{status}")
-    for op, calls in OPERATIONS.items() for method, path in calls
+    pytest.param(op, method, path, after, kind, status, times, retry_after, delay,
+                 id=f"{op}-{_call_id(method, path, after)}-{kind}-{status}")
+    for op, calls in OPERATIONS.items() for method, path, after in calls
     for kind, status, times, retry_after, delay in TRANSIENT
 ]
 
 
-@pytest.mark.parametrize("operation,method,path,kind,status,times,retry_after,delay", TRANSIENT_CASES)
-def test_transient_faults_are_retried_and_converge(fake, host, operation, method, path, kind, status, times,  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("operation,method,path,after,kind,status,times,retry_after,delay", TRANSIENT_CASES)
+def test_transient_faults_are_retried_and_converge(fake, host, operation, method, path, after, kind, status, times,  # type: ignore[no-untyped-def]
                                                    retry_after, delay):
     state = _prepare(fake, host, operation)
-    fake.faults.append(Fault(method, path, kind=kind, status=status, times=times, retry_after=retry_after, delay_s=delay))
+    fake.faults.append(Fault(method, path, kind=kind, status=status, times=times, retry_after=retry_after, delay_s=delay,
+                             after=after))
     FIGURES["faults_injected"] += 1
     FIGURES[f"faults_kind_{kind}_{status}"] += 1
     result = _run(host, operation, state)
@@ -123,9 +131,9 @@ def test_transient_faults_are_retried_and_converge(fake, host, operation, method
 
 
 FATAL_CASES = [
-    pytest.param(op, method, path, kind, status, words, id=f"{op}-{method}-{path.rsplit('/', 1)[1].rstrip('$')}-{kind}-{status}")
+    pytest.param(op, method, path, kind, status, words, id=f"{op}-{_call_id(method, path, 0)}-{kind}-{status}")
     for op in ("create", "create-store", "rotate", "flip", "refresh", "delete", "delete-store")
-    for method, path in OPERATIONS[op][:2]  # the first read and the write of each path
+    for method, path, _ in OPERATIONS[op][:2]  # the first read and the write of each path
     for kind, status, words in PERSISTENT
     if not (kind == "echo" and method == "GET")
 ]
@@ -326,31 +334,31 @@ def test_a_deploy_right_after_our_write_is_left_as_it_is(fake, host):  # type: i
     assert fake.settings_writes("w") == writes + 1 and new_state["last_apply"]["versions"] == 1
 
 
-def test_a_racing_version_that_cannot_be_read_fails_asking_for_a_re_run(fake, host):  # type: ignore[no-untyped-def]
+def test_a_racing_deploy_is_found_in_the_versions_listing_without_reading_a_version(fake, host):  # type: ignore[no-untyped-def]
+    """A deploy adds a binding between the plane's read and its write, and the write (a whole list)
+    drops it: the listing after the write holds every version's bindings, so the loss is found and
+    restored from the racing version without reading any version on its own."""
     state = _prepare(fake, host, "flip")
-    fake.now = None
 
     def deploy(account: str, script: str) -> None:
         current = fake.scripts[(account, script)].bindings
         fake.deploy(account, script, current + [{"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}])
 
     fake.before_settings_write = deploy
-    fake.faults.append(Fault("GET", r"/workers/scripts/w/versions/[^/]+$", kind="status", status=503, times=99))
-    with pytest.raises(HostError) as info:
-        _run(host, "flip", state)
-    message = info.value.details.strip().splitlines()[-1]
-    assert "CloudflareOperationError: apply: bindings of Worker 'api' (script 'w') were written, but a deploy" in message
-    assert "re-run to restore anything it added" in message
-    assert fake.bindings(ACCOUNT, "w")["A"]["type"] == "secrets_store_secret", "the write itself landed"
+    _run(host, "flip", state)
+    live = fake.bindings(ACCOUNT, "w")
+    assert live["UPLOADS"] == {"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}, "restored"
+    assert live["A"]["type"] == "secrets_store_secret" and unmanaged_unchanged(fake, "w")
+    assert fake.count("GET", r"/versions/[^/]+$") == 0, "no version read on its own"
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_a deploy between read and write"] += 1
-    FIGURES["faults_clear_errors"] += 1
+    FIGURES["faults_recovered"] += 1
 
 
 def test_a_restore_that_cannot_be_written_fails_naming_what_to_restore(fake, host):  # type: ignore[no-untyped-def]
     state = _prepare(fake, host, "flip")
     fake.drop_inherit, fake.drop_inherit_writes = {"ROOMS"}, 1
-    fake.faults.append(Fault(*SETTINGS_PATCH, kind="status", status=403, times=99, after=1))  # the restore write
+    fake.faults.append(Fault(*SETTINGS_PATCH[:2], kind="status", status=403, times=99, after=1))  # the restore write
     with pytest.raises(HostError) as info:
         _run(host, "flip", state)
     message = info.value.details.strip().splitlines()[-1]
@@ -392,7 +400,7 @@ def test_an_inherited_binding_the_api_drops_is_restored(fake, host, date_header)
 
 def test_a_versions_listing_that_fails_after_the_write_asks_for_a_re_run_that_converges(fake, host):  # type: ignore[no-untyped-def]
     state = _prepare(fake, host, "flip")
-    fault = Fault("GET", r"/workers/scripts/w/versions$", kind="status", status=503, times=99)
+    fault = Fault(*RACE_CHECK[:2], kind="status", status=503, times=99, after=RACE_CHECK[2])
     fake.faults.append(fault)
     with pytest.raises(HostError) as info:
         _run(host, "flip", state)

@@ -109,12 +109,18 @@ def test_a_flip_on_a_gradual_deployment_keeps_its_percentages(fake, host):  # ty
     assert script.version(split[25.0]).compatibility_flags == ["nodejs_compat"]
 
 
-def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_deploy(fake, host):  # type: ignore[no-untyped-def]
-    """A version serving static assets cannot be copied faithfully (an upload keeps the latest
-    version's assets), so the provider refuses before writing, naming the way out."""
+STATIC_ASSETS = {"config": {"html_handling": "auto-trailing-slash", "not_found_handling": "404-page"}}
+
+
+@pytest.mark.parametrize("binding", [True, False], ids=["with-an-assets-binding", "without-one"])
+def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_deploy(fake, host, binding):  # type: ignore[no-untyped-def]
+    """A version with static assets cannot be copied faithfully (the Workers API attaches assets
+    only from an upload session), whether or not its code binds them: the provider refuses before
+    writing, naming the way out."""
     assets = {"type": "assets", "name": "ASSETS"}
-    state, script = applied(fake, host, "site", (assets,))
+    state, script = applied(fake, host, "site", (assets,) if binding else ())
     deployed = script.latest.id
+    script.latest.runtime["assets"] = STATIC_ASSETS
     preview = fake.upload_version(ACCOUNT, "site")
     history = len(script.history)
     FIGURES["faults_injected"] += 1
@@ -131,11 +137,15 @@ def test_a_worker_that_cannot_be_copied_is_refused_and_converges_after_versions_
     script.deploy([(preview.id, 100.0)])
     host.up("site", state, rotated("site"))
     assert fake.bindings(ACCOUNT, "site")["A"]["text"] == ROTATED
-    assert unmanaged_unchanged(fake, "site") and fake.bindings(ACCOUNT, "site")["ASSETS"] == assets
+    assert unmanaged_unchanged(fake, "site")
+    assert fake.bindings(ACCOUNT, "site").get("ASSETS") == (assets if binding else None)
 
 
-@pytest.mark.parametrize("shape", ["workers-sites", "service-worker"])
-def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host, shape):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("shape,words", [
+    ("workers-sites", "Workers Sites (`__STATIC_CONTENT_MANIFEST`)"),
+    ("service-worker", "not an ES module Worker (no `main_module` among its modules: a service-worker script)"),
+])
+def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host, shape, words):  # type: ignore[no-untyped-def]
     """Workers Sites (a `__STATIC_CONTENT_MANIFEST` module) and service-worker scripts (no main
     module) cannot be uploaded again as modules: refused before anything is written."""
     state, script = applied(fake, host)
@@ -149,7 +159,7 @@ def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host,
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight, not copyable"] += 1
     message, details = refused(host, state)
-    assert "its code cannot be copied as modules (Workers Sites or a service-worker script)" in message
+    assert words in message
     assert f"wrangler rollback {deployed.id} --name w" in message
     assert len(script.history) == history and unmanaged_unchanged(fake, "w")
     FIGURES["faults_clear_errors"] += 1
@@ -157,13 +167,13 @@ def test_a_version_whose_code_cannot_be_copied_as_modules_is_refused(fake, host,
 
 @pytest.mark.parametrize("call,words", [
     ("deployment", "reading the deployment of Worker 'api' (script 'w')"),
-    ("content", "cannot copy the deployed versions: version "),
+    ("version", "cannot copy the deployed versions: version "),
 ])
 def test_a_deployment_or_version_that_cannot_be_read_stops_before_writing(fake, host, call, words):  # type: ignore[no-untyped-def]
     state, _ = applied(fake, host)
     fake.upload_version(ACCOUNT, "w")
     history = len(fake.scripts[(ACCOUNT, "w")].history)
-    path = r"/workers/scripts/w/deployments$" if call == "deployment" else r"/workers/scripts/w/content/v2$"
+    path = r"/workers/scripts/w/deployments$" if call == "deployment" else r"/workers/workers/w/versions/[^/]+$"
     fake.faults.append(Fault("GET", path, kind="status", status=503, times=99))
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
@@ -175,9 +185,9 @@ def test_a_deployment_or_version_that_cannot_be_read_stops_before_writing(fake, 
 
 @pytest.mark.parametrize("share_of_new", [10.0, 75.0])
 def test_the_way_back_from_a_gradual_rollout_names_the_version_with_most_traffic(fake, host, share_of_new):  # type: ignore[no-untyped-def]
-    assets = {"type": "assets", "name": "ASSETS"}
-    state, script = applied(fake, host, extra=(assets,))
+    state, script = applied(fake, host)
     old = script.latest.id
+    script.latest.runtime["assets"] = STATIC_ASSETS
     new = fake.upload_version(ACCOUNT, "w", code=b"export default { v: 2 }").id
     script.deploy([(new, share_of_new), (old, 100.0 - share_of_new)])
     most = new if share_of_new > 50 else old
@@ -235,7 +245,7 @@ def test_a_copy_that_cannot_be_uploaded_changes_no_traffic_and_names_the_version
     deployed = script.latest.id
     fake.upload_version(ACCOUNT, "w", code=b"export default { preview: 'never deploy me' }")
     split = list(script.deployment.versions)
-    fake.faults.append(Fault("POST", r"/workers/scripts/w/versions$", kind="status", status=503, times=99))
+    fake.faults.append(Fault("POST", r"/workers/workers/w/versions$", kind="status", status=503, times=99))
     FIGURES["faults_injected"] += 1
     FIGURES["faults_kind_versions in flight (10214/10215)"] += 1
     message, details = refused(host, state)

@@ -87,7 +87,7 @@ def test_canary_survives_bursts_of_429_and_5xx(api, project) -> None:  # type: i
     seed_healthy(api, "staging", "store")
     pin(project, "staging", "store")
     api.faults += [Fault("GET", r"/deployments$", status=429, times=3, retry_after=0.05),
-                   Fault("GET", r"/versions/[^/]+$", status=500, times=2, retry_after=0.05),
+                   Fault("GET", r"/workers/workers/[^/]+/versions$", status=500, times=2, retry_after=0.05),
                    Fault("GET", r"/secrets$", status=503, times=2, retry_after=0.05),
                    Fault("GET", r"/stores$", status=502, times=1, retry_after=0.05)]
     code, out, _ = cli("canary", "--stack", "staging", project=project)
@@ -123,7 +123,7 @@ def test_audit_legacy_dates_from_versions_or_stack_outputs(api, project, tmp_pat
     seed_healthy(api, "prod", "legacy")
     pin(project, "prod", "legacy")
     code, out, _ = cli("audit", "--stack", "prod", "--as-of", "2026-11-27", project=project)
-    assert code == 0 and "latest Worker version (upper bound)" in out
+    assert code == 0 and "newest served Worker version (upper bound)" in out
     golden("audit_prod_legacy.txt", out)
     outputs = tmp_path / "outputs.json"
     outputs.write_text('{"value_changed_at": {"ascend-v5": {"OPENAI_API_KEY": "2026-11-01T00:00:00+00:00"},'

@@ -134,7 +134,7 @@ def test_a_429_during_a_rollout_write_says_the_copies_are_uploaded_and_nothing_d
     with pytest.raises(HostError) as info:
         quick_host.up("w", state, rotated("w"))
     message = _last_line(info)
-    assert "Before it: 2 of 2 version copies uploaded (not deployed: they serve no traffic), no deployment made" \
+    assert "Before it: 2 of 2 version copies uploaded (2 uploaded copies serve no traffic), no deployment made" \
         in message
     assert script.deployment.versions == split, "traffic unchanged"
     FIGURES["faults_injected"] += 1

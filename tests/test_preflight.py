@@ -210,6 +210,33 @@ def test_the_variable_limit_counts_the_workers_own_vars(api, project) -> None:  
                                 "the plane + 110 vars and secrets already on the Worker), over the Workers limit of 128"]
 
 
+def test_an_undeployed_upload_is_announced_with_what_the_write_does_to_it(api, project) -> None:  # type: ignore[no-untyped-def]
+    """The latest version is an upload nobody deployed: preflight names it and who uploaded it, and
+    says the write goes to what serves and leaves the upload without the change."""
+    healthy(api, project, "prod", "legacy")
+    served = api.scripts[(ACCOUNT, "ascend-v5")].latest.id
+    upload = api.upload_version(ACCOUNT, "ascend-v5")
+    code, report = preflight(project, "prod")
+    assert code == 0
+    (note,) = [n for n in report["notices"] if n["subject"].startswith("Worker api")]
+    assert note["message"].startswith(f"versions in flight ({served} at 100%); the latest version {upload.id} "
+                                      f"(uploaded by ci@example.com at {upload.created_on}) serves no traffic: the write "
+                                      "leaves it as it is, and it will not carry the change if it is deployed later")
+    assert "the write will copy each served version" in note["message"]
+
+
+def test_a_served_version_the_write_cannot_copy_is_said_before_the_apply(api, project) -> None:  # type: ignore[no-untyped-def]
+    healthy(api, project, "prod", "legacy")
+    script = api.scripts[(ACCOUNT, "ascend-v5")]
+    script.latest.runtime["assets"] = {"config": {"html_handling": "none"}}
+    api.upload_version(ACCOUNT, "ascend-v5", runtime={})
+    code, report = preflight(project, "prod")
+    (note,) = [n for n in report["notices"] if n["subject"].startswith("Worker api")]
+    assert "the write will be refused, nothing written" in note["message"]
+    assert f"version {script.history[-2].id}: static assets (`assets`)" in note["message"]
+    assert "wrangler versions deploy" in note["fix"]
+
+
 def test_versions_in_flight_are_a_notice_saying_how_the_write_goes(api, project) -> None:  # type: ignore[no-untyped-def]
     healthy(api, project, "prod", "legacy")
     script = api.scripts[(ACCOUNT, "ascend-v5")]
@@ -219,9 +246,9 @@ def test_versions_in_flight_are_a_notice_saying_how_the_write_goes(api, project)
     code, report = preflight(project, "prod")
     assert code == 0, "a notice, not a blocker"
     (note,) = [n for n in report["notices"] if n["subject"].startswith("Worker api")]
-    assert note["message"] == (f"versions in flight ({new.id} at 10%, {old} at 90%): the write will copy each deployed "
+    assert note["message"] == (f"versions in flight ({new.id} at 10%, {old} at 90%): the write will copy each served "
                                "version with the change (its code and settings kept) and deploy the copies at the same "
-                               "split; a version uploaded but not deployed is never copied")
+                               "split; a version uploaded but not deployed is never copied or deployed")
 
 
 @pytest.mark.parametrize("denied,words", [(r"/workers/", "Workers Scripts Read"), (r"/secrets_store/", "Secrets Store Read")])

@@ -121,7 +121,7 @@ def test_a_wait_for_the_rate_limit_is_reported_and_warned_from_one_second(monkey
 
     monkeypatch.setattr(bindings_provider, "PACER", Pacer())
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t")
-    session = bindings_provider._Session(legacy_props("w", ["A"]), "apply")
+    session = bindings_provider.Session(legacy_props("w", ["A"]), "apply")
     stats.waited_s += waited
     with caplog.at_level("WARNING", logger="secrets-plane"):
         report = session.report()
@@ -222,7 +222,7 @@ def test_flip_and_back_are_one_version_each_in_three_calls(fake, host):  # type:
     assert state["unmanaged"] == [], "the bulk path reads nothing, so it has not seen the Worker's other bindings"
     state, action = host.up("w", state, store_props("w", ["A", "C"]))
     assert action == "update" and state["_id"] == id_before
-    assert fake.api_calls("w") - calls == 3, "read settings, write settings, list versions"
+    assert fake.api_calls("w") - calls == 3, "list versions, write settings, list versions"
     assert fake.versions()["w"] == versions + 1
     assert state["last_apply"] == {"path": "settings", "api_calls": 3, "versions": 1, "rate_limit_wait_s": 0.0}
     assert state["unmanaged"] == sorted(b["name"] for b in UNMANAGED), "the settings path read them"
@@ -311,7 +311,8 @@ def test_update_with_nothing_changed_makes_no_call(fake, host):  # type: ignore[
 
 def test_write_skipped_when_the_live_worker_already_matches(fake, host):  # type: ignore[no-untyped-def]
     """State lost after a write: the engine still has the legacy state, the Worker is already on
-    the store. The settings path reads the Worker, sees the desired bindings, and writes nothing."""
+    the store. The settings path lists the newest versions, sees the desired bindings on the latest,
+    reads the deployment to know that the latest is what serves, and writes nothing."""
     fake.add_script(ACCOUNT, "w", UNMANAGED)
     seed_store(fake, ["A", "B"])
     stale, _ = host.up("w", None, legacy_props("w", ["A", "B"]))
@@ -319,7 +320,7 @@ def test_write_skipped_when_the_live_worker_already_matches(fake, host):  # type
     writes, versions = fake.settings_writes("w"), fake.versions()["w"]
     outs = host.update("w", stale["_id"], olds(stale), store_props("w", ["A", "B"]))
     assert fake.settings_writes("w") == writes and fake.versions()["w"] == versions
-    assert outs["last_apply"] == {"path": "settings", "api_calls": 1, "versions": 0, "rate_limit_wait_s": 0.0}
+    assert outs["last_apply"] == {"path": "settings", "api_calls": 2, "versions": 0, "rate_limit_wait_s": 0.0}
 
 
 @pytest.mark.parametrize("field,value", [("store_id", "0" * 31 + "e"), ("secret_name", "A_ELSEWHERE")])
@@ -351,7 +352,7 @@ def test_refresh_then_up_repairs_bindings_a_wrangler_deploy_dropped(fake, host):
     fake.deploy(ACCOUNT, "w", [b for b in fake.scripts[(ACCOUNT, "w")].bindings if b["name"] != "A"])
     calls = fake.api_calls("w")
     id_, refreshed = host.read("w", state["_id"], olds(state))
-    assert fake.api_calls("w") == calls + 1, "a refresh is one read"
+    assert fake.api_calls("w") == calls + 2, "a refresh reads what serves: the deployment and the newest versions"
     assert [b["name"] for b in refreshed["bindings"]] == ["B"]
     refreshed.pop("__provider")
     state2, action = host.up("w", {**refreshed, "_id": id_}, store_props("w", ["A", "B"]))
@@ -407,7 +408,7 @@ def test_delete_of_store_bindings_already_gone_writes_nothing(fake, host):  # ty
     fake.deploy(ACCOUNT, "w", [b for b in fake.scripts[(ACCOUNT, "w")].bindings if b["name"] != "A"])
     calls, versions = fake.api_calls("w"), fake.versions()["w"]
     host.delete("w", state["_id"], olds(state))
-    assert fake.api_calls("w") == calls + 1, "one read, and no write"
+    assert fake.api_calls("w") == calls + 2, "the newest versions and the deployment read, and no write"
     assert fake.versions()["w"] == versions and unmanaged_unchanged(fake, "w")
 
 

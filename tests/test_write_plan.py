@@ -1,5 +1,6 @@
 """The write plan on its own (pure: no API, no host): what an update changes, what each write path
-sends, what a write's response must show, the copies of deployed versions, and the annotations.
+sends, what a write's response must show, and the annotations (the copies of served versions:
+test_version_copies.py).
 The provider-host tests prove the same through the wire; these pin each rule at its edges."""
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from stacks.resources.write_plan import (
     missing_after,
     same_specs,
     settings_write,
-    version_copy_bindings,
 )
 
 SID = "0" * 31 + "1"
@@ -236,34 +236,6 @@ def test_missing_after_names_wrong_and_dropped_bindings() -> None:
     everything = {**result, "B": live_store("B"), "C": {"name": "C", "type": TEXT}, "V": live["V"]}
     assert missing_after(write, everything) == ([], [])
     assert missing_after(write, {**everything, "C": {"name": "C", "type": "plain_text"}}) == (["C"], [])
-
-
-# ---- copies of deployed versions ------------------------------------------------------------
-
-def test_a_version_copy_inherits_from_its_own_version_and_applies_the_change() -> None:
-    version = [{"name": "A", "type": TEXT}, {"name": "B", "type": TEXT}, {"name": "OLD", "type": TEXT},
-               {"name": "KV", "type": "kv_namespace"}, {"name": "X", "type": TEXT}]
-    specs = [text("A"), text("B"), store("S"), text("N"), text("X", external=True)]
-    chg = changes([text("A"), text("B"), text("OLD"), text("X", external=True)], specs,
-                  {"A": "1", "B": "2", "OLD": "3"}, {"A": "1*", "B": "2", "N": "4"})
-    copy = {b["name"]: b for b in version_copy_bindings("v1", version, specs, {"A": "1*", "B": "2", "N": "4"}, chg)}
-    assert copy == {
-        "A": {"type": TEXT, "name": "A", "text": "1*"},
-        "B": {"type": INHERIT, "name": "B", "version_id": "v1"},
-        "KV": {"type": INHERIT, "name": "KV", "version_id": "v1"},
-        "X": {"type": INHERIT, "name": "X", "version_id": "v1"},
-        "S": live_store("S"),
-        "N": {"type": TEXT, "name": "N", "text": "4"},
-    }, "OLD is removed; A and N written; everything else inherited from v1"
-
-
-def test_a_version_copy_writes_a_value_its_version_lacks_or_holds_as_another_type() -> None:
-    version = [{"name": "A", "type": STORE, "store_id": SID, "secret_name": "A_S"}, {"name": "S", "type": TEXT}]
-    specs = [text("A"), store("S"), text("B")]
-    chg = changes(specs, specs, {"A": "1", "B": "2"}, {"A": "1", "B": "2"})  # no change in the state's eyes
-    copy = {b["name"]: b for b in version_copy_bindings("v1", version, specs, {"A": "1", "B": "2"}, chg)}
-    assert copy == {"A": {"type": TEXT, "name": "A", "text": "1"}, "S": live_store("S"),
-                    "B": {"type": TEXT, "name": "B", "text": "2"}}
 
 
 # ---- small rules --------------------------------------------------------------------------------

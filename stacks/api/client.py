@@ -77,6 +77,7 @@ VERSION_NOT_DEPLOYED_SETTINGS = 10214  # settings PATCH while the latest version
 VERSION_NOT_DEPLOYED_SECRETS = 10215   # secrets PUT/bulk in the same state (wrangler: VERSION_NOT_DEPLOYED_ERR_CODE)
 BINDING_NAME_IN_USE = 10053            # "Binding name 'X' already in use." (cloudflare/workers-sdk issue 12812)
 STORE_BINDING_NOT_FOUND = 10182        # store binding to a missing store/secret, or a pending one
+ROLLBACK_SECRETS_CHANGED = 10220      # deploying older versions whose secrets changed, without `force` (wrangler: CANNOT_ROLLBACK_WITH_MODIFIED_SECERT_CODE)
 INVALID_INHERIT = 10057                # "inherit binding 'X' is invalid" (wrangler: INVALID_INHERIT_BINDING_CODE)
 
 

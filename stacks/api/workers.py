@@ -8,9 +8,6 @@ exceptions; callers turn them into errors people can act on (client.describe_fai
 from __future__ import annotations
 
 import datetime as dt
-import email.message
-import email.parser
-import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -19,13 +16,15 @@ if TYPE_CHECKING:
     # Types only: the Pulumi program imports this module (through the provider) and has no use for
     # the SDK's generated types, a tenth of a second to import.
     from cloudflare import Cloudflare
-    from cloudflare.types.workers.scripts import deployment_create_params, version_create_params
+    from cloudflare.types.workers.beta.workers.version_create_params import VersionCreateParams
+    from cloudflare.types.workers.scripts import deployment_create_params
     from cloudflare.types.workers.scripts.script_and_version_setting_edit_params import Settings, SettingsBinding
     from cloudflare.types.workers.scripts.secret_bulk_update_params import Secrets
 
 from ..core.limits import ANNOTATION_MESSAGE_MAX_BYTES, ANNOTATION_TAG_MAX_BYTES
 
 VERSION_TAG = "secrets-plane"
+VERSIONS_PAGE = 10  # newest versions read with a Worker's deployment: the served ones are nearly always among them
 # Fields that can carry a value: never kept from a response, whatever the binding's type.
 _VALUE_FIELDS = ("text", "key_base64", "key_jwk", "json")
 
@@ -49,30 +48,44 @@ def version_annotations(message: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class VersionInfo:
+class VersionFacts:
+    """A version as the Workers API lists it: its bindings (values stripped), who made it and when,
+    and its annotations (the plane's own copies carry `workers/tag: secrets-plane`). No code."""
+
     id: str
     number: int
     created_on: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class VersionDetail:
-    """A version as its GET shows it: bindings (values stripped), `resources.script` and
-    `resources.script_runtime` whole, and the cache settings beside `resources`."""
-
-    id: str
-    bindings: list[dict[str, Any]]
-    script: dict[str, Any]
-    runtime: dict[str, Any]
-    cache_options: dict[str, Any] | None = None
+    bindings: dict[str, dict[str, Any]]
+    annotations: dict[str, str]
+    author: str | None = None
 
     @property
-    def compatibility_date(self) -> str | None:
-        return self.runtime.get("compatibility_date") or None
+    def by_plane(self) -> bool:
+        return self.annotations.get("workers/tag") == VERSION_TAG
 
     @property
-    def compatibility_flags(self) -> list[str]:
-        return list(self.runtime.get("compatibility_flags") or [])
+    def message(self) -> str:
+        return self.annotations.get("workers/message", "")
+
+    def describe(self) -> str:
+        """`<id> (uploaded by <who> at <when>)`, for messages."""
+        who = "this plane" if self.by_plane else (self.author or "someone")
+        when = self.created_on.isoformat().replace("+00:00", "Z") if self.created_on else "an unknown time"
+        return f"{self.id} (uploaded by {who} at {when})"
+
+
+def version_facts(raw: Mapping[str, Any]) -> VersionFacts:
+    """A Workers API version (its JSON) as facts; bindings stripped of anything that can hold a value."""
+    annotations = raw.get("annotations") or {}
+    return VersionFacts(str(raw.get("id")), int(raw.get("number") or 0), _parse_time(raw.get("created_on")),
+                        {b["name"]: public(b) for b in raw.get("bindings") or [] if isinstance(b, Mapping)},
+                        {str(k): str(v) for k, v in annotations.items() if isinstance(v, str)},
+                        raw.get("author_email"))
+
+
+# Percentages are compared to a thousandth, the precision wrangler's `versions deploy` works to
+# (its EPSILON = 0.001, percentages shown with toFixed(3)): an answer of 9.9999999 for 10 is 10.
+PERCENT_DECIMALS = 3
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,21 @@ class DeploymentInfo:
 
     id: str
     split: tuple[tuple[str, float], ...]
+
+    @property
+    def traffic(self) -> frozenset[tuple[str, float]]:
+        """What it serves, as a set: the same versions at the same percentages, in any order."""
+        return frozenset((version, round(pct, PERCENT_DECIMALS)) for version, pct in self.split)
+
+    def serves_as(self, other: DeploymentInfo | None) -> bool:
+        return other is not None and self.traffic == other.traffic
+
+    @property
+    def version_ids(self) -> list[str]:
+        return [version for version, _ in self.split]
+
+    def describe(self) -> str:
+        return f"deployment {self.id}: " + ", ".join(f"{v}@{p:g}%" for v, p in self.split)
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
@@ -101,19 +129,6 @@ class WorkerApi:
         self.calls += 1
 
     # ---- script level --------------------------------------------------------------------------
-    def read(self) -> tuple[dict[str, dict[str, Any]], dt.datetime | None]:
-        """The latest version's bindings by name, and the server's time of the read (`Date`)."""
-        self._count()
-        raw = self.client.workers.scripts.script_and_version_settings.with_raw_response.get(
-            self.script, account_id=self.account_id)
-        settings = raw.parse()
-        server_time = None
-        date = raw.headers.get("date")
-        if date:
-            server_time = email.utils.parsedate_to_datetime(date)
-        bindings = [public(b.model_dump(exclude_none=True)) for b in settings.bindings or []]
-        return {b["name"]: b for b in bindings}, server_time
-
     def write_settings(self, bindings: Sequence[Mapping[str, Any]], message: str) -> dict[str, dict[str, Any]]:
         """One settings PATCH: the whole bindings list (others as `inherit`) and the annotations.
         Returns the new version's bindings by name (values stripped)."""
@@ -139,29 +154,47 @@ class WorkerApi:
             version_tags=dict(version_annotations(message)),
         )
 
-    # ---- versions and deployments -------------------------------------------------------------
-    def versions(self, per_page: int = 5) -> list[VersionInfo]:
-        """The newest versions, newest first (one page)."""
+    # ---- versions (the Workers API) ------------------------------------------------------------
+    def versions(self, per_page: int = VERSIONS_PAGE) -> list[VersionFacts]:
+        """The newest versions with their bindings, newest first: one page of the Workers API's
+        listing (`GET /workers/workers/{name}/versions`)."""
         self._count()
-        page = self.client.workers.scripts.versions.list(self.script, account_id=self.account_id, per_page=per_page)
-        items = list(page.result.items or []) if page.result else []
-        infos = [VersionInfo(v.id, int(v.number or 0), _parse_time(v.metadata.created_on if v.metadata else None))
-                 for v in items if v.id]
-        return sorted(infos, key=lambda v: v.number, reverse=True)
+        raw = self.client.workers.beta.workers.versions.with_raw_response.list(
+            self.script, account_id=self.account_id, per_page=per_page)
+        items = raw.http_response.json().get("result") or []
+        return sorted((version_facts(v) for v in items if isinstance(v, Mapping) and v.get("id")),
+                      key=lambda v: v.number, reverse=True)
 
-    def version(self, version_id: str) -> VersionDetail:
-        # The SDK's typed `versions.get()` cannot parse a version's bindings (its `ResourcesBindings`
-        # is not a model): read them from the raw response.
+    def version(self, version_id: str) -> VersionFacts:
+        """One version's facts and bindings, without its code."""
         self._count()
-        raw = self.client.workers.scripts.versions.with_raw_response.get(
-            version_id, account_id=self.account_id, script_name=self.script)
+        raw = self.client.workers.beta.workers.versions.with_raw_response.get(
+            version_id, account_id=self.account_id, worker_id=self.script)
+        return version_facts(raw.http_response.json()["result"])
+
+    def version_source(self, version_id: str) -> dict[str, Any]:
+        """Everything a version is, its modules included (`?include=modules`), as the API's JSON:
+        a copy is planned from this (version_copies.py), unknown fields included, so that nothing
+        the plane does not know how to carry goes unseen. Binding values are never in a read."""
+        self._count()
+        raw = self.client.workers.beta.workers.versions.with_raw_response.get(
+            version_id, account_id=self.account_id, worker_id=self.script, include="modules")
         result = raw.http_response.json()["result"]
-        resources = result.get("resources") or {}
-        cache = result.get("cache_options")
-        return VersionDetail(version_id, [public(b) for b in resources.get("bindings") or []],
-                             dict(resources.get("script") or {}), dict(resources.get("script_runtime") or {}),
-                             dict(cache) if isinstance(cache, dict) else None)
+        result["bindings"] = [public(b) for b in result.get("bindings") or []]
+        return dict(result)
 
+    def create_version(self, params: Mapping[str, Any]) -> VersionFacts:
+        """One version made with the Workers API (`POST /workers/workers/{name}/versions`, JSON),
+        not deployed. Returns it as the API made it, bindings included, to be checked before any
+        deployment."""
+        self._count()
+        # The planned fields come from the version read (JSON): their names are checked here, against
+        # the SDK's VersionCreateParams; their shapes are the API's own, sent back as read.
+        typed = cast("VersionCreateParams", {**params, "account_id": self.account_id})
+        raw = self.client.workers.beta.workers.versions.with_raw_response.create(self.script, **typed)
+        return version_facts(raw.http_response.json()["result"])
+
+    # ---- deployments ---------------------------------------------------------------------------
     def deployments(self) -> list[DeploymentInfo]:
         """The Worker's deployments, newest (the active one) first."""
         # The API answers `result: {deployments: [...]}`, newest first (what wrangler's
@@ -180,52 +213,16 @@ class WorkerApi:
         listing = self.deployments()
         return listing[0] if listing else None
 
-    def content(self, version_id: str) -> tuple[str | None, list[tuple[str, bytes, str]]]:
-        """A version's modules (name, bytes, content type) and its main module (`cf-entrypoint`)."""
-        self._count()
-        response = self.client.workers.scripts.content.get(
-            self.script, account_id=self.account_id, extra_query={"version": version_id},
-            extra_headers={"Accept": "multipart/form-data"})
-        content_type = response.headers.get("content-type", "")
-        message = email.parser.BytesParser().parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + response.read())
-        modules: list[tuple[str, bytes, str]] = []
-        if message.is_multipart():
-            for part in cast(list[email.message.Message], message.get_payload()):
-                name = part.get_filename() or part.get_param("name", header="content-disposition")
-                data = part.get_payload(decode=True)
-                modules.append((str(name), data if isinstance(data, bytes) else b"", part.get_content_type()))
-        return response.headers.get("cf-entrypoint"), modules
+    def deploy(self, split: Sequence[tuple[str, float]], message: str, force: bool = False) -> DeploymentInfo:
+        """One deployment of these versions at these percentages; returns it as the API made it.
+        `force`: deploy even where Cloudflare refuses a rollback whose secrets changed (10220)."""
+        from cloudflare import omit
 
-    def upload(self, main_module: str, modules: Sequence[tuple[str, bytes, str]], bindings: Sequence[Mapping[str, Any]],
-               settings: Mapping[str, Any], message: str) -> str:
-        """Upload a version (not deployed) with these modules (source maps included, each with its
-        content type), bindings and per-version settings (upload metadata fields: compatibility,
-        placement, limits, usage_model, cache_options, exports). `bindings_inherit=strict`: an
-        `inherit` that cannot be resolved fails the upload instead of being dropped silently."""
-        self._count()
-        notes = version_annotations(message)
-        metadata: dict[str, Any] = {
-            **settings,
-            "main_module": main_module,
-            "bindings": list(bindings),
-            "annotations": {"workers_message": notes["workers/message"], "workers_tag": notes["workers/tag"]},
-        }
-        # As with versions.get(), the typed response cannot hold a version's bindings: read the id raw.
-        raw = self.client.workers.scripts.versions.with_raw_response.create(
-            self.script, account_id=self.account_id, metadata=cast("version_create_params.Metadata", metadata),
-            bindings_inherit="strict", files=[(name, data, ctype) for name, data, ctype in modules])
-        version_id = raw.http_response.json()["result"].get("id")
-        if not version_id:
-            raise ValueError("version upload answered without an id")
-        return str(version_id)
-
-    def deploy(self, split: Sequence[tuple[str, float]], message: str) -> DeploymentInfo:
-        """One deployment of these versions at these percentages; returns it as the API made it."""
         self._count()
         made = self.client.workers.scripts.deployments.create(
             self.script, account_id=self.account_id, strategy="percentage",
             versions=[cast("deployment_create_params.Version", {"version_id": v, "percentage": p}) for v, p in split],
             annotations=cast("deployment_create_params.Annotations",
-                             {"workers_message": version_annotations(message)["workers/message"]}))
+                             {"workers_message": version_annotations(message)["workers/message"]}),
+            force=True if force else omit)
         return DeploymentInfo(str(made.id), tuple((v.version_id, float(v.percentage)) for v in made.versions))

@@ -1,9 +1,11 @@
 """Read-only views of the live account, through the official SDK (canary, audit, import,
 adopt-store, preflight).
 
-A Worker is read as what it serves: its active deployment and the bindings of each deployed
-version (two calls for a Worker deployed at 100%), not the latest version, which may be an
-upload nobody deployed. Never a value: bindings are stripped of `text` on the way in.
+A Worker is read as what it serves (api/live_state.py): its active deployment and the bindings
+of each deployed version, with the latest version as a fact beside them (two calls for almost
+every Worker), never the latest version taken for what serves: it may be an upload nobody
+deployed. Read once per command and shared by every check. Never a value: bindings are stripped
+of `text` on the way in.
 
 The first call of a command is made without the SDK's silent retries on a refused token or an
 unreachable API: a wrong token or base URL is said at once, not after seconds of backoff. A 429 or
@@ -13,7 +15,7 @@ unreachable API: a wrong token or base URL is said at once, not after seconds of
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import cloudflare
@@ -21,8 +23,9 @@ from cloudflare import APIError, Cloudflare, omit
 
 from ..api.client import describe_failure as _describe
 from ..api.client import make_client, worker_gone
+from ..api.live_state import LiveState, read_live
 from ..api.permissions import READ_ONLY
-from ..api.workers import DeploymentInfo, WorkerApi
+from ..api.workers import WorkerApi
 from ..core.errors import CloudflareOperationError
 
 # The binding types that carry a credential.
@@ -46,21 +49,6 @@ class LiveStoreSecret:
     comment: str
 
 
-@dataclass
-class LiveWorker:
-    script: str
-    split: list[tuple[str, float]]  # the active deployment: (version id, percentage)
-    bindings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # version id -> name -> binding
-
-    @property
-    def in_flight(self) -> bool:
-        """More than one version serves (a gradual deployment), or none at 100%."""
-        return len(self.split) != 1 or self.split[0][1] != 100.0
-
-    def describe_split(self) -> str:
-        return ", ".join(f"{vid} ({pct:g}%)" for vid, pct in self.split)
-
-
 @dataclass(frozen=True)
 class ScriptInfo:
     """A script of the account as the scripts listing shows it (its latest version's settings)."""
@@ -77,8 +65,7 @@ class LiveAccount:
         self.account_id = account_id
         self._client = client or make_client()
         self._reached = False
-        self._workers: dict[str, LiveWorker | None] = {}
-        self._settings: dict[str, dict[str, dict[str, Any]] | None] = {}
+        self._workers: dict[str, LiveState | None] = {}
 
     @property
     def client(self) -> Cloudflare:
@@ -110,59 +97,27 @@ class LiveAccount:
     def _worker_call(self, script: str, fn: Callable[[WorkerApi], T]) -> T:
         return self.call(lambda client: fn(WorkerApi(client, self.account_id, script)))
 
-    def worker(self, script: str) -> LiveWorker | None:
-        """What the Worker serves, or None when it does not exist."""
+    def worker(self, script: str) -> LiveState | None:
+        """What the Worker serves (and its latest version), or None when it does not exist. Read
+        once per command."""
         if script not in self._workers:
             try:
-                deployment = self._worker_call(script, lambda api: api.deployment())
-                live = LiveWorker(script, list(deployment.split) if deployment else [])
-                for version_id, _ in live.split:
-                    live.bindings[version_id] = {b["name"]: b for b in self.api(script).version(version_id).bindings}
+                self._workers[script] = self._worker_call(script, read_live)
             except APIError as exc:
                 if worker_gone(exc):
                     self._workers[script] = None
                     return None
                 raise describe_failure(exc, "reading the deployment of", f"script '{script}'",
                                        "Check the script name in secrets_manifest.yaml.") from None
-            self._workers[script] = live
         return self._workers[script]
 
-    def deployments(self, script: str) -> list[DeploymentInfo] | None:
-        """The Worker's deployments, newest first, or None when it does not exist (one call)."""
+    def version_source(self, script: str, version_id: str) -> dict[str, Any]:
+        """One version whole (code and settings), as the write path reads it to copy it."""
         try:
-            return self._worker_call(script, lambda api: api.deployments())
+            return self._worker_call(script, lambda api: api.version_source(version_id))
         except APIError as exc:
-            if worker_gone(exc):
-                return None
-            raise describe_failure(exc, "reading the deployments of", f"script '{script}'",
+            raise describe_failure(exc, "reading a served version of", f"script '{script}'",
                                    "Check the script name in secrets_manifest.yaml.") from None
-
-    def worker_bindings(self, script: str) -> dict[str, dict[str, Any]] | None:
-        """The latest version's bindings by name (one settings read), or None when it does not exist."""
-        if script not in self._settings:
-            try:
-                bindings, _ = self._worker_call(script, lambda api: api.read())
-            except APIError as exc:
-                if worker_gone(exc):
-                    self._settings[script] = None
-                    return None
-                raise describe_failure(exc, "reading bindings of", f"script '{script}'",
-                                       "Check the script name in secrets_manifest.yaml.") from None
-            self._settings[script] = bindings
-        return self._settings[script]
-
-    def latest_version(self, script: str) -> tuple[str, str | None] | None:
-        """(id, created_on) of the newest version, or None when the Worker does not exist."""
-        try:
-            versions = self._worker_call(script, lambda api: api.versions(per_page=1))
-        except APIError as exc:
-            if worker_gone(exc):
-                return None
-            raise describe_failure(exc, "listing versions of", f"script '{script}'", "") from None
-        if not versions:
-            return None
-        created = versions[0].created_on
-        return versions[0].id, created.isoformat().replace("+00:00", "Z") if created else None
 
     def scripts(self) -> dict[str, ScriptInfo]:
         """Every Worker script of the account by name (one call)."""

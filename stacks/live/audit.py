@@ -165,16 +165,18 @@ def _last_changed(live: LiveAccount, live_secret: LiveStoreSecret | None, texts:
                   rotation_dates: Mapping[str, Mapping[str, str]] | None) -> tuple[str | None, str]:
     """A value's last change: the store's `modified` when the store holds it (its Worker copies
     are written with the same value); else the plane's `value_changed_at` from the stack outputs;
-    else the newest Worker version, which is only an upper bound."""
+    else the newest version serving the Worker, which is only an upper bound (read with the
+    Worker, once: no call of its own)."""
     if live_secret is not None:
         return live_secret.modified, "Secrets Store `modified`"
     recorded = [(rotation_dates or {}).get(p.script, {}).get(p.binding) for p in texts]
     dates = [d for d in recorded if d]
     if dates:
         return max(dates), "secrets-plane value_changed_at"
-    versions = [v[1] for v in (live.latest_version(p.script) for p in texts) if v and v[1]]
-    if versions:
-        return max(versions), "latest Worker version (upper bound)"
+    served = [version.created_on for p in texts for version, _ in (getattr(live.worker(p.script), "served", None) or [])
+              if version.created_on is not None]
+    if served:
+        return max(served).isoformat().replace("+00:00", "Z"), "newest served Worker version (upper bound)"
     return None, ""
 
 

@@ -16,9 +16,14 @@ def _guess_provider(name: str) -> str:
 
 def draft_import(estate: Estate, stack: str, worker: str, script: str, live: LiveAccount) -> tuple[str, list[str]]:
     """Returns (YAML text, notes). Raises nothing for a missing Worker: the note says so."""
-    bindings = live.worker_bindings(script)
-    if bindings is None:
+    state = live.worker(script)
+    if state is None:
         return "", [f"script '{script}' does not exist in account {live.account_id}"]
+    # What serves: the bindings of every served version, the largest share first.
+    bindings: dict[str, dict[str, object]] = {}
+    for version, _ in sorted(state.served, key=lambda served: -served[1]):
+        for name, binding in version.bindings.items():
+            bindings.setdefault(name, binding)
     m = estate.manifest.manifest
     settings = estate.stacks[stack].settings
     by_store_name = {settings.store_secret_name(s): s for s in m.secrets}

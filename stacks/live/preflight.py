@@ -5,7 +5,9 @@ meet these as apply errors halfway through a run.
 
 Calls: the scripts listing, the stores listing and the store's secrets (each a page per 100 and the
 empty page that ends a listing) and the quota, once (6 below 100 store secrets), then 2 per Worker
-(its latest version's bindings and its deployments). Names, counts and types only: never a value.
+(its deployment and its newest versions, with their bindings), and one per served version of a
+Worker whose latest version does not serve all its traffic (read whole, to say whether the write
+can copy it). Names, counts and types only: never a value.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import cloudflare
 
+from ..api.live_state import LiveState
 from ..api.permissions import STORE_READ, WORKERS_READ
 from ..core.desired_state import TEXT, DesiredState, WorkerState, store_comment
 from ..core.errors import CloudflareOperationError, did_you_mean
@@ -24,6 +27,7 @@ from ..core.externals import external_needs
 from ..core.limits import ENV_VAR_TYPES, STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from ..core.manifest import Manifest
 from ..core.stack_config import NAMESPACE
+from ..resources.version_copies import refusals
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
 
 STORE_PAGE = 100  # store secrets per listing call
@@ -200,8 +204,7 @@ def _check_store_secrets(manifest: Manifest, desired: DesiredState, live: LiveAc
 def _check_worker(desired: DesiredState, worker: WorkerState, live: LiveAccount, report: PreflightReport,
                   script: Any) -> None:
     try:
-        bindings = live.worker_bindings(worker.script_name)
-        deployments = live.deployments(worker.script_name)
+        state = live.worker(worker.script_name)
     except CloudflareOperationError as exc:
         if _refused(_cause(exc) or exc):
             if not any(f.subject == "token" and "Worker scripts" in f.message for f in report.findings):
@@ -209,20 +212,30 @@ def _check_worker(desired: DesiredState, worker: WorkerState, live: LiveAccount,
             return
         raise
     subject = _subject(worker)
-    if bindings is None:
+    if state is None:
         if script is None:  # the listing was refused: this is where we learn it is missing
             report.block(subject, f"script '{worker.script_name}' does not exist in account {desired.account_id}",
                          f"deploy it first, or fix workers.{worker.worker}.script_name in secrets_manifest.yaml")
         return
     managed = {b.name: b for b in worker.bindings}
-    for name, binding in sorted(bindings.items()):
-        if name in managed and binding.get("type") not in SECRET_TYPES:
-            report.block(subject, f"binding name '{name}' is taken by a {binding.get('type')} binding the plane does not "
-                                  "manage: the write is refused before anything is written",
-                         "rename it under `bindings:` in secrets_manifest.yaml, or remove the other binding from the "
-                         "Worker's wrangler config")
+    # Every version a write may build on: the served ones, and the latest (the settings write's base).
+    versions = [version for version, _ in state.served]
+    if state.latest is not None and state.latest.id not in {v.id for v in versions}:
+        versions.append(state.latest)
+    taken_by: dict[str, str] = {}
+    for version in versions:
+        for name, binding in version.bindings.items():
+            if name in managed and binding.get("type") not in SECRET_TYPES:
+                taken_by.setdefault(name, str(binding.get("type")))
+    for name, kind in sorted(taken_by.items()):
+        report.block(subject, f"binding name '{name}' is taken by a {kind} binding the plane does not manage: the "
+                              "write is refused before anything is written",
+                     "rename it under `bindings:` in secrets_manifest.yaml, or remove the other binding from the "
+                     "Worker's wrangler config")
     text = sum(1 for b in worker.bindings if b.kind == TEXT)
-    unmanaged_vars = sum(1 for name, b in bindings.items() if name not in managed and b.get("type") in ENV_VAR_TYPES)
+    served = [version.bindings for version, _ in state.served] or [{}]
+    unmanaged_vars = max(sum(1 for name, b in bindings.items() if name not in managed and b.get("type") in ENV_VAR_TYPES)
+                         for bindings in served)
     if text + unmanaged_vars > WORKER_ENV_VARS_MAX:
         report.block(subject, f"would hold {text + unmanaged_vars} environment variables ({text} secret_text of the plane "
                               f"+ {unmanaged_vars} vars and secrets already on the Worker), over the Workers limit of "
@@ -230,35 +243,43 @@ def _check_worker(desired: DesiredState, worker: WorkerState, live: LiveAccount,
                      "move some secrets to the store (`backend: store`), drop fallback copies, or remove unused vars")
     for need in external_needs(desired):
         if need.kind == "worker" and worker.script_name in need.scripts:
-            found = bindings.get(need.name)
-            if found is None or found.get("type") != "secret_text":
+            wrong = [b.get(need.name) for b in served if (b.get(need.name) or {}).get("type") != "secret_text"]
+            if wrong:
+                found = next((w for w in wrong if w is not None), None)
                 report.block(subject, f"external secret {need.secret} must already be set on it as {need.name}"
                              + (f" (it is a {found.get('type')} binding)" if found else ""),
                              f"set it: wrangler secret put {need.name} --name {worker.script_name} (wrangler asks for "
                              "the value)")
-    _in_flight(worker, deployments or [], report, bool(getattr(script, "has_assets", False)))
+    if not state.latest_serves_all and state.deployment is not None:
+        _in_flight(worker, state, live, report)
 
 
-def _in_flight(worker: WorkerState, deployments: list[Any], report: PreflightReport, has_assets: bool) -> None:
-    """A Worker whose traffic is split (a gradual rollout) or rolled back takes the version-aware
-    write: say how it will go."""
-    if not deployments:
-        return
-    active = deployments[0]
-    split = list(active.split)
-    gradual = len(split) != 1 or split[0][1] != 100.0
-    if not gradual:
-        return
-    served = ", ".join(f"{vid} at {pct:g}%" for vid, pct in split)
-    if has_assets:
-        report.note(_subject(worker), f"versions in flight ({served}) and the Worker serves static assets: the write "
-                                      "will be refused (a copy would take the latest version's assets)",
+def _in_flight(worker: WorkerState, state: LiveState, live: LiveAccount, report: PreflightReport) -> None:
+    """The latest version does not serve all traffic (a gradual rollout, a rollback, an upload
+    nobody deployed): the write copies each served version. Say what it will do, by the same
+    rule the write applies (version_copies.refusals), on each served version read whole."""
+    subject = _subject(worker)
+    served = ", ".join(f"{vid} at {pct:g}%" for vid, pct in state.split)
+    upload = state.undeployed_latest
+    latest = ""
+    if upload is not None:
+        latest = (f"; the latest version {upload.describe()} serves no traffic" +
+                  (" (copies an earlier run never deployed: superseded by the next write)" if upload.by_plane else
+                   ": the write leaves it as it is, and it will not carry the change if it is deployed later "
+                   "(upload it again after the apply)"))
+    reasons = []
+    for version_id, _ in state.split:
+        source = live.version_source(worker.script_name, version_id)
+        reasons += [f"version {version_id}: {reason}" for reason in refusals(source)]
+    if reasons:
+        report.note(subject, f"versions in flight ({served}){latest}; the write will be refused, nothing written: "
+                             + "; ".join(reasons),
                     f"finish the rollout (wrangler versions deploy <version>@100% --name {worker.script_name}) or roll "
                     "back before the apply")
         return
-    report.note(_subject(worker), f"versions in flight ({served}): the write will copy each deployed version with the "
-                                  "change (its code and settings kept) and deploy the copies at the same split; a "
-                                  "version uploaded but not deployed is never copied")
+    report.note(subject, f"versions in flight ({served}){latest}: the write will copy each served version with the "
+                         "change (its code and settings kept) and deploy the copies at the same split; a version "
+                         "uploaded but not deployed is never copied or deployed")
 
 
 def render_text(report: PreflightReport) -> str:

@@ -42,14 +42,22 @@ class EngineLog:
     def info(self, urn: str, message: str) -> None:
         """Say `message` about the resource `urn`: in the engine's output when there is an engine,
         and always in the provider's own log."""
+        self._log(urn, message, warning=False)
+
+    def warning(self, urn: str, message: str) -> None:
+        """As `info`, as a warning: something the person applying should act on."""
+        self._log(urn, message, warning=True)
+
+    def _log(self, urn: str, message: str, warning: bool) -> None:
         LOG.warning("%s", message)
         engine = self._engine()
         if engine is None:
             return
         from pulumi.runtime.proto import engine_pb2
 
+        severity = engine_pb2.WARNING if warning else engine_pb2.INFO
         try:
-            engine.Log(engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn=urn), timeout=5)
+            engine.Log(engine_pb2.LogRequest(severity=severity, message=message, urn=urn), timeout=5)
         except Exception as exc:  # noqa: BLE001 - a message that cannot be shown must never fail an apply
             LOG.debug("could not log to the engine at %s: %s", self.address, type(exc).__name__)
 

@@ -51,6 +51,25 @@ def owned(spec: Mapping[str, Any]) -> bool:
     return not spec.get("external", False)
 
 
+def taken(current: Mapping[str, Any] | None, spec: Mapping[str, Any], previously_managed: set[str]) -> str | None:
+    """The conflict, when the binding a managed name would replace is one the plane never
+    managed and not a secret (a KV namespace called CACHE, say): `CACHE (a kv_namespace binding)`.
+    Every write path refuses it before anything is written (a secret of the same name is taken
+    over: that is how a hand-set secret is adopted)."""
+    if (current is not None and spec["name"] not in previously_managed and owned(spec)
+            and current.get("type") not in (TEXT, STORE)):
+        return f"{spec['name']} (a {current.get('type')} binding)"
+    return None
+
+
+def as_desired(bindings: Mapping[str, Mapping[str, Any]], specs: Sequence[Mapping[str, Any]],
+               removed: Iterable[str]) -> bool:
+    """Does a version already hold every managed binding in its desired shape, and none of those
+    to remove? Shapes only: a value cannot be read back."""
+    return (all(live_matches(bindings.get(spec["name"]), spec) for spec in specs if owned(spec))
+            and not any(name in bindings for name in removed))
+
+
 def live_matches(live: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> bool:
     if live is None or live.get("type") != spec["type"]:
         return False
@@ -192,9 +211,9 @@ def settings_write(specs: Sequence[Mapping[str, Any]], values: Mapping[str, str]
     changed = False
     for name, spec in desired.items():
         current = live.get(name)
-        if (current is not None and name not in previously_managed and owned(spec)
-                and current.get("type") not in (TEXT, STORE)):
-            raise BindingConflict(name + f" (a {current.get('type')} binding)")
+        conflict = taken(current, spec, previously_managed)
+        if conflict:
+            raise BindingConflict(conflict)
         if spec["type"] == STORE:
             entry = {"type": STORE, "name": name, "store_id": spec["store_id"], "secret_name": spec["secret_name"]}
             out.bindings.append(entry)
@@ -232,83 +251,3 @@ def missing_after(write: SettingsWrite, result: Mapping[str, Mapping[str, Any]])
              or (spec["type"] == STORE and not live_matches(result[n], spec))]
     dropped = [n for n in write.expect_inherited if n not in result]
     return sorted(wrong), sorted(dropped)
-
-
-def version_copy_bindings(version_id: str, version_bindings: Sequence[Mapping[str, Any]],
-                          specs: Sequence[Mapping[str, Any]], values: Mapping[str, str], chg: Changes) -> list[dict[str, Any]]:
-    """Bindings of a new version copied from deployed version `version_id` with the change
-    applied: everything else inherited from that version (not from the latest one)."""
-    desired = {s["name"]: s for s in specs}
-    out: list[dict[str, Any]] = []
-    present = {b["name"]: b for b in version_bindings}
-    for name, binding in present.items():
-        spec = desired.get(name)
-        if spec is None:
-            if name not in chg.removed:
-                out.append({"type": INHERIT, "name": name, "version_id": version_id})
-        elif spec["type"] == STORE:
-            out.append({"type": STORE, "name": name, "store_id": spec["store_id"], "secret_name": spec["secret_name"]})
-        elif not owned(spec) or (name not in chg.set_values and live_matches(binding, spec)):
-            out.append({"type": INHERIT, "name": name, "version_id": version_id})
-        else:
-            out.append({"type": TEXT, "name": name, "text": values[name]})
-    for name, spec in desired.items():
-        if name in present or not owned(spec):
-            continue
-        if spec["type"] == STORE:
-            out.append({"type": STORE, "name": name, "store_id": spec["store_id"], "secret_name": spec["secret_name"]})
-        else:
-            out.append({"type": TEXT, "name": name, "text": values[name]})
-    return out
-
-
-# How a version copy treats each field of the version it copies (`GET .../versions/{id}`): carried
-# into the upload, derived again from the copied code, not versioned, or refused. docs/architecture.md's
-# table of the copy lists the same.
-SCRIPT_DERIVED = ("etag", "handlers", "named_handlers", "last_deployed_from")  # follow the code / the API's record
-RUNTIME_CARRIED = ("compatibility_date", "compatibility_flags", "limits", "usage_model")
-RUNTIME_NOT_SENT = ("migration_tag",)  # Durable Object migrations already ran; a copy runs none
-PLACEMENT_MODES_WITHOUT_TARGET = ("smart",)
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
-def copy_settings(script: Mapping[str, Any], runtime: Mapping[str, Any],
-                  cache_options: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
-    """The per-version settings an upload of a copy must state to be the version it copies, and
-    what cannot be carried faithfully (each named, with why). Never a value: settings only."""
-    settings: dict[str, Any] = {}
-    refused: list[str] = []
-    placement, mode = script.get("placement"), script.get("placement_mode")
-    if isinstance(placement, Mapping) and placement:
-        settings["placement"] = dict(placement)  # mode and hints (or a target) as the version has them
-    elif mode in PLACEMENT_MODES_WITHOUT_TARGET:
-        settings["placement"] = {"mode": mode}
-    elif not _empty(mode) and mode != "off":
-        refused.append(f"placement mode '{mode}' (the version shows no target, so a copy would lose it)")
-    for key in sorted(script):
-        if key not in SCRIPT_DERIVED and key not in ("placement", "placement_mode") and not _empty(script[key]):
-            refused.append(f"script.{key} (a field this plane does not know how to carry)")
-    for key in RUNTIME_CARRIED:
-        if not _empty(runtime.get(key)):
-            settings[key] = runtime[key]
-    exports = runtime.get("exports")
-    if isinstance(exports, Mapping) and exports:
-        moving = sorted(name for name, e in exports.items() if isinstance(e, Mapping) and e.get("state") not in
-                        (None, "created"))
-        if moving:
-            refused.append(f"Durable Object exports in a migration state ({', '.join(moving)}): a copy would run that "
-                           "migration again")
-        else:
-            settings["exports"] = {name: dict(e) for name, e in exports.items()}
-    if not _empty(runtime.get("containers")):
-        refused.append("containers (a copy cannot carry their images)")
-    for key in sorted(runtime):
-        if key not in RUNTIME_CARRIED and key not in RUNTIME_NOT_SENT and key not in ("exports", "containers") \
-                and not _empty(runtime[key]):
-            refused.append(f"script_runtime.{key} (a field this plane does not know how to carry)")
-    if isinstance(cache_options, Mapping) and cache_options:
-        settings["cache_options"] = dict(cache_options)
-    return settings, refused
