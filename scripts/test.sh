@@ -6,12 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev
-# The overview page is checked in Debian's Chromium (driven by the pinned playwright-core).
-if ! command -v chromium >/dev/null 2>&1; then
+# The overview page is checked in Debian's Chromium (driven by the pinned playwright-core); the
+# workflow's comment filter is run with jq (gh runs it with the same language).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v jq >/dev/null 2>&1 || missing="$missing jq"
+if [ -n "$missing" ]; then
   as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
   export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -q chromium >/dev/null 2>&1 || { as_root apt-get update -q >/dev/null && \
-    as_root apt-get install -y -q chromium >/dev/null; }
+  # shellcheck disable=SC2086
+  as_root apt-get install -y -q $missing >/dev/null 2>&1 || { as_root apt-get update -q >/dev/null && \
+    as_root apt-get install -y -q $missing >/dev/null; }
 fi
 py=.venv/bin/python
 $py -m ruff check stacks tests policy bench __main__.py

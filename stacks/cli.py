@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import logging
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn, TextIO
 
-from .core.errors import CloudflareOperationError, PlaneError, Problem, did_you_mean
+from .core.errors import CloudflareOperationError, PlaneError, Problem
 from .core.estate import MANIFEST_FILE, Estate, load_estate
+from .core.text import terminal
 
 # Commands import what they use when they run: `validate` and `schema` import neither Pulumi nor
 # the Cloudflare SDK, which alone take seconds to import.
@@ -135,8 +139,8 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     import datetime as dt
-    import json
 
+    from .core.json_source import load_json_text
     from .live.account import LiveAccount
     from .live.audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
     from .live.progress import Progress
@@ -149,8 +153,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     dates = None
     if args.stack_outputs:
         try:
-            dates = load_rotation_dates(json.loads(Path(args.stack_outputs).read_text()))
-        except (OSError, ValueError) as exc:
+            dates = load_rotation_dates(load_json_text(Path(args.stack_outputs).read_text(), args.stack_outputs,
+                                                       "write it again with pulumi stack output --json"))
+        except (OSError, ValueError, AttributeError) as exc:
             raise PlaneError.at(args.stack_outputs, "", f"cannot read stack outputs ({type(exc).__name__})",
                                 f"write it with: pulumi stack output --json --show-secrets=false --stack {stack} "
                                 f"> {args.stack_outputs}") from None
@@ -212,6 +217,7 @@ def _again(args: argparse.Namespace, *words: str, **options: str | bool | None) 
 
 
 def cmd_wrangler(args: argparse.Namespace) -> int:
+    from .files import inside_project
     from .worker_kit.wrangler_config import check_script_name, entries_for, sync
 
     project = _project(args)
@@ -226,8 +232,9 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
     for worker in _named_workers(estate, stack, args):
         try:
             entries, config, env = entries_for(estate, stack, worker, args.config, args.env, args.store_id)
-            # A path on the command line is the caller's; one in the manifest is the project's.
-            path = Path(config) if args.config else project / config
+            # A path on the command line is the caller's; one in the manifest is the project's, inside it.
+            path = Path(config) if args.config else inside_project(
+                project, config, estate.manifest.location("workers", worker, "wrangler", "config"))
             if path.exists():
                 check_script_name(path, path.read_text(), env, scripts[worker], stack, worker)
             result = sync(path, env or None, entries, write=args.action == "sync")
@@ -253,6 +260,7 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
 
 
 def cmd_types(args: argparse.Namespace) -> int:
+    from .files import inside_project, read_text_no_follow, write_text
     from .worker_kit.worker_types import render_types
 
     project = _project(args)
@@ -262,15 +270,19 @@ def cmd_types(args: argparse.Namespace) -> int:
     if not args.all:
         print(render_types(estate, stack, workers[0]), end="")
         return 0
+    planned = []
     for worker in workers:
         wrangler = estate.manifest.manifest.workers[worker].wrangler
         assert wrangler is not None  # _named_workers keeps only Workers that record their config
-        root = (project / wrangler.config).parent
-        target = (root / "src" if (root / "src").is_dir() else root) / TYPES_FILE
-        text = render_types(estate, stack, worker)
-        changed = not target.exists() or target.read_text() != text
+        where = estate.manifest.location("workers", worker, "wrangler", "config")
+        root = inside_project(project, wrangler.config, where).parent
+        folder = root / "src" if (root / "src").is_dir() else root
+        target = inside_project(project, str(folder.relative_to(project.resolve())), where) / TYPES_FILE
+        planned.append((target, render_types(estate, stack, worker)))
+    for target, text in planned:
+        changed = read_text_no_follow(target) != text
         if changed:
-            target.write_text(text)
+            write_text(target, text)
         print(f"{'wrote' if changed else 'unchanged'}: {target}")
     return 0
 
@@ -318,6 +330,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_adopt_store(args: argparse.Namespace) -> int:
     import json
 
+    from .files import write_text
     from .live.account import LiveAccount
     from .live.adopt_store import adoptions, import_command, import_document
     from .live.progress import Progress
@@ -336,7 +349,7 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
                             "the stack's store does not exist yet", "run pulumi up: it creates the store")
     document = json.dumps(import_document(stack, found), indent=2) + "\n"
     if args.output:
-        Path(args.output).write_text(document)
+        write_text(Path(args.output), document, overwrite=args.force, force_flag="--force")
     else:
         print(document, end="")
     print(f"{len(found)} planned store secret(s) already exist and can be adopted"
@@ -348,8 +361,19 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from .ops.values import read_values
-    from .worker_kit.local_dev import DEV_VARS, IGNORE_LINES, STATE, local_plan, not_ignored, seed_store, write_dev_vars
+    from .files import inside_project
+    from .ops.values import read_values, unknown_names
+    from .worker_kit.local_dev import (
+        DEV_VARS,
+        IGNORE_LINES,
+        STATE,
+        check_store_folder,
+        dev_vars_text,
+        local_plan,
+        not_ignored,
+        seed_store,
+        write_dev_vars,
+    )
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
@@ -360,29 +384,36 @@ def cmd_dev(args: argparse.Namespace) -> int:
     workers = _named_workers(estate, stack, args)
     values: dict[str, str] = {}
     if not sys.stdin.isatty():
-        given = read_values("-")
         secrets = estate.manifest.manifest.secrets
-        unknown = [Problem(given.location(n), f"'{n}' is not a secret of {MANIFEST_FILE}",
-                           did_you_mean(n, secrets) or "drop the line") for n in given.values if n not in secrets]
+        given = read_values("-", secrets)
+        unknown = unknown_names(given, secrets, "drop the line")
         if unknown:
             raise PlaneError(unknown)
         values = given.values
     elif not args.placeholders:
         raise PlaneError.at("<stdin>", "", "the values come on standard input (dotenv lines NAME=value, keyed by secret "
                             "name), never on the command line", "pipe them in, or pass --placeholders for obvious fakes")
-    print("note: .dev.vars and .wrangler/state hold these values in plain text on this disk: anyone who can read the "
-          "folder can read them", file=sys.stderr)
+    # Everything is planned and checked for every Worker before the first file is written.
+    planned = []
     for worker in workers:
         spec = estate.manifest.manifest.workers[worker]
         if args.dir:
             directory = Path(args.dir)
         elif spec.wrangler:
-            directory = (project / spec.wrangler.config).parent
+            directory = inside_project(project, spec.wrangler.config,
+                                       estate.manifest.location("workers", worker, "wrangler", "config")).parent
         else:
             raise PlaneError.at(MANIFEST_FILE, f"workers.{worker}.wrangler", "where does this Worker's code live?",
                                 "pass --dir PATH, or record `wrangler: {config: PATH}` for it in the manifest")
         plan = local_plan(estate, stack, worker, directory, values, args.placeholders, args.store_id)
-        kept = write_dev_vars(directory / DEV_VARS, plan.dev_vars, plan.managed)
+        text, kept = dev_vars_text(directory / DEV_VARS, plan.dev_vars, plan.managed)
+        if plan.store:
+            check_store_folder(directory)
+        planned.append((worker, directory, plan, text, kept))
+    print("note: .dev.vars and .wrangler/state hold these values in plain text on this disk: anyone who can read the "
+          "folder can read them", file=sys.stderr)
+    for worker, directory, plan, text, kept in planned:
+        write_dev_vars(directory / DEV_VARS, text)
         if plan.store:
             seed_store(directory, plan.store)
         env = f", wrangler env {plan.env}" if plan.env else ""
@@ -401,32 +432,36 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from .files import write_text
     from .worker_kit.init_draft import draft
 
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
     output = Path(args.output) if args.output else None
-    if output is not None and output.exists():
-        raise PlaneError.at(str(output), "", "the file exists already: init never overwrites a manifest",
-                            "pass another --output, or move the file away")
-    text, notes = draft([Path(c) for c in args.from_wrangler], stacks, (output or Path("x")).resolve().parent)
+    # lexists: a link, even a dangling one, is "there" (writing would follow it and create its target).
+    if output is not None and os.path.lexists(output):
+        raise PlaneError.at(str(output), "", "the file exists already (or a link by that name does): init never "
+                            "overwrites a manifest", "pass another --output, or move the file away")
+    text, notes = draft([Path(c) for c in args.from_wrangler], stacks, (output or Path("x")).absolute().parent)
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if output is None:
         print(text, end="")
     else:
-        output.write_text(text)
+        write_text(output, text, overwrite=False)
         print(f"wrote {output}", file=sys.stderr)
     return 0
 
 
 def cmd_overview(args: argparse.Namespace) -> int:
     from .core.overview import build_overview
+    from .files import write_text
     from .ops.overview import RENDER
 
     estate = load_estate(_project(args), args.manifest)
     text = RENDER[args.format](build_overview(estate))
     if args.output:
-        Path(args.output).write_text(text if text.endswith("\n") else text + "\n")
+        write_text(Path(args.output), text if text.endswith("\n") else text + "\n", overwrite=args.force,
+                   force_flag="--force")
         print(f"wrote {args.output}")
     else:
         print(text, end="" if text.endswith("\n") else "\n")
@@ -435,16 +470,71 @@ def cmd_overview(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from .core.schema import SCHEMA_FILE, render_schema
+    from .files import write_text
 
     text = render_schema()
     if args.write:
         target = _project(args) / SCHEMA_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        write_text(target, text)
         print(f"wrote {SCHEMA_FILE}")
     else:
         print(text, end="")
     return 0
+
+
+NOT_SHOWN = "not shown: a value typed there by mistake must not reach a terminal or a CI log"
+
+
+def _argparse_message(message: str) -> str:
+    """argparse's message, without the text it refused: argparse quotes the offending word
+    ("unrecognized arguments: sk_live_...", "invalid choice: '...'") and that word is sometimes a
+    credential pasted in the wrong place. What is kept names our own arguments only."""
+    found = re.fullmatch(r"argument ([^:]+): (.*)", message, re.S)
+    if found:
+        name, rest = found.groups()
+        if rest.startswith("invalid choice"):
+            return f"argument {name}: not one of its choices (the usage above lists them; the word given is {NOT_SHOWN})"
+        kind = re.match(r"invalid (\S+) value", rest)
+        if kind:
+            return f"argument {name}: not a valid {kind.group(1)} value ({NOT_SHOWN})"
+        if rest.startswith("ignored explicit argument"):
+            return f"argument {name}: takes no value ({NOT_SHOWN})"
+        if rest.startswith(("expected ", "not allowed with argument ")):
+            return message
+        return f"argument {name}: not valid ({NOT_SHOWN})"
+    if message.startswith("the following arguments are required: "):
+        return message
+    if message.startswith("ambiguous option"):
+        return f"an abbreviated option matches several options: spell it out ({NOT_SHOWN})"
+    return f"the arguments are not valid: see the usage above ({NOT_SHOWN})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that never echoes an argument it refuses: it says which position and
+    how many, and prints the usage."""
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        argv = list(sys.argv[1:] if args is None else args)
+        parsed, extras = self.parse_known_args(argv, namespace)
+        if extras:
+            positions, start = [], 0
+            for extra in extras:
+                start = next((i for i in range(start, len(argv)) if argv[i] == extra), start)
+                positions.append(start + 1)
+                start += 1
+            where = ", ".join(str(p) for p in positions)
+            self._refuse(f"{len(extras)} unexpected argument(s), at position(s) {where} of {len(argv)} ({NOT_SHOWN}); "
+                         "a value goes on standard input, never on the command line")
+        return parsed
+
+    def error(self, message: str) -> NoReturn:
+        self._refuse(_argparse_message(message))
+
+    def _refuse(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _common(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -458,9 +548,9 @@ def _common(parser: argparse.ArgumentParser, top: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="secrets-plane", description=__doc__)
+    parser = _Parser(prog="secrets-plane", description=__doc__)
     _common(parser, top=True)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _common(common, top=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -559,6 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("adopt-store", "a pulumi import document for store secrets that already exist by name")
     stack_option(p)
     p.add_argument("--output", help="write the document to this file (default: standard output)")
+    p.add_argument("--force", action="store_true", help="replace the --output file when it exists")
     p.set_defaults(func=cmd_adopt_store)
 
     p = command("dev", "local development as the stack binds it: .dev.vars and wrangler's local Secrets Store")
@@ -584,6 +675,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("overview", "every stack side by side: each binding's backend, each stack's store and pins")
     p.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
     p.add_argument("--output", help="write to this file (the html form is one self-contained page)")
+    p.add_argument("--force", action="store_true", help="replace the --output file when it exists")
     p.set_defaults(func=cmd_overview)
 
     p = command("schema", "the manifest's JSON Schema, for editors")
@@ -601,7 +693,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Shown(io.TextIOBase):
+    """An output stream that shows foreign text without obeying it: every control character and
+    bidirectional override a name, a description or an API message may carry is written as a
+    visible escape (core/text.py). The plane's own terminal control (the progress line) writes to
+    `unfiltered`."""
+
+    def __init__(self, stream: TextIO):
+        self.unfiltered = stream
+
+    def write(self, text: str) -> int:
+        self.unfiltered.write(terminal(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.unfiltered.flush()
+
+    def isatty(self) -> bool:
+        return self.unfiltered.isatty()
+
+    def fileno(self) -> int:
+        return self.unfiltered.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.unfiltered, "encoding", "utf-8")
+
+
+@contextmanager
+def _shown_streams() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Shown(sys.stdout), _Shown(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _shown_streams():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

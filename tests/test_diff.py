@@ -293,7 +293,7 @@ def test_text_markdown_and_json_say_the_same(repo: Path) -> None:
                                "(against `HEAD~1`)")
     for w in result["workers"]:
         assert f"Worker {w['worker']} ({w['script']}) {w['status']}: {w['write']} write, {w['versions']} version(s)" in text
-        assert f"Worker **{w['worker']}** (`{w['script']}`) {w['status']}: " in markdown
+        assert f"Worker `{w['worker']}` (`{w['script']}`) {w['status']}: " in markdown
         for name in w["removed"]:
             assert f"    - {name}" in text and f"loses `{name}`" in markdown
     headline = f"{result['writes']} Worker write(s), {result['versions']} Worker version(s)"

@@ -87,8 +87,8 @@ def fill_todos(text: str) -> str:
 
 
 def test_a_draft_from_toml_and_jsonc_validates_once_filled_and_binds_what_they_declare(configs, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    project = tmp_path / "plane"
-    project.mkdir()
+    # The project holds the Workers' folders: the manifest records configs inside it only.
+    project = tmp_path
     shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
     proc = init(project, "--from-wrangler", *map(str, configs), "--output", "secrets_manifest.yaml")
     assert proc.returncode == 0, proc.stderr
@@ -121,7 +121,7 @@ def test_a_draft_from_toml_and_jsonc_validates_once_filled_and_binds_what_they_d
     manifest = estate.manifest.manifest
     assert set(manifest.workers) == {"ascend-v5", "ascend-scheduler"}
     assert manifest.workers["ascend-v5"].wrangler is not None
-    assert manifest.workers["ascend-v5"].wrangler.config == "../api/wrangler.toml"
+    assert manifest.workers["ascend-v5"].wrangler.config == "api/wrangler.toml"
     assert manifest.workers["ascend-v5"].wrangler.env == {"staging": "staging"}
 
     # Each stack binds exactly what the configs declare, each binding the way they declare it.

@@ -24,14 +24,14 @@ STORE_BACKED = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 def mixed(project: Path, tmp_path: Path) -> Path:
     """The api Worker, with OpenAI and Anthropic on the store (OpenAI with a fallback copy), the
     rest Worker secrets; its wrangler config recorded in the manifest and synced for staging."""
-    worker = tmp_path / "worker"
+    worker = project / "worker"  # inside the project: a manifest records only configs inside it
     shutil.copytree(FIXTURE, worker)
     (worker / "node_modules").symlink_to(ROOT / "node_modules")
     path = project / "secrets_manifest.yaml"
     data = yaml.safe_load(path.read_text())
     data["secrets"]["OPENAI_API_KEY"].update(backend="store", fallback=True)
     data["secrets"]["ANTHROPIC_API_KEY"]["backend"] = "store"
-    data["workers"]["api"]["wrangler"] = {"config": str(worker / "wrangler.toml"), "env": {"staging": "staging"}}
+    data["workers"]["api"]["wrangler"] = {"config": "worker/wrangler.toml", "env": {"staging": "staging"}}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return worker
 

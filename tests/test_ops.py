@@ -92,9 +92,10 @@ def test_values_load_reads_json_from_stdin(project: Path, pulumi_log: Path) -> N
                                             "secrets_manifest.yaml (fix: did you mean 'OPENAI_API_KEY'?)"),
     ("OPENAI_API_KEY=" + "x" * 5121 + "\n", "values.env:1: OPENAI_API_KEY: error: value of 'OPENAI_API_KEY' is 5121 bytes, "
                                             "over 5120 bytes, the Workers limit of a secret_text value"),
-    ("OPENAI_API_KEY=a\nthis is not a line\n", "values.env:2: error: not a NAME=value line"),
+    ("OPENAI_API_KEY=a\nthis is not a line\n", "values.env:2: error: line 2 is not a NAME=value line (its text is not "
+                                               "shown: it may be part of a value)"),
     ("OPENAI_API_KEY=a\nOPENAI_API_KEY=b\n", "values.env:2: OPENAI_API_KEY: error: 'OPENAI_API_KEY' is set twice (first at line 1)"),
-    ('{"OPENAI_API_KEY": 42}', "values.env: OPENAI_API_KEY: error: the value of 'OPENAI_API_KEY' is not a string"),
+    ('{"OPENAI_API_KEY": 42}', "values.env:1: OPENAI_API_KEY: error: the value of 'OPENAI_API_KEY' is not a string"),
     ("OPENAI_API_KEY=a\nSLACK_BOT_TOKEN=\n", "values.env:2: SLACK_BOT_TOKEN: error: 'SLACK_BOT_TOKEN' has no value (fix: "
                                               "write NAME=value, or drop the line to leave the value as it is)"),
     ('{"OPENAI_API_KEY": "a",\n "SLACK_BOT_TOKEN": ""}', "values.env:2: SLACK_BOT_TOKEN: error: 'SLACK_BOT_TOKEN' has no "
@@ -299,7 +300,7 @@ def test_diff_against_a_git_ref(project: Path) -> None:
     assert staging["mode"] == ["legacy", "mixed"]
     proc = stacks_cli(project, "diff", "--stack", "staging", "--base", "main", "--format", "markdown")
     assert proc.stdout.startswith("<!-- secrets-plane:diff -->\n### secrets-plane: what this change does")
-    assert "- Worker **scheduler** (`ascend-scheduler-staging`) changed: loses `SLACK_BOT_TOKEN` (secrets-bulk write, " \
+    assert "- Worker `scheduler` (`ascend-scheduler-staging`) changed: loses `SLACK_BOT_TOKEN` (secrets-bulk write, " \
            "1 version(s))" in proc.stdout
     proc = stacks_cli(project, "diff", "--stack", "prod", "--base", "main")
     assert proc.stdout.startswith("stack prod: 1 Worker write(s), 1 Worker version(s)")

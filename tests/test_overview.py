@@ -97,7 +97,7 @@ def test_text_and_markdown_say_what_json_says(phased: Path) -> None:
     for row in overview["bindings"]:
         labels = ["-" if c is None else c["kind"] + (" + copy" if c["copy"] else "") for c in
                   (row["cells"][s] for s in ("prod", "staging"))]
-        assert f"| {row['worker']} | `{row['binding']}` | {labels[0]} | {labels[1]} |" in markdown
+        assert f"| `{row['worker']}` | `{row['binding']}` | {labels[0]} | {labels[1]} |" in markdown
         line = next(x for x in text.splitlines() if x.startswith(f"{row['worker']}.{row['binding']} "))
         assert line.split()[1:] == " ".join(labels).split(), line
 

@@ -31,8 +31,9 @@ def cli(*args: str, project: Path = ROOT) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def worker(tmp_path: Path) -> Path:
-    dest = tmp_path / "worker"
+def worker(project: Path) -> Path:
+    """The fixture Worker, inside the project (a manifest records only configs inside it)."""
+    dest = project / "worker"
     shutil.copytree(FIXTURE, dest)
     (dest / "src" / "lib").mkdir()
     shutil.copy(ROOT / "worker-kit" / "secrets.ts", dest / "src" / "lib" / "secrets.ts")
@@ -227,15 +228,15 @@ def test_the_hint_of_check_is_a_command_that_works_pasted(worker: Path, project:
 
 def _record_configs(project: Path, worker: Path) -> Path:
     """api and scheduler record their wrangler configs in the manifest; the others do not."""
-    scheduler = worker.parent / "scheduler"
+    scheduler = project / "scheduler"
     scheduler.mkdir()
     (scheduler / "wrangler.toml").write_text('name = "ascend-scheduler"\nmain = "src/index.ts"\n\n[env.staging]\n'
                                              'name = "ascend-scheduler-staging"\n')
     path = project / "secrets_manifest.yaml"
     text = path.read_text()
     text = text.replace("    description: Main API (V5)\n", "    description: Main API (V5)\n    wrangler:\n"
-                        f"      config: {worker / 'wrangler.toml'}\n      env: {{staging: staging}}\n", 1)
-    text = text.replace("  scheduler:\n", f"  scheduler:\n    wrangler:\n      config: {scheduler / 'wrangler.toml'}\n"
+                        f"      config: {(worker / 'wrangler.toml').relative_to(project)}\n      env: {{staging: staging}}\n", 1)
+    text = text.replace("  scheduler:\n", f"  scheduler:\n    wrangler:\n      config: {(scheduler / 'wrangler.toml').relative_to(project)}\n"
                         "      env: {staging: staging}\n", 1)
     path.write_text(text)
     return scheduler

@@ -42,7 +42,8 @@ def test_workflow_shape() -> None:
     assert "fork" in WORKFLOW.read_text() and "head.repo.full_name == github.repository" in jobs["preview"]["if"]
     assert jobs["staging"]["concurrency"] == {"group": "pulumi-up-staging", "cancel-in-progress": False}
     assert jobs["production"]["concurrency"] == {"group": "pulumi-up-prod", "cancel-in-progress": False}
-    assert jobs["production"]["needs"] == "staging" and jobs["production"]["environment"] == "production"
+    assert jobs["production-preview"]["needs"] == "staging" and jobs["production"]["needs"] == "production-preview"
+    assert jobs["production"]["environment"] == "production"
     steps = [s.get("run", "") for s in jobs["production"]["steps"]]
     assert "canary --stack prod" in steps[-1]
     assert any("canary --stack staging" in s.get("run", "") for s in jobs["staging"]["steps"])
@@ -74,7 +75,8 @@ def test_pull_requests_get_the_credentials_diff_as_one_comment() -> None:
 
 def test_preflight_runs_read_only_before_every_apply_and_beside_each_preview() -> None:
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
-    for job, stack in (("staging", "staging"), ("production", "prod"), ("preview", "${{ matrix.stack }}")):
+    for job, stack in (("staging", "staging"), ("production", "prod"), ("preview", "staging"),
+                       ("production-preview", "prod")):
         steps = jobs[job]["steps"]
         (pre,) = [s for s in steps if "stacks preflight" in s.get("run", "")]
         assert pre["run"] == f".venv/bin/python -m stacks preflight --stack {stack}"

@@ -1,7 +1,8 @@
 """The Cloudflare edge: an SDK client from the environment, and errors people can act on.
 
-The token is read from CLOUDFLARE_API_TOKEN at operation time and never stored; the SDK also
-honours CLOUDFLARE_BASE_URL (tests point it at a fake API on 127.0.0.1).
+The token is read from CLOUDFLARE_API_TOKEN at operation time and never stored; CLOUDFLARE_BASE_URL
+is honoured once checked (base_url.py: https, or http to a loopback address such as the tests'
+fake API on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from cloudflare import Cloudflare, DefaultHttpxClient
 
 from ..core.errors import CloudflareOperationError
 from ..core.limits import API_REQUESTS_PER_WINDOW, API_WINDOW_SECONDS
+from ..core.text import scrub
+from .base_url import base_url_from_environment, checked_base_url
 from .permissions import APPLY, READ_ONLY, phrase
 from .ratelimit import PACER, PacedTransport, parse_ratelimit
 
@@ -52,7 +55,8 @@ def make_client(token: str | None = None, base_url: str | None = None) -> Cloudf
     timeout = float(os.environ.get("SECRETS_PLANE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S))
     return Cloudflare(
         api_token=token,
-        base_url=base_url or os.environ.get("CLOUDFLARE_BASE_URL") or None,
+        # Passed explicitly, so the SDK never reads the variable unchecked.
+        base_url=checked_base_url(base_url) if base_url else base_url_from_environment(),
         max_retries=int(os.environ.get("SECRETS_PLANE_MAX_RETRIES", MAX_RETRIES)),
         timeout=timeout,
         # Every call goes through the process's pacer (ratelimit.py).
@@ -101,17 +105,23 @@ def _which_limit(exc: cloudflare.RateLimitError) -> tuple[str, str]:
     return "Cloudflare's rate limit", "wait a few minutes and re-run"
 
 
+ECHOED = "[the message quoted part of the request and is not shown]"
+
+
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for value in secrets:
-        if value:
-            text = text.replace(value, "[secret]")
-    return text
+    """A body can echo the request it refuses, with each value raw, JSON-escaped (every PEM key,
+    every service-account JSON has quotes, backslashes or newlines) or URL-encoded: every form is
+    replaced; a message still holding a run of a value (cut short by the API, or in some other
+    encoding) is dropped whole."""
+    text, fragment = scrub(text, secrets)
+    return ECHOED if fragment else text
 
 
 def _api_messages(exc: cloudflare.APIStatusError, secrets: Iterable[str]) -> str:
     """Cloudflare's own error codes and messages, scrubbed: a body can echo request fields.
     Scrub before truncating, so no fragment of a value survives a cut."""
     body = exc.body
+    secrets = list(secrets)
     parts: list[str] = []
     if isinstance(body, dict):
         for err in body.get("errors") or []:

@@ -20,6 +20,7 @@ from .externals import external_needs
 from .manifest import Manifest
 from .naming import STORE_SECRET_TYPE, store_secret_resource, urn
 from .stack_config import NAMESPACE, StackSettings
+from .text import md_code, md_text
 
 
 @dataclass(frozen=True)
@@ -412,39 +413,45 @@ def render_text(c: StackChanges) -> str:
 
 
 def render_markdown(c: StackChanges) -> str:
+    """The pull-request comment's part for one stack. Every name and every manifest or stack-file
+    text is in a code span (no HTML comment can hide what follows, no `@team` is pinged), and the
+    prose around them is escaped (core/text.py)."""
+    code, text = md_code, md_text
+    stack = f"**{code(c.stack)}**"
     if c.status == "removed":
-        return (f"**{c.stack}**: stack file removed: nothing is applied to it any more; what it made stays until "
-                f"`pulumi destroy --stack {c.stack}`.")
+        return (f"{stack}: stack file removed: nothing is applied to it any more; what it made stays until "
+                f"{code(f'pulumi destroy --stack {c.stack}')}.")
     if c.empty:
-        return f"**{c.stack}**: no change to credentials."
-    lines = [f"**{c.stack}**{' (new stack)' if c.status == 'added' else ''}: {_headline(c)}."]
-    lines += [f"- :warning: **{item.split(':', 1)[0]}**:{item.split(':', 1)[1]}" for item in c.hazards]
+        return f"{stack}: no change to credentials."
+    lines = [f"{stack}{' (new stack)' if c.status == 'added' else ''}: {text(_headline(c))}."]
+    lines += [f"- :warning: **{code(item.split(':', 1)[0])}**: {code(item.split(':', 1)[1].strip())}"
+              for item in c.hazards]
     for s in c.settings:
-        lines.append(f"- Setting `{s.key}`: `{s.before}` → `{s.after}`: {s.effect}")
+        lines.append(f"- Setting {code(s.key)}: {code(s.before)} → {code(s.after)}: {text(s.effect)}")
     if c.store:
-        lines.append(f"- Store: {c.store}")
+        lines.append(f"- Store: {text(c.store)}")
     if c.backend[0] != c.backend[1]:
-        lines.append(f"- Backend flag: `{c.backend[0]}` → `{c.backend[1]}`")
+        lines.append(f"- Backend flag: {code(c.backend[0])} → {code(c.backend[1])}")
     if c.mode[0] != c.mode[1]:
-        lines.append(f"- Credentials: {c.mode[0]} → {c.mode[1]}")
+        lines.append(f"- Credentials: {text(c.mode[0])} → {text(c.mode[1])}")
     for w in c.workers:
-        detail = [f"gains `{x}`" for x in w.added] + [f"loses `{x}`" for x in w.removed]
-        detail += [f"retypes `{x}`" for x in w.retyped] + [f"repoints `{x}`" for x in w.repointed]
-        detail += [f"sets `{x}` anew" for x in w.rotated]
-        lines.append(f"- Worker **{w.worker}** (`{w.script}`) {w.status}: {'; '.join(detail)} "
-                     f"({w.write} write, {w.versions} version(s))")
+        detail = [f"gains {code(x)}" for x in w.added] + [f"loses {code(x)}" for x in w.removed]
+        detail += [f"retypes {code(x)}" for x in w.retyped] + [f"repoints {code(x)}" for x in w.repointed]
+        detail += [f"sets {code(x)} anew" for x in w.rotated]
+        lines.append(f"- Worker {code(w.worker)} ({code(w.script)}) {text(w.status)}: {'; '.join(detail)} "
+                     f"({text(w.write)} write, {w.versions} version(s))")
     for title, items in (("Store secrets created", c.store_created), ("Store secrets deleted", c.store_deleted),
                          ("Store secrets updated", c.store_updated)):
         if items:
-            lines.append(f"- {title}: {', '.join(f'`{n}`' for n in items)}")
-    lines += [f"- External `{item.split(':', 1)[0]}`:{item.split(':', 1)[1]}" for item in c.externals]
+            lines.append(f"- {title}: {', '.join(code(n) for n in items)}")
+    lines += [f"- External {code(item.split(':', 1)[0])}: {code(item.split(':', 1)[1].strip())}" for item in c.externals]
     if c.values_set:
-        lines.append(f"- Values set anew (a rotation if they differ): {', '.join(f'`{n}`' for n in c.values_set)}")
+        lines.append(f"- Values set anew (a rotation if they differ): {', '.join(code(n) for n in c.values_set)}")
     if c.values_needed:
-        lines.append(f"- Values newly needed (set them before the apply): {', '.join(f'`{n}`' for n in c.values_needed)}")
+        lines.append(f"- Values newly needed (set them before the apply): {', '.join(code(n) for n in c.values_needed)}")
     if c.values_no_longer_needed:
-        lines.append(f"- Values no longer needed: {', '.join(f'`{n}`' for n in c.values_no_longer_needed)}")
-    lines += [f"- Manifest field: {item}" for item in c.metadata]
+        lines.append(f"- Values no longer needed: {', '.join(code(n) for n in c.values_no_longer_needed)}")
+    lines += [f"- Manifest field: {code(item)}" for item in c.metadata]
     if c.digest[0] != c.digest[1]:
-        lines.append(f"- Manifest digest `{c.digest[0][:12]}` → `{c.digest[1][:12]}`")
+        lines.append(f"- Manifest digest {code(c.digest[0][:12])} → {code(c.digest[1][:12])}")
     return "\n".join(lines)

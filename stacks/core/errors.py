@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .text import one_line
+
 
 @dataclass(frozen=True)
 class Location:
@@ -33,14 +35,15 @@ class Problem:
     severity: str = "error"
 
     def render(self) -> str:
+        """One line: a name or key read from the input cannot break it or drive the terminal."""
         text = f"{self.location}: {self.severity}: {self.message}"
         if self.hint:
             text += f" (fix: {self.hint})"
-        return text
+        return one_line(text)
 
     def describe(self) -> str:
         """The problem without its severity, for a list that already says what kind it holds."""
-        return f"{self.location}: {self.message}" + (f" (fix: {self.hint})" if self.hint else "")
+        return one_line(f"{self.location}: {self.message}" + (f" (fix: {self.hint})" if self.hint else ""))
 
 
 class PlaneError(Exception):
@@ -63,7 +66,11 @@ class PlaneError(Exception):
 class CloudflareOperationError(Exception):
     """A Cloudflare call failed after retries: the message says what, on which Worker, and what to
     do, and never carries a value. (Defined here, free of the SDK, so commands that never call the
-    API never import it.)"""
+    API never import it.) The message quotes the API's own words and names it returned: whatever
+    control characters those hold are shown as escapes, wherever the message is printed."""
+
+    def __init__(self, message: str = "", *rest: object):
+        super().__init__(one_line(str(message)), *rest)
 
 
 class ProblemCollector:
@@ -92,6 +99,20 @@ class ProblemCollector:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise PlaneError(self.errors)
+
+
+def shown_name(name: str, known: Iterable[str]) -> str | None:
+    """A name a person gave, as a message may show it: when it is one of `known`, or a near miss
+    of one (a typo). Anything else may be a value typed or pasted where a name goes (a token on
+    its own line, the second line of a key), and is never shown: the message says where instead."""
+    known = list(known)
+    if name in known:
+        return name
+    from .naming import is_secret_name
+
+    if is_secret_name(name) and did_you_mean(name, known):
+        return name
+    return None
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

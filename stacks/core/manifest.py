@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -21,25 +20,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .backends import Backend
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
-from .naming import fallback_binding_name, script_name
+from .naming import (
+    WORKER_KEY_RULE,
+    fallback_binding_name,
+    is_binding_name,
+    is_script_name,
+    is_secret_name,
+    is_worker_key,
+    non_ascii,
+    script_name,
+    twins,
+)
 from .yaml_source import KeyPath, YamlDocument, format_path, load_yaml_file
 
 Scope = Literal["access", "ai_gateway", "containers", "dex", "websearch", "workers"]
 ALL_SCOPES: tuple[str, ...] = ("access", "ai_gateway", "containers", "dex", "websearch", "workers")
-
-# Secrets Store refuses names with spaces; secrets-plane keeps to a portable subset.
-STORE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-JS_IDENTIFIER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-# ECMAScript reserved words that cannot be a property accessed as `env.NAME` destructuring target.
-JS_RESERVED = frozenset(
-    "break case catch class const continue debugger default delete do else enum export extends false "
-    "finally for function if import in instanceof new null return super switch this throw true try "
-    "typeof var void while with yield let static implements interface package private protected public "
-    "await".split()
-)
-SCRIPT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
-STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
@@ -83,7 +78,8 @@ class SecretSpec(_Strict):
 class WranglerSpec(_Strict):
     """Where a Worker's wrangler config lives and which wrangler env each stack deploys."""
 
-    config: str = Field(min_length=1, description="wrangler.toml or wrangler.json(c), relative to the project")
+    config: str = Field(min_length=1, description="wrangler.toml or wrangler.json(c), relative to the project and "
+                                                  "inside it")
     env: dict[str, str] = Field(default_factory=dict, description="stack -> the wrangler env it deploys (none: the "
                                                                     "top level)")
 
@@ -320,8 +316,10 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
     out = ProblemCollector()
     secret_names = set(m.secrets)
     for name, spec in m.secrets.items():
-        if not STORE_NAME_RE.match(name):
-            out.error(_loc(doc, "secrets", name), f"secret name '{name}' is not accepted by Secrets Store",
+        if not is_secret_name(name):
+            odd = non_ascii(name)
+            out.error(_loc(doc, "secrets", name), f"secret name '{name}' is not accepted by Secrets Store"
+                      + (f" (it holds {odd}, which is not ASCII)" if odd else ""),
                       "use 1-255 letters, digits, '_' or '-' (no spaces)")
         if len(set(spec.scopes)) != len(spec.scopes):
             out.error(_loc(doc, "secrets", name, "scopes"), "a scope is listed twice", "list each scope once")
@@ -332,6 +330,20 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
             out.error(_loc(doc, "secrets", name, "fallback"),
                       f"secret '{name}' is external: a fallback copy needs a value the plane owns",
                       "remove `fallback`, or drop `external: true` and set its value in the stack config")
+
+    for first, later in twins(m.secrets):
+        out.error(_loc(doc, "secrets", later), f"secret name '{later}' is too like '{first}' to tell apart",
+                  "rename one: names that differ only in case, '-' and '_', O and 0, or l, I and 1 are mistaken "
+                  "for one another")
+    for wname in m.workers:
+        if not is_worker_key(wname):
+            odd = non_ascii(wname)
+            out.error(_loc(doc, "workers", wname), f"Worker key '{wname}' is not a valid key"
+                      + (f" (it holds {odd}, which is not ASCII)" if odd else ""), f"use {WORKER_KEY_RULE}")
+    for first, later in twins(m.workers):
+        out.error(_loc(doc, "workers", later), f"Worker key '{later}' is too like '{first}' to tell apart",
+                  "rename one: keys that differ only in case, '-' and '_', O and 0, or l, I and 1 are mistaken for "
+                  "one another")
 
     bound: set[str] = set()
     for wname, worker in m.workers.items():
@@ -356,12 +368,23 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
                           "a rename must not reuse a name listed under `secrets`; pick another binding name")
             seen[binding] = "bindings"
         for binding in worker.binding_map():
-            if not JS_IDENTIFIER_RE.match(binding) or binding in JS_RESERVED:
+            if not is_binding_name(binding):
                 source = "bindings" if binding in worker.bindings else "secrets"
                 path: tuple[str | int, ...] = ("workers", wname, source)
                 path += (binding,) if source == "bindings" else (worker.secrets.index(binding),)
                 out.error(_loc(doc, *path), f"binding name '{binding}' is not a JavaScript identifier",
                           "use letters, digits, '_' or '$', not starting with a digit; add a rename under `bindings:`")
+        for first, later in twins(worker.binding_map()):
+            if first not in worker.bindings and later not in worker.bindings:
+                continue  # two secrets' own names: reported once, under `secrets:`
+            path = ("workers", wname, *_binding_path(worker, later))
+            out.error(_loc(doc, *path), f"binding name '{later}' of Worker '{wname}' is too like '{first}' to tell "
+                      "apart", "rename one under `bindings:`")
+        if worker.wrangler is not None and leaves_project(worker.wrangler.config):
+            out.error(_loc(doc, "workers", wname, "wrangler", "config"),
+                      f"the wrangler config of Worker '{wname}' is outside the project (an absolute path, or one that "
+                      "climbs out with '..')", "write a path relative to the folder holding Pulumi.yaml, inside it: "
+                                               "dev, types and wrangler sync write beside the config")
         _check_fallback_names(out, doc, m, wname, worker)
         bound.update(worker.binding_map().values())
         _check_script_names(out, doc, wname, worker)
@@ -373,6 +396,24 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
             out.warning(_loc(doc, "secrets", name), f"secret '{name}' is bound by no Worker and has no other scope",
                         "bind it from a Worker, add a scope such as ai_gateway, or remove it")
     return out
+
+
+def leaves_project(path: str) -> bool:
+    """Whether a path the manifest records can point outside the project by its text alone: absolute
+    (POSIX or Windows), or climbing above its start with '..', or holding a control character.
+    (Links on disk are resolved where the path is used.)"""
+    text = path.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":") or any(ord(ch) < 0x20 for ch in text):
+        return True
+    depth = 0
+    for part in text.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
 
 
 def _binding_path(worker: WorkerSpec, binding: str) -> tuple[str | int, ...]:
@@ -406,7 +447,7 @@ def _check_script_names(out: ProblemCollector, doc: YamlDocument, wname: str, wo
             return
         for stack in worker.stacks:
             script = script_name(worker, stack)
-            if not SCRIPT_NAME_RE.match(script):
+            if not is_script_name(script):
                 out.error(_loc(doc, "workers", wname, "script_name"),
                           f"script name '{script}' (stack {stack}) is not a valid Worker name",
                           "use lowercase letters, digits, '-' or '_', at most 63 characters")
@@ -420,6 +461,6 @@ def _check_script_names(out: ProblemCollector, doc: YamlDocument, wname: str, wo
         if stack not in worker.stacks:
             out.error(where, f"script name given for stack '{stack}' where the Worker does not exist",
                       f"add '{stack}' to `stacks` or remove this entry")
-        if not SCRIPT_NAME_RE.match(script):
+        if not is_script_name(script):
             out.error(where, f"script name '{script}' is not a valid Worker name",
                       "use lowercase letters, digits, '-' or '_', at most 63 characters")

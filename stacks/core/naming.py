@@ -1,13 +1,85 @@
-"""Every naming rule in one place: Worker script names and store secret names, per stack."""
+"""Every naming rule in one place: what a name may be (secret, binding, Worker key, script,
+stack), which names are too alike to tell apart, and the names derived per stack (script names,
+store secret names, fallback copies, Pulumi URNs).
+
+Every rule is a full match over ASCII: `re.match` with a `$` anchor lets a trailing newline
+through (`"SLACK_TOKEN\\n"`), and a rule with `\\w` would let Cyrillic look-alikes in."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .manifest import WorkerSpec
 
 DEFAULT_SECRET_NAME_TEMPLATE = "{name}"
+
+# Secrets Store refuses names with spaces; secrets-plane keeps to a portable subset.
+SECRET_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
+BINDING_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*", re.ASCII)
+# ECMAScript reserved words: not usable as a binding read as `env.NAME` or destructured.
+JS_RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends false "
+    "finally for function if import in instanceof new null return super switch this throw true try "
+    "typeof var void while with yield let static implements interface package private protected public "
+    "await".split()
+)
+SCRIPT_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?", re.ASCII)
+STACK_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}", re.ASCII)
+# A Worker's key in the manifest: it lands in messages, file names, TypeScript names and comments.
+WORKER_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}", re.ASCII)
+WORKER_KEY_RULE = "1-63 ASCII letters, digits, '_' or '-', starting with a letter or digit"
+
+
+def is_secret_name(name: str) -> bool:
+    return SECRET_NAME_RE.fullmatch(name) is not None
+
+
+def is_binding_name(name: str) -> bool:
+    return BINDING_NAME_RE.fullmatch(name) is not None and name not in JS_RESERVED
+
+
+def is_script_name(name: str) -> bool:
+    return SCRIPT_NAME_RE.fullmatch(name) is not None
+
+
+def is_stack_name(name: str) -> bool:
+    return STACK_NAME_RE.fullmatch(name) is not None
+
+
+def is_worker_key(name: str) -> bool:
+    return WORKER_KEY_RE.fullmatch(name) is not None
+
+
+def non_ascii(name: str) -> str:
+    """The first character of `name` outside printable ASCII, as U+XXXX (a look-alike such as a
+    Cyrillic 'а' in 'аpi'), or "" when there is none."""
+    found = next((ch for ch in name if not " " <= ch <= "~"), None)
+    return f"U+{ord(found):04X}" if found is not None else ""
+
+
+# Characters a reader takes for one another in a name: case, '-' and '_', O and 0, l, I and 1.
+_ALIKE = str.maketrans({"-": "_", "0": "o", "1": "l", "i": "l"})
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like to a reader: two names with one skeleton are twins."""
+    return name.lower().translate(_ALIKE)
+
+
+def twins(names: Iterable[str]) -> list[tuple[str, str]]:
+    """(first, later) for each name that a reader cannot tell from an earlier one."""
+    seen: dict[str, str] = {}
+    out = []
+    for name in names:
+        key = skeleton(name)
+        if key in seen and seen[key] != name:
+            out.append((seen[key], name))
+        else:
+            seen.setdefault(key, name)
+    return out
 
 # The Pulumi project and the type tokens of what the program declares: URNs are built from them.
 PROJECT = "secrets-plane"

@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .backends import Backend
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
-from .manifest import STACK_NAME_RE, STORE_NAME_RE, pydantic_problems
-from .naming import DEFAULT_SECRET_NAME_TEMPLATE, store_secret_name
+from .manifest import pydantic_problems
+from .naming import DEFAULT_SECRET_NAME_TEMPLATE, is_secret_name, is_stack_name, store_secret_name
 from .yaml_source import YamlDocument, format_path, load_yaml_file
 
 NAMESPACE = "secrets-plane"
-ACCOUNT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+ACCOUNT_ID_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
 
 
 class StoreSetting(BaseModel):
@@ -213,7 +213,7 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
         full = ("config", *path)
         return Location(label, format_path(full), doc.line_of(full) if doc else None)
 
-    if not STACK_NAME_RE.match(stack):
+    if not is_stack_name(stack):
         problems.error(Location(label), f"stack name '{stack}' is not valid", "use letters, digits, '.', '_' or '-'")
     for key in raw:
         if key not in KNOWN_KEYS:
@@ -226,12 +226,12 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
         problems.error(loc(f"{NAMESPACE}:accountId"), "accountId was read as a number: YAML reads an unquoted "
                        "all-digit value as one (and drops its leading zeros)",
                        f"quote it: {NAMESPACE}:accountId: \"<the 32 characters from the dashboard>\"")
-    elif not isinstance(raw["accountId"], str) or not ACCOUNT_ID_RE.match(raw["accountId"]):
+    elif not isinstance(raw["accountId"], str) or not ACCOUNT_ID_RE.fullmatch(raw["accountId"]):
         problems.error(loc(f"{NAMESPACE}:accountId"), "accountId is not a Cloudflare account id",
                        "use the 32 lowercase hex characters shown in the dashboard's account home")
     template = raw.get("secretName", DEFAULT_SECRET_NAME_TEMPLATE)
     if isinstance(template, str):
-        if template.count("{name}") != 1 or not STORE_NAME_RE.match(template.replace("{name}", "X")):
+        if template.count("{name}") != 1 or not is_secret_name(template.replace("{name}", "X")):
             problems.error(loc(f"{NAMESPACE}:secretName"), f"secretName '{template}' is not a valid naming rule",
                            "use {name} once, with letters, digits, '_' or '-' around it, e.g. '{name}_STAGING'")
     store = raw.get("store")

@@ -1,9 +1,14 @@
-"""Safe YAML reading with locations: duplicate keys rejected, alias expansion bounded.
+"""Safe YAML reading with locations: duplicate keys rejected, alias expansion and nesting bounded.
 
 PyYAML silently keeps the last of two equal keys and expands aliases without limit (the
 "billion laughs"). This module composes the node graph (which shares aliased nodes and so is
 cheap to build), then converts it to plain Python data itself, counting every node it emits and
 recording the line of every key path for error messages.
+
+libyaml parses (an event loop, no recursion), but its composer recurses once per nesting level
+in C, unguarded: a document nested 30,000 levels deep overflows the stack and kills the process.
+So the nodes are composed here from libyaml's events, and the nesting depth is counted as they
+are, refused past MAX_DEPTH before anything recurses deeper.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.events import MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import PlaneError
@@ -78,8 +85,37 @@ STR_TAG = "tag:yaml.org,2002:str"
 _PLAIN = (True, False)  # `implicit` of a plain scalar: its tag is resolved from its text
 
 
+class _TooDeep(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
 class _Loader(_Base):  # type: ignore[valid-type,misc]
-    """The safe loader, used only to compose nodes and construct scalars."""
+    """The safe loader, used only to compose nodes and construct scalars. Its nodes are composed by
+    PyYAML's own composer (in Python) over libyaml's events, one nesting level counted at a time."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        Composer.__init__(self)
+        self._depth = 0
+
+    get_single_node = Composer.get_single_node
+    compose_document = Composer.compose_document
+    compose_scalar_node = Composer.compose_scalar_node
+    compose_sequence_node = Composer.compose_sequence_node
+    compose_mapping_node = Composer.compose_mapping_node
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        opens = self.check_event(SequenceStartEvent, MappingStartEvent)
+        if opens:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+        try:
+            return Composer.compose_node(self, parent, index)
+        finally:
+            if opens:
+                self._depth -= 1
 
     # A manifest repeats the same few scalars thousands of times (secret names in every Worker's
     # list): resolving a plain scalar's tag tries a row of regular expressions, and the answer
@@ -150,6 +186,9 @@ def load_yaml_text(text: str, label: str) -> YamlDocument:
     try:
         try:
             node = loader.get_single_node()
+        except _TooDeep as deep:
+            raise PlaneError.at(label, "", "YAML nesting is too deep", f"keep nesting under {MAX_DEPTH} levels",
+                                line=deep.line) from None
         except RecursionError:
             raise PlaneError.at(label, "", "YAML nesting is too deep", f"keep nesting under {MAX_DEPTH} levels") from None
         except yaml.MarkedYAMLError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core.desired_state import STORE, DesiredState, stack_secret_names
 from ..core.estate import Estate
+from ..core.text import md_code, md_text
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
 from .canary import binding_ok, describe_binding, resolve_store_id
 
@@ -230,7 +231,7 @@ def render_markdown(report: AuditReport) -> str:
     worlds = {"store": "one account-level Secrets Store", "legacy": "per-Worker secrets",
               "mixed": "partly the account-level Secrets Store, partly per-Worker secrets"}
     lines = [
-        f"# Credential audit: {report.stack}",
+        f"# Credential audit: {md_text(report.stack)}",
         "",
         f"As of {report.as_of}. Every credential this environment holds, who owns it, where it is bound, "
         f"and when it was last changed. Values are never read. Credentials live in **{worlds[report.mode]}**.",
@@ -243,17 +244,21 @@ def render_markdown(report: AuditReport) -> str:
         "| Credential | Description | Owner | Provider | Scopes | Backend | Where | Last changed | Rotation | Status |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    # A report a client reads: the manifest's text and the account's names are escaped for Markdown.
     for c in report.credentials:
-        lines.append(f"| `{c.secret}`{' (external)' if c.external else ''} | {c.description} | {c.owner} | "
-                     f"{c.provider} | {', '.join(c.scopes)} | {c.backend} | {_where(c)} | "
-                     f"{(c.last_changed or 'unknown')[:10]} | {c.rotation} (every {c.rotation_days} days) | {c.status} |")
+        lines.append(f"| {md_code(c.secret, table=True)}{' (external)' if c.external else ''} | "
+                     f"{md_text(c.description, table=True)} | {md_text(c.owner, table=True)} | "
+                     f"{md_text(c.provider, table=True)} | {', '.join(c.scopes)} | {c.backend} | "
+                     f"{md_text(_where(c), table=True)} | {md_text((c.last_changed or 'unknown')[:10], table=True)} | "
+                     f"{md_text(c.rotation, table=True)} (every {c.rotation_days} days) | {md_text(c.status, table=True)} |")
     sources = sorted({c.last_changed_source for c in report.credentials})
     lines += ["", f"Last-changed dates come from: {', '.join(sources)}.", ""]
     if report.in_flight:
-        lines += ["## Workers with versions in flight", ""] + [f"- {entry}" for entry in report.in_flight] + [""]
+        lines += ["## Workers with versions in flight", ""] + [f"- {md_text(entry)}" for entry in report.in_flight] + [""]
     if report.orphans:
         lines += ["## Undeclared credentials", "", "| Where | Name | Kind |", "|---|---|---|"]
-        lines += [f"| {o.where} | `{o.name}` | {o.kind} |" for o in report.orphans]
+        lines += [f"| {md_text(o.where, table=True)} | {md_code(o.name, table=True)} | {md_text(o.kind, table=True)} |"
+                  for o in report.orphans]
     else:
         lines.append("No undeclared credentials were found.")
     return "\n".join(lines) + "\n"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from ..core.estate import Estate
-from ..core.manifest import JS_IDENTIFIER_RE
+from ..core.naming import is_binding_name
+from ..core.text import one_line, yaml_scalar
 from .account import SECRET_TYPES, LiveAccount
 
 
 def _guess_provider(name: str) -> str:
-    head = re.split(r"[_-]", name.lower())[0]
+    head = re.sub(r"[^a-z0-9]+", "", re.split(r"[_-]", name.lower())[0])
     return head or "unknown"
 
 
@@ -40,30 +41,33 @@ def draft_import(estate: Estate, stack: str, worker: str, script: str, live: Liv
     new = [f for f in found if f[2] not in m.secrets]
     notes = [f"{len(found)} secret bindings on '{script}': {len(known)} already in the manifest"
              + (f" ({', '.join(sorted({k[2] for k in known}))})" if known else "") + f", {len(new)} new"]
-    lines = [f"# Draft from live Worker '{script}' (stack {stack}): names and types only, never values.",
+    # The names come from the API, the keys from the command line: each is written as a YAML scalar
+    # that reads back as exactly that text, and comments hold them on one line.
+    q = yaml_scalar
+    lines = [f"# Draft from live Worker '{one_line(script)}' (stack {stack}): names and types only, never values.",
              "# Fill in description, owner, provider and rotation_days, then merge into secrets_manifest.yaml."]
     if new:
         lines.append("secrets:")
         for _, kind, secret in new:
-            lines += [f"  {secret}:  # live as {kind}",
+            lines += [f"  {q(secret)}:  # live as {one_line(kind)}",
                       "    description: TODO",
                       "    owner: TODO",
                       f"    provider: {_guess_provider(secret)}",
                       "    rotation_days: 90"]
     existing = m.workers.get(worker)
-    lines += ["workers:", f"  {worker}:"]
+    lines += ["workers:", f"  {q(worker)}:"]
     if existing is None:
-        lines += ["    script_name:", f"      {stack}: {script}", f"    stacks: [{stack}]"]
+        lines += ["    script_name:", f"      {q(stack)}: {q(script)}", f"    stacks: [{q(stack)}]"]
     else:
-        lines.append(f"    # '{worker}' exists in the manifest: merge the lists below into it")
+        lines.append(f"    # '{one_line(worker)}' exists in the manifest: merge the lists below into it")
     plain = sorted(n for n, _, s in found if n == s)
     renamed = sorted((n, s) for n, _, s in found if n != s)
     lines.append("    secrets:" + (" []" if not plain else ""))
-    lines += [f"      - {n}" for n in plain]
+    lines += [f"      - {q(n)}" for n in plain]
     if renamed:
         lines.append("    bindings:")
-        lines += [f"      {n}: {s}" for n, s in renamed]
+        lines += [f"      {q(n)}: {q(s)}" for n, s in renamed]
     for n, _, _ in found:
-        if not JS_IDENTIFIER_RE.match(n):
-            notes.append(f"binding '{n}' is not a JavaScript identifier: rename it in the draft")
+        if not is_binding_name(n):
+            notes.append(f"binding {q(n)} is not a JavaScript identifier: rename it in the draft")
     return "\n".join(lines) + "\n", notes

@@ -15,6 +15,8 @@ class Progress:
     def __init__(self, what: str, total: int, stream: TextIO | None = None):
         self.what, self.total, self.done = what, total, 0
         self.stream = stream or sys.stderr
+        # Its own control sequences bypass the CLI's filter of foreign control characters.
+        self.control: TextIO = getattr(self.stream, "unfiltered", self.stream)
         self.tty = self.stream.isatty()
         self._listening = PACER.listen(self._on_wait, this_thread=False)
         self._shown = False
@@ -26,8 +28,8 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self._listening.__exit__(None, None, None)
         if self.tty and self._shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+            self.control.write("\r\033[K")
+            self.control.flush()
 
     def step(self, label: str) -> None:
         """One more of `total` done (`label`: what it was)."""
@@ -36,7 +38,8 @@ class Progress:
             self._line(f"{self.what}: {self.done}/{self.total} {label}")
 
     def _line(self, text: str) -> None:
-        self.stream.write("\r\033[K" + text)
+        self.control.write("\r\033[K")
+        self.stream.write(text)
         self.stream.flush()
         self._shown = True
 

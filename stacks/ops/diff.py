@@ -14,6 +14,7 @@ from pathlib import Path
 from ..core.changes import StackChanges, StackInputs, compare, render_markdown, render_text
 from ..core.errors import Location, PlaneError, Problem
 from ..core.estate import MANIFEST_FILE, Estate, load_estate
+from ..core.text import md_code
 
 MARKER = "<!-- secrets-plane:diff -->"
 
@@ -69,5 +70,5 @@ def render(changes: list[StackChanges], fmt: str, ref: str) -> str:
         return json.dumps({"base": ref, "stacks": [c.as_dict() for c in changes]}, indent=2)
     if fmt == "markdown":
         body = "\n\n".join(render_markdown(c) for c in changes)
-        return f"{MARKER}\n### secrets-plane: what this change does to credentials (against `{ref}`)\n\n{body}\n"
+        return f"{MARKER}\n### secrets-plane: what this change does to credentials (against {md_code(ref)})\n\n{body}\n"
     return "\n".join(render_text(c) for c in changes)

@@ -8,6 +8,7 @@ import html
 import json
 
 from ..core.overview import KINDS, LEGACY, LEGACY_EXTERNAL, STORE_EXTERNAL, STORE_KIND, Cell, Overview
+from ..core.text import md_code, md_text
 
 # Background of each kind of cell, and of a binding a stack does not have.
 COLOURS = {STORE_KIND: "#2f6fb0", STORE_EXTERNAL: "#7b4fbf", LEGACY: "#d9822b", LEGACY_EXTERNAL: "#8a6a4f"}
@@ -43,16 +44,25 @@ def render_text(o: Overview) -> str:
 
 
 def render_markdown(o: Overview) -> str:
+    """Tables of names and settings read from the manifest and the stack files: every one in a code
+    span or escaped for a table cell (core/text.py)."""
     names = [c.stack for c in o.stacks]
+
+    def code(text: str) -> str:
+        return md_code(text, table=True)
+
+    def cell(text: str) -> str:
+        return md_text(text, table=True)
+
     lines = ["| stack | account | backend | pin | credentials | store | secret names |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {c.stack} | `{c.account}` | {c.backend} | {c.pin or '-'} | {c.mode} | {c.store} | `{c.secret_name}` |"
-              for c in o.stacks]
-    lines += ["", "| Worker | binding | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    lines += [f"| {r.worker} | `{r.binding}` | " + " | ".join(_label(r.cells[n]) for n in names) + " |"
+    lines += [f"| {code(c.stack)} | {code(c.account)} | {cell(c.backend)} | {cell(c.pin or '-')} | {cell(c.mode)} | "
+              f"{cell(c.store)} | {code(c.secret_name)} |" for c in o.stacks]
+    lines += ["", "| Worker | binding | " + " | ".join(code(n) for n in names) + " |", "|---|---|" + "---|" * len(names)]
+    lines += [f"| {code(r.worker)} | {code(r.binding)} | " + " | ".join(cell(_label(r.cells[n])) for n in names) + " |"
               for r in o.bindings]
-    lines += ["", "| secret | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    lines += [f"| `{s.secret}`{' (external)' if s.external else ''} | " + " | ".join(s.places[n] or "-" for n in names)
-              + " |" for s in o.secrets]
+    lines += ["", "| secret | " + " | ".join(code(n) for n in names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {code(s.secret)}{' (external)' if s.external else ''} | "
+              + " | ".join(cell(s.places[n] or "-") for n in names) + " |" for s in o.secrets]
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..core.errors import PlaneError
 from ..core.stack_config import NAMESPACE
+from ..core.text import scrub
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,12 @@ def set_secret_value(project_dir: Path, stack: str, name: str, value: str) -> Pu
     """`pulumi config set --secret --path secrets-plane:values.NAME --stack S`, the value on stdin."""
     return run_pulumi(["config", "set", "--secret", "--path", f"{NAMESPACE}:values.{name}", "--stack", stack,
                        "--non-interactive"], project_dir, stdin=value)
+
+
+def pulumi_said(stderr: str, values: Sequence[str]) -> str:
+    """The last line Pulumi wrote to stderr, for an error message: scrubbed of the values in every
+    encoding, and left out altogether when part of one would still be in it."""
+    text, fragment = scrub(" ".join(stderr.strip().splitlines()[-1:]), values)
+    if fragment:
+        return "its message quoted part of the value and is not shown"
+    return text or "no output"

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from ..core.desired_state import StoreSecret, WorkerState
-from ..core.errors import PlaneError, Problem, did_you_mean
+from ..core.errors import PlaneError, Problem, did_you_mean, shown_name
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.manifest import GenerateSpec
 from ..core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, bindings_resource, store_secret_resource, urn
 from ..core.stack_config import NAMESPACE
 from ..core.values import oversized_values
-from .pulumi_cli import run_pulumi, set_secret_value
+from .pulumi_cli import pulumi_said, run_pulumi, set_secret_value
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,13 @@ def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: 
     m = estate.manifest.manifest
     spec = m.secrets.get(secret)
     if spec is None:
+        shown = shown_name(secret, m.secrets)
+        if shown is None:
+            # A value typed where the name goes (`rotate sk_live_...`) must not land in the CI log.
+            raise PlaneError.at("rotate", "NAME", "the first argument is not a secret of the manifest (it is not "
+                                "shown: it may be a value typed in the wrong place)",
+                                "pass the secret's name (python -m stacks values status lists them) and the value on "
+                                "standard input")
         raise PlaneError.at(MANIFEST_FILE, f"secrets.{secret}", f"no secret '{secret}' in the manifest",
                             did_you_mean(secret, m.secrets) or "check the name")
     if spec.external:
@@ -130,7 +137,7 @@ def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: 
         # pulumi strips one trailing newline from standard input: send one, so the value is exact.
         result = set_secret_value(estate.project_dir, target.stack, secret, new + "\n")
         if result.returncode != 0:
-            said = " ".join(result.stderr.replace(new, "[secret]").strip().splitlines()[-1:]) or "no output"
+            said = pulumi_said(result.stderr, [new])
             raise PlaneError.at(f"Pulumi.{target.stack}.yaml", f"config.secrets-plane:values.{secret}",
                                 f"pulumi config set failed ({said}); nothing was applied on {target.stack}",
                                 "fix the cause and run the same command again")

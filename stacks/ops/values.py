@@ -9,22 +9,21 @@ decrypting anything) and lists which values the stack needs, which are set and w
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from dotenv.parser import parse_stream
-
 from ..core.desired_state import DesiredState
-from ..core.errors import Location, PlaneError, ProblemCollector, did_you_mean
-from ..core.estate import Estate
+from ..core.dotenv_file import NOT_SHOWN, parse_dotenv
+from ..core.errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean, shown_name
+from ..core.estate import MANIFEST_FILE, Estate
+from ..core.json_source import load_json_text
 from ..core.stack_config import NAMESPACE
 from ..core.values import oversized_values
-from .pulumi_cli import set_secret_value
+from .pulumi_cli import pulumi_said, set_secret_value
 
 
 @dataclass
@@ -37,42 +36,49 @@ class ValuesFile:
         return Location(self.label, name, self.lines.get(name))
 
 
-def read_values(source: str, stdin: TextIO | None = None) -> ValuesFile:
-    """A dotenv or JSON file (or `-` for standard input) as name -> value, with line numbers."""
+def read_values(source: str, known: Collection[str], stdin: TextIO | None = None) -> ValuesFile:
+    """A dotenv or JSON file (or `-` for standard input) as name -> value, with line numbers.
+    `known`: the manifest's secret names, the only names (with near misses of them) a message
+    shows; any other text where a name goes is reported by its line."""
     label = "<stdin>" if source == "-" else source
     try:
         text = (stdin or sys.stdin).read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
-        raise PlaneError.at(label, "", f"cannot read the values file ({type(exc).__name__})",
+        # Not named: what was typed where the file goes may be a value (`values load sk_live_...`).
+        raise PlaneError.at("values load", "FILE", f"cannot read the values file given ({type(exc).__name__}; its "
+                            "name is not shown: it may be a value typed there by mistake)",
                             "pass a dotenv or JSON file, or `-` to read standard input") from None
     except UnicodeDecodeError:
         raise PlaneError.at(label, "", "not valid UTF-8", "save the file as UTF-8") from None
     if text.lstrip().startswith("{"):
-        return _read_json(label, text)
-    return _read_dotenv(label, text)
+        return _read_json(label, text, known)
+    return _read_dotenv(label, text, known)
 
 
-def _read_json(label: str, text: str) -> ValuesFile:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PlaneError.at(label, "", f"JSON syntax error: {exc.msg}", "fix the JSON, or use dotenv lines NAME=value",
-                            line=exc.lineno) from None
+def _shown(known: Collection[str]) -> Callable[[str], str | None]:
+    return lambda name: shown_name(name, known)
+
+
+def _read_json(label: str, text: str, known: Collection[str]) -> ValuesFile:
+    data = load_json_text(text, label, "fix the JSON, or use dotenv lines NAME=value", _shown(known))
     problems = ProblemCollector()
     if not isinstance(data, dict):
         raise PlaneError.at(label, "", "a JSON values file must be an object of name -> string", "write {\"NAME\": \"value\"}")
     out = ValuesFile(label, {})
     for name, value in data.items():
+        line = _json_line(text, name)
+        shown = shown_name(name, known)
+        where = Location(label, shown or "", line)
+        what = f"'{shown}'" if shown else f"the entry at line {line} (its name is not shown: it may be a value)"
         if not isinstance(value, str):
-            problems.error(Location(label, name), f"the value of '{name}' is not a string",
-                           "quote it: every secret value is text")
+            problems.error(where, f"the value of {what} is not a string", "quote it: every secret value is text")
             continue
         if not value:
-            problems.error(Location(label, name, _json_line(text, name)), f"'{name}' has no value",
+            problems.error(where, f"{what} has no value",
                            "give it a value, or drop the entry to leave the value as it is")
             continue
         out.values[name] = value
-        out.lines[name] = _json_line(text, name)
+        out.lines[name] = line
     problems.raise_if_errors()
     return out
 
@@ -82,29 +88,43 @@ def _json_line(text: str, name: str) -> int | None:
     return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
-def _read_dotenv(label: str, text: str) -> ValuesFile:
+def _read_dotenv(label: str, text: str, known: Collection[str]) -> ValuesFile:
     problems = ProblemCollector()
     out = ValuesFile(label, {})
-    for binding in parse_stream(io.StringIO(text)):
-        line = binding.original.line
-        if binding.error:
-            problems.error(Location(label, "", line), "not a NAME=value line",
-                           "write NAME=value (quote values with spaces or newlines), or a JSON object")
-            continue
-        if binding.key is None:
-            continue  # a comment or a blank line
-        if not binding.value:
+    entries, shape = parse_dotenv(label, text, _shown(known))
+    problems.extend(shape)
+    for entry in entries:
+        shown = shown_name(entry.key, known)
+        where = Location(label, shown or "", entry.line)
+        what = f"'{shown}'" if shown else f"the name at line {entry.line} ({NOT_SHOWN})"
+        if not entry.value:
             # `NAME=` would set an empty credential: a Worker would then fail at its first call.
-            problems.error(Location(label, binding.key, line), f"'{binding.key}' has no value",
-                           "write NAME=value, or drop the line to leave the value as it is")
+            problems.error(where, f"{what} has no value", "write NAME=value, or drop the line to leave the value as it is")
             continue
-        if binding.key in out.values:
-            problems.error(Location(label, binding.key, line),
-                           f"'{binding.key}' is set twice (first at line {out.lines[binding.key]})", "keep one")
+        if entry.key in out.values:
+            problems.error(where, f"{what} is set twice (first at line {out.lines[entry.key]})", "keep one")
             continue
-        out.values[binding.key] = binding.value
-        out.lines[binding.key] = line
+        out.values[entry.key] = entry.value
+        out.lines[entry.key] = entry.line
     problems.raise_if_errors()
+    return out
+
+
+def unknown_names(file: ValuesFile, known: Collection[str], fix: str) -> list[Problem]:
+    """A problem for each name of the file that is not a secret of the manifest: named when it is
+    a near miss of one, otherwise by its line only (the text may be a value)."""
+    out = []
+    for name in file.values:
+        if name in known:
+            continue
+        shown = shown_name(name, known)
+        line = file.lines.get(name)
+        if shown:
+            out.append(Problem(file.location(name), f"'{shown}' is not a secret of {MANIFEST_FILE}",
+                               did_you_mean(shown, known) or fix))
+        else:
+            out.append(Problem(Location(file.label, "", line), f"the name at line {line} is not a secret of "
+                               f"{MANIFEST_FILE} ({NOT_SHOWN})", fix))
     return out
 
 
@@ -112,11 +132,9 @@ def check_values(estate: Estate, desired: DesiredState, file: ValuesFile) -> lis
     """Every problem of the file at once (raises); returns notes for names this stack does not use."""
     m = estate.manifest.manifest
     problems = ProblemCollector()
+    problems.extend(unknown_names(file, m.secrets, "declare it under `secrets:` first, or drop the line"))
     for name in file.values:
-        if name not in m.secrets:
-            problems.error(file.location(name), f"'{name}' is not a secret of secrets_manifest.yaml",
-                           did_you_mean(name, m.secrets) or "declare it under `secrets:` first, or drop the line")
-        elif m.secrets[name].external:
+        if name in m.secrets and m.secrets[name].external:
             problems.error(file.location(name), f"'{name}' is external: the plane never owns its value",
                            "drop the line, or drop `external: true` in secrets_manifest.yaml")
     sizes = {n: len(v.encode("utf-8")) for n, v in file.values.items() if n in m.secrets}
@@ -129,7 +147,7 @@ def check_values(estate: Estate, desired: DesiredState, file: ValuesFile) -> lis
 def load_values(estate: Estate, stack: str, source: str, out: TextIO, stdin: TextIO | None = None,
                 dry_run: bool = False) -> int:
     desired = estate.desired_state(stack)
-    file = read_values(source, stdin)
+    file = read_values(source, estate.manifest.manifest.secrets, stdin)
     notes = check_values(estate, desired, file)
     for note in notes:
         print(f"note: {note}", file=out)
@@ -149,7 +167,7 @@ def load_values(estate: Estate, stack: str, source: str, out: TextIO, stdin: Tex
         # pulumi strips ONE trailing newline from standard input: send one, so the value is exact.
         result = set_secret_value(estate.project_dir, stack, name, file.values[name] + "\n")
         if result.returncode != 0:
-            said = " ".join(result.stderr.replace(file.values[name], "[secret]").strip().splitlines()[-1:]) or "no output"
+            said = pulumi_said(result.stderr, [file.values[name]])
             raise PlaneError.at(f"Pulumi.{stack}.yaml", f"config.secrets-plane:values.{name}",
                                 f"pulumi config set failed ({said}) "
                                 f"after {len(done)} of {len(file.values)} values were set ({', '.join(done) or 'none'})",

@@ -8,18 +8,25 @@ from typing import Any
 
 import pulumi
 
+from ..api.base_url import base_url_from_environment
 from ..core.desired_state import DesiredState, build_desired_state
-from ..core.errors import PlaneError
+from ..core.errors import CloudflareOperationError, PlaneError
 from ..core.estate import MANIFEST_FILE, Estate, load_estate
 from ..core.naming import COMPONENT_NAME
 from ..core.promotion import gate_message, promotion_problems
 from ..core.stack_config import StackSettings, load_runtime_settings
+from ..core.text import one_line
 from ..core.values import missing_values, oversized_values
 from .component import SecretsPlane
 
 
 def run(project_dir: Path) -> SecretsPlane:
     stack = pulumi.get_stack()
+    try:
+        # The Cloudflare provider reads the same variable: refuse a bad one before anything is sent.
+        base_url_from_environment()
+    except CloudflareOperationError as exc:
+        raise pulumi.RunError(str(exc)) from None
     try:
         estate = load_estate(project_dir, MANIFEST_FILE)
         for warning in estate.problems.warnings:
@@ -73,7 +80,7 @@ def promotion_gate(desired: DesiredState, settings: StackSettings) -> pulumi.Out
         if not problems:
             return True
         if settings.promotion_override:
-            pulumi.log.warn(f"PROMOTION GATE OVERRIDDEN ({settings.promotion_override}): "
+            pulumi.log.warn(f"PROMOTION GATE OVERRIDDEN ({one_line(settings.promotion_override)}): "
                             + "; ".join(problems))
             return True
         if os.environ.get(PREVIEW_ONLY_WARN) == "warn" and pulumi.runtime.is_dry_run():

@@ -8,7 +8,6 @@ that `validate` reports until it is filled. No token, no API."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections import defaultdict
@@ -16,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv.parser import parse_stream
-
+from ..core.dotenv_file import parse_dotenv
 from ..core.errors import PlaneError
-from ..core.manifest import JS_IDENTIFIER_RE, STORE_NAME_RE
+from ..core.manifest import leaves_project
+from ..core.naming import is_binding_name, is_secret_name
+from ..core.text import yaml_scalar
 from ..core.yaml_source import decode_text
 from .wrangler_config import REQUIRED, SECRETS, _parse, deployed_names
 
@@ -37,6 +37,7 @@ class DraftWorker:
     secrets: dict[str, set[str]] = field(default_factory=dict)  # stack -> secret_text binding names
     store: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # stack -> binding -> (store id, name)
     local: set[str] = field(default_factory=set)            # names in .dev.vars / .env
+    skipped: list[str] = field(default_factory=list)        # why lines of those were not taken as names
 
 
 def _env_for(stack: str, envs: list[str]) -> tuple[bool, str | None]:
@@ -70,7 +71,13 @@ def read_config(path: Path, stacks: list[str], base: Path) -> DraftWorker:
     if not names.get(None):
         raise PlaneError.at(str(path), "name", "the config names no Worker", "add `name = \"<script>\"` at its top level")
     envs = [e for e in names if e is not None]
-    worker = DraftWorker(_worker_key(str(names[None])), os.path.relpath(path.resolve(), base.resolve()))
+    recorded = os.path.relpath(path.resolve(), base.resolve())
+    if leaves_project(recorded):
+        raise PlaneError.at(str(path), "", f"the config is outside the project folder {base.resolve()}: the manifest "
+                            "records only configs inside it (dev, types and wrangler sync write beside them)",
+                            "run init from a folder that holds the Workers' configs (the repository's root, say), or "
+                            "pass --output there")
+    worker = DraftWorker(_worker_key(str(names[None])), recorded)
     for stack in stacks:
         found, env = _env_for(stack, envs)
         if not found:
@@ -89,14 +96,26 @@ def read_config(path: Path, stacks: list[str], base: Path) -> DraftWorker:
     for local in LOCAL_FILES:
         dotfile = path.parent / local
         if dotfile.is_file():
-            for entry in parse_stream(io.StringIO(decode_text(dotfile.read_bytes(), str(dotfile)))):
-                if entry.key:
-                    worker.local.add(entry.key)
+            _read_local(worker, dotfile)
     if not worker.scripts:
         raise PlaneError.at(str(path), "env", f"no wrangler env of this config deploys any of the stacks "
                             f"{', '.join(stacks)}", "name the stacks with --stacks (an env of the same name, or the top "
                                                     "level for prod)")
     return worker
+
+
+def _read_local(worker: DraftWorker, dotfile: Path) -> None:
+    """The names a `.dev.vars` or `.env` binds, never its values: a line that is not a plain
+    `NAME=value` with a non-empty value (a pasted token, a line of a key left unquoted, the `==`
+    that ends one) is left out and reported by its line number."""
+    entries, problems = parse_dotenv(str(dotfile), decode_text(dotfile.read_bytes(), str(dotfile)), lambda name: None)
+    worker.skipped += [f"{dotfile}: {p.message}: not taken as a name" for p in problems]
+    for entry in entries:
+        if not is_binding_name(entry.key) or not entry.value.strip("="):
+            worker.skipped.append(f"{dotfile}: line {entry.line} is not a NAME=value line with a value (its text is "
+                                  "not shown: it may be part of a value): not taken as a name")
+            continue
+        worker.local.add(entry.key)
 
 
 def _strip(secret_name: str, stack: str, base_names: set[str]) -> tuple[str, str]:
@@ -152,38 +171,43 @@ def draft(configs: list[Path], stacks: list[str], base: Path) -> tuple[str, list
              "version: 1",
              "backend: legacy",
              "secrets:"]
+    # Every name, script, env and path below comes from the configs: each is written as a YAML
+    # scalar that reads back as exactly that text (a newline in one cannot start a key of its own).
+    q = yaml_scalar
     for name in secrets:
-        lines += [f"  {name}:",
+        provider = re.sub(r"[^a-z0-9]+", "", name.split("_")[0].lower()) or "the issuer"
+        lines += [f"  {q(name)}:",
                   f"    description: {TODO}",
                   f"    owner: {TODO}                      # who rotates it",
-                  f"    provider: {TODO}                   # e.g. {name.split('_')[0].lower()}",
+                  f"    provider: {TODO}                   # e.g. {provider}",
                   f"    rotation_days: {TODO}              # e.g. 90"]
         if name in on_store:
             lines.append("    backend: store                  # bound through Secrets Store in the configs")
-        if not STORE_NAME_RE.match(name):
-            notes.append(f"secret '{name}' has characters Secrets Store refuses: rename it in the draft")
+        if not is_secret_name(name):
+            notes.append(f"secret {q(name)} has characters Secrets Store refuses: rename it in the draft")
     lines.append("workers:")
     for w in workers:
         mapping = bound[w.key]
         stacks_of = [s for s in stacks if s in w.scripts]
-        lines.append(f"  {w.key}:")
+        lines.append(f"  {q(w.key)}:")
         lines.append("    script_name:")
-        lines += [f"      {s}: {w.scripts[s]}" for s in stacks_of]
-        lines.append(f"    stacks: [{', '.join(stacks_of)}]")
+        lines += [f"      {q(s)}: {q(w.scripts[s])}" for s in stacks_of]
+        lines.append(f"    stacks: [{', '.join(q(s) for s in stacks_of)}]")
         plain = sorted(b for b, s in mapping.items() if b == s)
         renamed = sorted((b, s) for b, s in mapping.items() if b != s)
         lines.append("    secrets:" + (" []" if not plain else ""))
-        lines += [f"      - {b}" for b in plain]
+        lines += [f"      - {q(b)}" for b in plain]
         if renamed:
             lines.append("    bindings:")
-            lines += [f"      {b}: {s}" for b, s in renamed]
+            lines += [f"      {q(b)}: {q(s)}" for b, s in renamed]
         lines.append("    wrangler:")
-        lines.append(f"      config: {w.config}")
+        lines.append(f"      config: {q(w.config)}")
         if w.envs:
-            lines.append("      env: {" + ", ".join(f"{s}: {e}" for s, e in sorted(w.envs.items())) + "}")
+            lines.append("      env: {" + ", ".join(f"{q(s)}: {q(e)}" for s, e in sorted(w.envs.items())) + "}")
         for b in mapping:
-            if not JS_IDENTIFIER_RE.match(b):
-                notes.append(f"binding '{b}' of Worker '{w.key}' is not a JavaScript identifier: rename it in the draft")
+            if not is_binding_name(b):
+                notes.append(f"binding {q(b)} of Worker '{w.key}' is not a JavaScript identifier: rename it in the draft")
+        notes += w.skipped
     for stack in stacks:
         ids = sorted(i for i in store_ids.get(stack, set()) if i)
         if len(ids) == 1:

@@ -13,19 +13,18 @@ git ignores them.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv.parser import parse_stream
-
 from ..core.desired_state import STORE, TEXT
 from ..core.errors import PlaneError
 from ..core.estate import Estate
+from ..core.text import scrub
+from ..files import PRIVATE, read_text_no_follow, write_text
+from . import dev_vars
 
 DEV_VARS = ".dev.vars"
 STATE = Path(".wrangler") / "state" / "v3"
@@ -91,37 +90,44 @@ def local_plan(estate: Estate, stack: str, worker_name: str, directory: Path, va
     return plan
 
 
-def quote(name: str, value: str) -> str:
-    """One `.dev.vars` line that wrangler's parser (npm dotenv) reads back as exactly `value`: it
-    strips one pair of ' " or ` quotes, and turns \\n into a newline only inside double quotes."""
-    if "\n" not in value and "\r" not in value:
-        for q in ("'", '"', "`"):
-            if q not in value:
-                return f"{name}={q}{value}{q}"
-    elif '"' not in value and "\\n" not in value and "\\r" not in value:
-        return f'{name}="' + value.replace("\n", "\\n").replace("\r", "\\r") + '"'
-    raise PlaneError.at(DEV_VARS, name, f"the value for '{name}' cannot be written so wrangler reads it back exactly "
-                        "(it mixes quotes and line breaks)", "seed this one by hand, or use a placeholder")
+def dev_vars_text(path: Path, values: dict[str, str], managed: set[str]) -> tuple[str, int]:
+    """(the new `.dev.vars`, how many entries of the current one it keeps): the managed names
+    replaced, every other line kept. Each line is in the grammar wrangler reads (dev_vars.py), and
+    the whole file is read back that way; the current file is read without following a link."""
+    current = read_text_no_follow(path) or ""
+    kept, count = dev_vars.without(current, managed)
+    try:
+        text = dev_vars.render(kept, values)
+    except dev_vars.Unwritable as exc:
+        raise PlaneError.at(str(path), exc.name, f"the value for '{exc.name}' cannot be written so wrangler reads it "
+                            f"back exactly: {exc}", "seed this one by hand, or use a placeholder") from None
+    read_back = dev_vars.parse(text)
+    wrong = sorted(n for n, v in values.items() if read_back.get(n) != v)
+    if wrong:
+        raise PlaneError.at(str(path), wrong[0], f"wrangler would not read back {', '.join(wrong)} exactly: a line "
+                            "the plane does not manage (an unclosed quote?) runs into them",
+                            "fix or remove that line of .dev.vars, then run dev again")
+    return text, count
 
 
-def write_dev_vars(path: Path, values: dict[str, str], managed: set[str]) -> int:
-    """Replace the managed names in `.dev.vars`, keep every other line; returns how many were kept."""
-    kept: list[str] = []
-    if path.exists():
-        for entry in parse_stream(io.StringIO(path.read_text())):
-            if entry.key in managed:
-                continue
-            kept.append(entry.original.string.rstrip("\n"))
-    lines = [line for line in kept if line.strip()]
-    lines += [quote(name, value) for name, value in sorted(values.items())]
-    path.write_text("\n".join(lines) + "\n")
-    os.chmod(path, 0o600)
-    return len([line for line in kept if line.strip() and not line.lstrip().startswith("#")])
+def write_dev_vars(path: Path, text: str) -> None:
+    """Created 0600 (never readable by others, not even for a moment), never through a link, and
+    replaced whole (files.py)."""
+    write_text(path, text, mode=PRIVATE)
+
+
+def check_store_folder(directory: Path) -> None:
+    """The local store's folders are the Worker's own: none of them may be a link elsewhere."""
+    for part in (directory / ".wrangler", directory / ".wrangler" / "state", directory / STATE):
+        if part.is_symlink():
+            raise PlaneError.at(str(part), "", "is a symbolic link: the local Secrets Store is never seeded through a "
+                                "link", "remove the link, then run dev again")
 
 
 def seed_store(directory: Path, entries: list[tuple[str, str, str, str]], node: str | None = None) -> None:
     """Put each store binding's value where wrangler's local Secrets Store reads it, through
     wrangler's own miniflare (seed_local_store.mjs); the values go on standard input."""
+    check_store_folder(directory)
     node = node or shutil.which("node")
     if node is None:
         raise PlaneError.at("node", "", "seeding the local Secrets Store needs Node.js and wrangler in the Worker's "
@@ -131,10 +137,11 @@ def seed_store(directory: Path, entries: list[tuple[str, str, str, str]], node: 
     proc = subprocess.run([node, str(SEEDER), str(directory)], input=payload, capture_output=True, text=True,
                           timeout=300)
     if proc.returncode != 0:
-        said = [line for line in proc.stderr.splitlines() if "Error" in line][:1] or ["no message"]
-        for _, _, _, value in entries:
-            said = [s.replace(value, "[secret]") for s in said]
-        raise PlaneError.at(str(directory), "", f"wrangler's local Secrets Store could not be seeded ({said[0]})",
+        said, fragment = scrub(([line for line in proc.stderr.splitlines() if "Error" in line][:1] or ["no message"])[0],
+                               [value for _, _, _, value in entries])
+        if fragment:
+            said = "its message quoted part of a value and is not shown"
+        raise PlaneError.at(str(directory), "", f"wrangler's local Secrets Store could not be seeded ({said})",
                             "check that wrangler is installed in the Worker's folder (npm install --save-dev wrangler)")
 
 

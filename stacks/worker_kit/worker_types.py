@@ -1,11 +1,16 @@
-"""TypeScript typings of a Worker's secret bindings, generated from the manifest."""
+"""TypeScript typings of a Worker's secret bindings, generated from the manifest.
+
+wrangler bundles without a type check, so this file is code that runs in the Worker: every piece
+of manifest text in it goes through `core/text.py` (comments on one line and without `*/`, names
+as string literals or checked identifiers)."""
 
 from __future__ import annotations
 
 import re
 
 from ..core.estate import MANIFEST_FILE, Estate
-from ..core.naming import fallback_binding_name
+from ..core.naming import fallback_binding_name, is_binding_name
+from ..core.text import ts_comment, ts_string
 
 
 def fallback_copies(estate: Estate, worker_name: str) -> set[str]:
@@ -21,15 +26,21 @@ def _pascal(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "Worker"
 
 
+def _property(name: str) -> str:
+    """A binding name as an interface property: bare when it is an identifier, else quoted."""
+    return name if is_binding_name(name) else ts_string(name)
+
+
 def render_types(estate: Estate, stack: str, worker_name: str) -> str:
     worker = estate.desired_worker(stack, worker_name)
     m = estate.manifest.manifest
     copies = fallback_copies(estate, worker_name)
     iface = f"{_pascal(worker_name)}Secrets"
     const = f"{re.sub(r'[^A-Za-z0-9]+', '_', worker_name).upper()}_SECRET_BINDINGS"
+    c = ts_comment
     lines = [
-        f"// Secret bindings of Worker '{worker_name}' (script {worker.script_name}, stack {stack}).",
-        f"// Generated from {MANIFEST_FILE} by `python -m stacks types --stack {stack} --worker {worker_name}`: "
+        f"// Secret bindings of Worker '{c(worker_name)}' (script {c(worker.script_name)}, stack {c(stack)}).",
+        f"// Generated from {MANIFEST_FILE} by `python -m stacks types --stack {c(stack)} --worker {c(worker_name)}`: "
         "do not edit.",
         "// Each is a string (secret_text, legacy backend) or a Secrets Store binding (store backend):",
         "// read it with `await readSecret(env.NAME, \"NAME\")` and the same code serves both. Where the",
@@ -45,14 +56,15 @@ def render_types(estate: Estate, stack: str, worker_name: str) -> str:
         if b.role == "fallback":
             continue
         spec = m.secrets[b.secret]
-        source = "" if b.name == b.secret else f" Secret {b.secret}."
-        lines.append(f"  /** {spec.description}. Owner: {spec.owner}. Provider: {spec.provider}.{source} */")
-        lines.append(f"  readonly {b.name}: string | SecretsStoreSecret;")
+        source = "" if b.name == b.secret else f" Secret {c(b.secret)}."
+        lines.append(f"  /** {c(spec.description)}. Owner: {c(spec.owner)}. Provider: {c(spec.provider)}.{source} */")
+        lines.append(f"  readonly {_property(b.name)}: string | SecretsStoreSecret;")
         if b.name in copies:
             # Optional: a stack without the copy (or before it is written) leaves it undefined.
-            lines.append(f"  /** Fallback copy of {b.name} (secret_text), read when the store cannot be. */")
-            lines.append(f"  readonly {fallback_binding_name(b.name)}?: string;")
+            lines.append(f"  /** Fallback copy of {c(b.name)} (secret_text), read when the store cannot be. */")
+            lines.append(f"  readonly {_property(fallback_binding_name(b.name))}?: string;")
+    names = ", ".join(ts_string(b.name) for b in worker.bindings if b.role == "primary")
     lines += ["}", "", f"/** Binding names, for withSecretMemo(env, {const}). */",
-              f"export const {const} = [{', '.join(repr(b.name).replace(chr(39), chr(34)) for b in worker.bindings if b.role == 'primary')}] as const;",
+              f"export const {const} = [{names}] as const;",
               ""]
     return "\n".join(lines)

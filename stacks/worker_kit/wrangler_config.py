@@ -25,6 +25,7 @@ from tomlkit.items import AoT, Table
 from ..core.desired_state import DesiredState, WorkerState
 from ..core.errors import PlaneError
 from ..core.estate import MANIFEST_FILE, Estate
+from ..core.json_source import load_json_text
 
 KEY = "secrets_store_secrets"
 SECRETS = "secrets"
@@ -203,10 +204,9 @@ def strip_jsonc(text: str) -> str:
 
 
 def _render_json(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
-    try:
-        data = json.loads(strip_jsonc(text))
-    except json.JSONDecodeError as exc:
-        raise PlaneError.at(str(path), "", f"JSON parse error: {exc.msg}", "fix the file's syntax", line=exc.lineno) from None
+    data = load_json_text(strip_jsonc(text), str(path), "fix the file's syntax")
+    if not isinstance(data, dict):
+        raise PlaneError.at(str(path), "", "a wrangler config must be a JSON object", "fix the file")
     container = data
     if env:
         container = data.setdefault("env", {}).setdefault(env, {})
@@ -235,10 +235,7 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
             return dict(tomlkit.parse(text).unwrap())
         except Exception as exc:  # tomlkit raises several parse error types
             raise PlaneError.at(str(path), "", f"TOML parse error: {type(exc).__name__}", "fix the file's syntax") from None
-    try:
-        data = json.loads(strip_jsonc(text))
-    except json.JSONDecodeError as exc:
-        raise PlaneError.at(str(path), "", f"JSON parse error: {exc.msg}", "fix the file's syntax", line=exc.lineno) from None
+    data = load_json_text(strip_jsonc(text), str(path), "fix the file's syntax")
     return data if isinstance(data, dict) else {}
 
 
