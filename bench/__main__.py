@@ -23,7 +23,7 @@ import bench  # noqa: F401  (puts the tests' fake API and provider host on the p
 from bench import wrangler
 from bench.engine import ENGINE_PARALLELISM
 from bench.estate import STORE_ID, manifest, write_project
-from bench.scenarios import LATENCY_S, ci_run, counted, preflight_calls, seeded_fake, staged_rollout, timed
+from bench.scenarios import LATENCY_S, ci_run, counted, overlap, preflight_calls, seeded_fake, staged_rollout, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "performance.md"
@@ -192,6 +192,16 @@ def main() -> int:
                          put[0] if put else "-", put[1] if put else "-"])
         lines += table(["change", "resources created / updated / deleted", "API calls", "secrets-bulk / settings "
                         "writes", "Worker versions", "wrangler calls (computed)", "wrangler versions (computed)"], rows)
+
+        # ---- rotation with overlap -------------------------------------------------------------
+        out("")
+        out(f"Rotation with overlap at S={s}, W={w}, k={k}: S000 (bound by every Worker) with `overlap_days`, so each "
+            "Worker also binds S000_PREVIOUS; counted the same way:")
+        out("")
+        rows = [[c.scenario, c.store_created, c.store_updated, c.api_calls, f"{c.bulk_writes} / {c.settings_writes}",
+                 c.worker_versions] for c in overlap(workdir / "overlap", s, w, k)]
+        lines += table(["change", "store secrets created", "store secrets updated", "API calls",
+                        "secrets-bulk / settings writes", "Worker versions"], rows)
 
         # ---- phased adoption ------------------------------------------------------------------
         out("")

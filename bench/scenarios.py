@@ -38,10 +38,15 @@ class Program:
     def __init__(self, workdir: Path):
         self.workdir, self.runs = workdir, 0
 
-    def run(self, data: dict[str, Any], values: dict[str, str] | None = None) -> ProgramRun:
+    def run(self, data: dict[str, Any], values: dict[str, str] | None = None,
+            previous: dict[str, str] | None = None) -> ProgramRun:
         self.runs += 1
         project = write_project(self.workdir / f"run{self.runs}", data)
-        return run_program(project, STACK, config(data, values), ["secrets-plane:values"])
+        cfg, keys = config(data, values), ["secrets-plane:values"]
+        if previous:  # an overlap window open, as `rotate` leaves the stack's config
+            cfg["secrets-plane:previous"] = {n: {"value": v, "retires": "2099-01-01"} for n, v in previous.items()}
+            keys.append("secrets-plane:previous")
+        return run_program(project, STACK, cfg, keys)
 
 
 def seeded_fake(data: dict[str, Any], latency: float = 0.0, limited: bool = False) -> FakeCloudflare:
@@ -75,6 +80,34 @@ def counted(workdir: Path, s: int, w: int, k: int) -> list[Cost]:
             engine.refresh("refresh"),
             engine.apply("no-op apply after refresh", program.run(flipped, {"S000": "rotated-2"})),
         ]
+    finally:
+        engine.close()
+        fake.stop()
+
+
+def overlap(workdir: Path, s: int, w: int, k: int) -> list[Cost]:
+    """Rotation with overlap of S000 (bound by every Worker, `overlap_days: 14`), on legacy and
+    then on the store: each rotation, retirement and `--no-overlap`, as `rotate`/`retire` leave
+    the config."""
+    base = manifest(s, w, k)
+    base["secrets"]["S000"]["overlap_days"] = 14
+    flipped = {**base, "backend": "store"}
+    fake = seeded_fake(base)
+    engine = Engine(fake, ACCOUNT, STORE_ID)
+    program = Program(workdir)
+    v = {"S000": "v1"}
+    try:
+        costs = [engine.apply("first legacy apply (S000 with overlap_days)", program.run(base, v))]
+        for data, where in ((base, "legacy"), (flipped, "store")):
+            if where == "store":
+                costs.append(engine.apply("flip legacy -> store", program.run(data, {"S000": "v1"})))
+            costs += [
+                engine.apply(f"rotate S000 ({where}, no window open)", program.run(data, {"S000": "v2"}, {"S000": "v1"})),
+                engine.apply(f"rotate S000 ({where}, inside the window)", program.run(data, {"S000": "v3"}, {"S000": "v2"})),
+                engine.apply(f"retire S000 ({where})", program.run(data, {"S000": "v3"})),
+                engine.apply(f"rotate S000 --no-overlap ({where})", program.run(data, {"S000": "v1"})),
+            ]
+        return costs
     finally:
         engine.close()
         fake.stop()

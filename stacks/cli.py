@@ -75,6 +75,9 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"ok: {len(m.secrets)} secrets, {len(m.workers)} workers, {bindings} bindings, "
           f"stacks {', '.join(sorted(estate.stacks))}, backend {m.backend}, "
           f"digest {m.digest()[:12]}, {len(estate.problems.warnings)} warning(s)")
+    for stack in sorted(estate.stacks):
+        for overlap in estate.desired_state(stack).overlaps:
+            print(terminal(f"  {stack}: {overlap.describe()}"))
     return 0
 
 
@@ -312,7 +315,17 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     project = _project(args)
     estate = load_estate(project, args.manifest)
     stacks = [_stack(estate, project, stack) for stack in (args.stack or [None])]
-    return rotate(estate, args.name, stacks, args.generate, args.yes, sys.stdout, dry_run=args.dry_run)
+    return rotate(estate, args.name, stacks, args.generate, args.yes, sys.stdout, dry_run=args.dry_run,
+                  no_overlap=args.no_overlap)
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    from .ops.rotate import retire
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stacks = [_stack(estate, project, stack) for stack in (args.stack or [None])]
+    return retire(estate, args.name, stacks, args.yes, sys.stdout, dry_run=args.dry_run)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -638,7 +651,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="apply without pulumi's confirmation prompt")
     p.add_argument("--dry-run", action="store_true",
                    help="check the value and say what would be touched and run (never the value); needs no Pulumi CLI")
+    p.add_argument("--no-overlap", action="store_true",
+                   help="for a secret with overlap_days: the previous value becomes the new one too, so the old one "
+                        "stops working now (a leaked key)")
     p.set_defaults(func=cmd_rotate)
+
+    p = command("retire", "end an overlap window: the previous value stops working, _PREVIOUS holds the current one")
+    p.add_argument("name", help="the manifest secret (one with overlap_days)")
+    stack_option(p, many=True)
+    p.add_argument("--yes", action="store_true", help="apply without pulumi's confirmation prompt")
+    p.add_argument("--dry-run", action="store_true", help="say what would be touched and run; needs no Pulumi CLI")
+    p.set_defaults(func=cmd_retire)
 
     p = command("diff", "what a change does to credentials, against a git ref (for pull requests)")
     stack_option(p, many=True)

@@ -932,6 +932,8 @@ class FakeCloudflare:
                     secret.scopes = list(data["scopes"])
                 if "comment" in data:
                     secret.comment = data["comment"]
+                if "value" in data:  # SecretEditParams.value: write-only, never in a response
+                    secret.value = data["value"]
                 secret.modified = _utcnow()
                 return 200, _envelope(secret.public()), {}
             if method == "DELETE":

@@ -14,7 +14,7 @@ from fake_cloudflare import RateLimit
 import bench  # noqa: F401
 from bench.engine import Cost, Engine
 from bench.estate import manifest
-from bench.scenarios import Program, counted, seeded_fake, staged_rollout
+from bench.scenarios import Program, counted, overlap, seeded_fake, staged_rollout
 
 # The counted estate is built once per process: under xdist, the tests that read it share one
 # worker (the others run anywhere).
@@ -140,3 +140,24 @@ def test_an_apply_over_the_limit_paces_itself_and_never_meets_a_429(tmp_path: Pa
                             r"waiting for the window to reset \(\d+ s\)", message), message
     assert all(b["type"] == "secrets_store_secret" for s in fake.scripts.values() for b in s.bindings
                if b["name"].startswith("S"))
+
+
+def test_rotation_with_overlap_writes_what_each_slot_needs(tmp_path: Path) -> None:
+    """S000 with `overlap_days`, bound by every Worker: on legacy every rotation, retirement and
+    `--no-overlap` is one secrets-bulk call and one version per Worker (both values in one call);
+    on the store only store secrets change: one when a single slot changes, two when both do."""
+    s, w, k = 10, 20, 4
+    got = {c.scenario: c for c in overlap(tmp_path, s, w, k)}
+
+    def counts(name: str) -> tuple[int, int, int, int, int]:
+        c = got[name]
+        return c.store_updated, c.api_calls, c.bulk_writes, c.settings_writes, c.worker_versions
+
+    for name in ("rotate S000 (legacy, no window open)", "rotate S000 (legacy, inside the window)",
+                 "retire S000 (legacy)", "rotate S000 --no-overlap (legacy)"):
+        assert counts(name) == (0, w, w, 0, w), name
+    assert got["flip legacy -> store"].store_created == s + 1, "S000_PREVIOUS is one more store secret"
+    assert counts("rotate S000 (store, no window open)") == (1, 1, 0, 0, 0)
+    assert counts("rotate S000 (store, inside the window)") == (2, 2, 0, 0, 0)
+    assert counts("retire S000 (store)") == (1, 1, 0, 0, 0)
+    assert counts("rotate S000 --no-overlap (store)") == (2, 2, 0, 0, 0)

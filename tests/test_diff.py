@@ -230,6 +230,45 @@ def test_values_set_anew_rotate_exactly_their_holders(repo: Path) -> None:
     assert all(w["write"] == "secrets-bulk" for w in staging["workers"]) and staging["versions"] == 4
 
 
+
+@pytest.mark.parametrize("backend", ["store", "legacy"])
+def test_a_rotation_with_overlap_and_its_retirement_show_their_writes(repo: Path, backend: str) -> None:
+    """`rotate` on an overlap secret changes `values` and adds `previous`; `retire` removes it. The
+    diff sees both slots: on the store the two store secrets (no Worker version), on legacy one
+    write per holder setting the binding and its _PREVIOUS."""
+    hook = "WEBHOOK_SIGNING_SECRET"
+    edit_manifest(repo, lambda d: d["secrets"][hook].update(overlap_days=14))
+    edit_stack(repo, "staging", values={hook: {"secure": "v1:old"}}, **({"backend": "store"} if backend == "store" else {}))
+    commit(repo, "overlap")
+    edit_stack(repo, "staging", values={hook: {"secure": "v1:new"}},
+               previous={hook: {"value": {"secure": "v1:old-again"}, "retires": "2026-12-21"}})
+    commit(repo, "rotate")
+    rotated = stack_of(diff(repo, "--stack", "staging"), "staging")
+    assert rotated["values_set"] == [hook]
+    assert rotated["overlaps"] == [f"{hook}: window opened, the previous value stays readable until 2026-12-21"]
+    if backend == "store":
+        assert rotated["store_updated"] == [f"{hook}_STAGING: value set anew (no Worker version)",
+                                            f"{hook}_STAGING_PREVIOUS: value set anew (no Worker version)"]
+        assert rotated["versions"] == 0 and rotated["workers"] == []
+    else:
+        assert {w["worker"]: w["rotated"] for w in rotated["workers"]} == {
+            "api": [hook, f"{hook}_PREVIOUS"], "preview": [hook, f"{hook}_PREVIOUS"]}
+        assert rotated["versions"] == 2
+    text = diff(repo, "--stack", "staging", fmt="text")
+    assert "overlap WEBHOOK_SIGNING_SECRET: window opened" in text
+
+    edit_stack(repo, "staging", previous=None)
+    commit(repo, "retire")
+    retired = stack_of(diff(repo, "--stack", "staging"), "staging")
+    assert retired["values_set"] == []
+    assert retired["overlaps"] == [f"{hook}: window closed, the previous value retires now (_PREVIOUS takes the "
+                                   "current one)"]
+    if backend == "store":
+        assert retired["store_updated"] == [f"{hook}_STAGING_PREVIOUS: value set anew (no Worker version)"]
+    else:
+        assert {w["worker"]: w["rotated"] for w in retired["workers"]} == {"api": [f"{hook}_PREVIOUS"],
+                                                                          "preview": [f"{hook}_PREVIOUS"]}
+
 def test_metadata_alone_is_a_change_and_moves_the_digest(repo: Path) -> None:
     edit_manifest(repo, lambda d: d["secrets"]["OPENAI_API_KEY"].update(owner="ml-platform", rotation_days=30))
     commit(repo)

@@ -154,7 +154,7 @@ def test_every_command_shown_parses_with_the_real_parser(capsys: pytest.CaptureF
     assert refused == []
     # Every command a newcomer needs appears, shown runnable, somewhere.
     assert {"validate", "plan", "diff", "preflight", "canary", "audit", "rotate", "values", "dev", "init",
-            "overview", "types", "codemod", "wrangler", "adopt-store", "import"} <= seen
+            "overview", "types", "codemod", "wrangler", "adopt-store", "import", "retire"} <= seen
 
 
 def test_a_wrong_command_is_caught(capsys: pytest.CaptureFixture[str]) -> None:

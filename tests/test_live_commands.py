@@ -265,3 +265,38 @@ def test_canary_and_audit_of_a_mixed_estate(api, project) -> None:  # type: igno
     assert rows["SEMRUSH_API_KEY"]["backend"] == "legacy" and rows["SEMRUSH_API_KEY"]["store_secret"] is None
     code, out, _ = cli("audit", "--stack", "staging", "--as-of", "2026-11-27", project=project)
     assert "in both worlds, as the manifest says" in out
+
+
+def test_audit_shows_each_overlap_window_and_flags_one_past_its_end(api, project) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+    hook = "WEBHOOK_SIGNING_SECRET"
+    manifest = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["secrets"][hook]["overlap_days"] = 14
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    pin(project, "staging", "store")
+    stack = project / "Pulumi.staging.yaml"
+    stack.write_text(stack.read_text() + f"  secrets-plane:previous:\n    {hook}:\n      value:\n        secure: v1:x\n"
+                     "      retires: '2026-11-20'\n")
+    seed_healthy(api, "staging", "store", project)
+
+    code, out, _ = cli("audit", "--stack", "staging", "--format", "json", "--as-of", "2026-11-19", project=project)
+    assert code == 0
+    row = next(r for r in json.loads(out)["credentials"] if r["secret"] == hook)
+    assert row["overlap"] == "14 days; window open until 2026-11-20" and row["status"] == "ok"
+    assert sorted(p["binding"] for p in row["placements"] if p["script"] == "ascend-v5-staging") == \
+        [hook, f"{hook}_PREVIOUS"]
+
+    code, out, _ = cli("audit", "--stack", "staging", "--as-of", "2026-11-27", project=project)
+    assert code == 0
+    assert f"overlap: {hook}: 14 days; window ended 2026-11-20, the previous value still readable" in out
+    assert f"overlap window ended 2026-11-20: retire it (python -m stacks retire {hook} --stack staging)" in out
+    code, out, _ = cli("audit", "--stack", "staging", "--format", "markdown", "--as-of", "2026-11-27", project=project)
+    assert "## Rotation with overlap" in out and f"- `{hook}`: 14 days; window ended 2026-11-20" in out
+
+    # The previous store secret gone from the account is a problem of that secret, by name.
+    api.store_secrets[STORE_ID] = {k: s for k, s in api.store_secrets[STORE_ID].items()
+                                   if s.name != f"{hook}_STAGING_PREVIOUS"}
+    code, out, _ = cli("audit", "--stack", "staging", "--format", "json", "--as-of", "2026-11-19", project=project)
+    row = next(r for r in json.loads(out)["credentials"] if r["secret"] == hook)
+    assert f"store secret {hook}_STAGING_PREVIOUS missing" in row["status"]

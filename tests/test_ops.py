@@ -156,10 +156,10 @@ def test_rotate_dry_run_names_targets_and_commands_and_never_the_value(project: 
         "rotate OPENAI_API_KEY: would touch exactly",
         f"  staging: 4 Worker(s) holding it as a Worker secret, one version each: {', '.join(staging_scripts)}",
         "  prod: 2 Worker(s) holding it as a Worker secret, one version each: ascend-v5, ascend-context",
-        "would run, per stack in this order (the value on standard input, never on a command line):",
-        "  pulumi config set --secret --path 'secrets-plane:values.OPENAI_API_KEY' --stack staging",
+        "would run, per stack in this order (values on standard input, never on a command line):",
+        "  pulumi config set --secret --path 'secrets-plane:values.OPENAI_API_KEY' --stack staging  # the new value, on stdin",
         "  pulumi up --stack staging " + " ".join(f"--target {staging[s]}" for s in staging_scripts),
-        "  pulumi config set --secret --path 'secrets-plane:values.OPENAI_API_KEY' --stack prod",
+        "  pulumi config set --secret --path 'secrets-plane:values.OPENAI_API_KEY' --stack prod  # the new value, on stdin",
         f"  pulumi up --stack prod --target {prod['ascend-v5']} --target {prod['ascend-context']}",
     ]
     # Too large a value is refused in a dry run too.
@@ -262,6 +262,146 @@ def test_a_failed_up_on_staging_stops_before_production(project: Path, pulumi_lo
            "started" in proc.stderr
     assert [c["argv"][0] for c in calls(pulumi_log)] == ["config", "up"]
     assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr)
+
+
+# ---- rotation with overlap ----------------------------------------------------------------------
+
+HOOK = "WEBHOOK_SIGNING_SECRET"
+
+
+def with_overlap(project: Path, days: int = 14) -> None:
+    manifest = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["secrets"][HOOK]["overlap_days"] = days
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def stack_file(project: Path, stack: str) -> dict[str, Any]:
+    return yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def in_days(days: int) -> str:
+    import datetime as dt
+    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days)).isoformat()
+
+
+@pytest.mark.parametrize("backend", ["store", "legacy"])
+def test_rotate_with_overlap_moves_the_current_value_on_stdin_and_targets_both_slots(
+        project: Path, pulumi_log: Path, backend: str) -> None:
+    with_overlap(project)
+    if backend == "store":
+        pin = project / "Pulumi.staging.yaml"
+        pin.write_text(pin.read_text() + "  secrets-plane:backend: store\n")
+    (project / "v.env").write_text(f"{HOOK}={canary('hook-old')}\n")
+    assert stacks_cli(project, "values", "load", "--stack", "staging", str(project / "v.env")).returncode == 0
+    pulumi_log.write_text("")
+
+    proc = stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", stdin=canary("hook-new"))
+    assert proc.returncode == 0, proc.stderr
+    made = calls(pulumi_log)
+    key = f"secrets-plane:values.{HOOK}"
+    assert [c["argv"] for c in made[:4]] == [
+        ["config", "get", "--path", key, "--stack", "staging"],
+        ["config", "set", "--secret", "--path", f"secrets-plane:previous.{HOOK}.value", "--stack", "staging",
+         "--non-interactive"],
+        ["config", "set", "--path", f"secrets-plane:previous.{HOOK}.retires", in_days(14), "--stack", "staging",
+         "--non-interactive"],
+        ["config", "set", "--secret", "--path", key, "--stack", "staging", "--non-interactive"]]
+    assert made[1]["stdin"] == canary("hook-old") + "\n" and made[3]["stdin"] == canary("hook-new") + "\n"
+    urns = registered_urns(project, "staging", backend)
+    holders = ["ascend-v5-staging", "ascend-v5-preview"]
+    expected = ([urns[f"secret-{HOOK}"], urns[f"secret-{HOOK}-previous"]] if backend == "store"
+                else [urns[s] for s in holders])
+    assert sorted(up_targets(pulumi_log)[0]) == sorted(expected)
+    no_value_in_argv(pulumi_log)
+    assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr)
+    if backend == "store":
+        assert f"store secrets {HOOK}_STAGING and {HOOK}_STAGING_PREVIOUS (2 in-place updates, no Worker version)" \
+            in proc.stdout
+    else:
+        assert "2 Worker(s) holding it as a Worker secret, one version each (both values in it)" in proc.stdout
+    assert f"the current value stays readable as _PREVIOUS until {in_days(14)}" in proc.stdout
+    config = stack_file(project, "staging")
+    assert config["secrets-plane:previous"][HOOK]["retires"] == in_days(14)
+    assert set(config["secrets-plane:previous"][HOOK]["value"]) == {"secure"}
+
+    # The stack file now says a window is open, to validate and plan alike.
+    shown = stacks_cli(project, "validate")
+    assert shown.returncode == 0, shown.stderr
+    assert f"  staging: {HOOK}: overlap window open, the previous value retires on {in_days(14)}" in shown.stdout
+    plan = stacks_cli(project, "plan", "--stack", "staging", "--format", "json")
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["overlaps"] == [{"secret": HOOK, "days": 14, "retires": in_days(14)}]
+
+
+def test_retire_removes_the_previous_value_and_applies_only_its_slot(project: Path, pulumi_log: Path) -> None:
+    with_overlap(project)
+    pin = project / "Pulumi.staging.yaml"
+    pin.write_text(pin.read_text() + "  secrets-plane:backend: store\n")
+    (project / "v.env").write_text(f"{HOOK}={canary('hook-old')}\n")
+    assert stacks_cli(project, "values", "load", "--stack", "staging", str(project / "v.env")).returncode == 0
+    assert stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", stdin=canary("new")).returncode == 0
+    pulumi_log.write_text("")
+
+    dry = stacks_cli(project, "retire", HOOK, "--stack", "staging", "--dry-run")
+    assert dry.returncode == 0 and calls(pulumi_log) == [], dry.stderr
+    assert f"  pulumi config rm --path 'secrets-plane:previous.{HOOK}' --stack staging" in dry.stdout
+    proc = stacks_cli(project, "retire", HOOK, "--stack", "staging", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    assert [c["argv"][:3] for c in calls(pulumi_log)] == [["config", "rm", "--path"], ["up", "--stack", "staging"]]
+    assert up_targets(pulumi_log) == [[registered_urns(project, "staging", "store")[f"secret-{HOOK}-previous"]]]
+    assert "secrets-plane:previous" not in stack_file(project, "staging")
+    again = stacks_cli(project, "retire", HOOK, "--stack", "staging", "--yes")
+    assert again.returncode == 0 and "no overlap window open on staging" in again.stdout
+    assert len(calls(pulumi_log)) == 2, "nothing to retire: nothing run"
+
+
+def test_no_overlap_during_a_window_drops_the_previous_value(project: Path, pulumi_log: Path) -> None:
+    with_overlap(project)
+    (project / "v.env").write_text(f"{HOOK}={canary('hook-old')}\n")
+    assert stacks_cli(project, "values", "load", "--stack", "staging", str(project / "v.env")).returncode == 0
+    assert stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", stdin=canary("mid")).returncode == 0
+    pulumi_log.write_text("")
+    proc = stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", "--no-overlap", stdin=canary("leak"))
+    assert proc.returncode == 0, proc.stderr
+    made = calls(pulumi_log)
+    assert [c["argv"][:2] for c in made] == [["config", "rm"], ["config", "set"], ["up", "--stack"]]
+    assert "the old value stops working now" in proc.stdout or "stops working now" in proc.stdout
+    assert "secrets-plane:previous" not in stack_file(project, "staging")
+    assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr)
+    no_value_in_argv(pulumi_log)
+
+
+@pytest.mark.parametrize("edit,args,expected", [
+    ({}, ["retire", "OPENAI_API_KEY", "--stack", "staging", "--yes"], "'OPENAI_API_KEY' has no `overlap_days`"),
+    ({"external": True}, ["validate"], "secret 'WEBHOOK_SIGNING_SECRET' is external"),
+    ({"overlap_days": 0}, ["validate"], "secrets.WEBHOOK_SIGNING_SECRET.overlap_days"),
+    ({"overlap_days": 91}, ["validate"], "secrets.WEBHOOK_SIGNING_SECRET.overlap_days"),
+])
+def test_overlap_bad_input_is_named_and_touches_nothing(project: Path, pulumi_log: Path, edit: dict[str, Any],
+                                                        args: list[str], expected: str) -> None:
+    with_overlap(project)
+    manifest = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["secrets"][HOOK].update(edit)
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = stacks_cli(project, *args)
+    FIGURES["bad_inputs"] += 1
+    assert proc.returncode == 1 and expected in proc.stderr, proc.stderr
+    assert calls(pulumi_log) == [] and "Traceback" not in proc.stderr
+    FIGURES["bad_inputs_exit_1"] += 1
+
+
+def test_a_bad_retire_day_in_the_stack_file_is_named(project: Path, pulumi_log: Path) -> None:
+    with_overlap(project)
+    stack = project / "Pulumi.staging.yaml"
+    stack.write_text(stack.read_text() + f"  secrets-plane:previous:\n    {HOOK}:\n      value:\n        secure: v1:x\n"
+                     "      retires: next week\n")
+    proc = stacks_cli(project, "validate")
+    FIGURES["bad_inputs"] += 1
+    assert proc.returncode == 1 and "Pulumi.staging.yaml:" in proc.stderr and "retires" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    FIGURES["bad_inputs_exit_1"] += 1
 
 
 # ---- diff ------------------------------------------------------------------------------------------

@@ -328,3 +328,28 @@ def test_fallback_copies_count_as_environment_variables(project: Path) -> None:
         load_estate(project)
     assert f"Worker 'api' would hold 129 secret_text bindings in stack 'prod', over the Workers limit of " \
            f"{WORKER_ENV_VARS_MAX} environment variables" in str(info.value)
+
+
+def test_the_previous_binding_follows_its_binding_through_phased_adoption_and_fallback(project: Path) -> None:
+    """A secret with overlap on a Worker moved to the store first (dev), with a fallback copy: its
+    _PREVIOUS is a store binding too, with its own copy; on a legacy Worker both are strings."""
+    hook = "WEBHOOK_SIGNING_SECRET"
+
+    def change(data: dict[str, Any]) -> None:
+        step1(data)
+        data["secrets"][hook]["overlap_days"] = 14
+        data["workers"]["dev"]["fallback"] = True
+        if hook not in data["workers"]["dev"]["secrets"]:
+            data["workers"]["dev"]["secrets"].append(hook)
+    edit(project, change)
+    result = run(project, "staging")
+    dev = bindings_of(result, "ascend-v5-dev")
+    assert {n: b["type"] for n, b in dev.items() if n.startswith(hook)} == {
+        hook: "secrets_store_secret", f"{hook}_FALLBACK": "secret_text",
+        f"{hook}_PREVIOUS": "secrets_store_secret", f"{hook}_PREVIOUS_FALLBACK": "secret_text"}
+    assert dev[f"{hook}_PREVIOUS"]["secret_name"] == dev[hook]["secret_name"] + "_PREVIOUS"
+    api = bindings_of(result, "ascend-v5-staging")
+    assert {n: b["type"] for n, b in api.items() if n.startswith(hook)} == {hook: "secret_text",
+                                                                          f"{hook}_PREVIOUS": "secret_text"}
+    names = {r.inputs["name"] for r in result.of_type(STORE_SECRET)}
+    assert {f"{hook}_STAGING", f"{hook}_STAGING_PREVIOUS"} <= names

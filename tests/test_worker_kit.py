@@ -11,6 +11,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import CANARY_PREFIX, NODE_BIN, NODE_ENV, ROOT, need_node
 
 from stacks.cli import main
@@ -578,3 +579,43 @@ def test_accessor_falls_back_under_miniflare_with_one_warning(tmp_path: Path) ->
     assert warnings[0].startswith("secrets-plane: STORE_BROKEN: the store secret could not be read")
     assert warnings[1] == "secrets-plane: ABSENT: no such binding on this Worker; using its fallback copy ABSENT_FALLBACK"
     assert CANARY_PREFIX not in json.dumps(warnings)
+
+
+def test_candidates_give_both_values_in_a_window_and_a_signature_with_either_verifies(tmp_path: Path) -> None:
+    """In workerd: readSecretCandidates on a store binding and on a string binding rotated with
+    overlap gives [new, old]; outside a window (_PREVIOUS equal) just [value]. The worked example
+    verifies a signature made with either value, refuses one made with any other, signs with the
+    new one."""
+    need_node()
+    shutil.copytree(ROOT / "worker-kit", tmp_path / "src")
+    proc = run([str(NODE_BIN / "tsc"), "--target", "es2022", "--module", "es2022", "--outDir", str(tmp_path),
+                "--rootDir", str(tmp_path / "src"), "--strict", str(tmp_path / "src" / "secrets.ts"),
+                str(tmp_path / "src" / "examples" / "verify-webhook.ts")], ROOT)
+    assert proc.returncode == 0, proc.stdout
+    new, old, other = CANARY_PREFIX + "new-key", CANARY_PREFIX + "old-key", CANARY_PREFIX + "someone-else"
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"new": new, "old": old, "other": other, "body": '{"event":"paid"}'}))
+    proc = run(["node", str(ROOT / "tests" / "overlap_harness.mjs"), str(tmp_path), str(values)], ROOT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["candidates"] == {"WEBHOOK": [new, old], "SLACK": [new, old], "SAME": [new]}
+    assert result["verified"] == {
+        "WEBHOOK:new": "current", "WEBHOOK:old": "previous", "WEBHOOK:other": None,
+        "SLACK:new": "current", "SLACK:old": "previous", "SLACK:other": None,
+        "SAME:new": "current", "SAME:old": None, "SAME:other": None,
+    }
+    assert result["signedWithNew"] is True
+    assert result["example"] == {"new": "200 ok", "old": "200 ok", "other": "401 bad signature"}
+
+
+def test_types_declare_the_previous_binding_of_a_secret_with_overlap(project: Path) -> None:
+    manifest = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["secrets"]["WEBHOOK_SIGNING_SECRET"]["overlap_days"] = 14
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, _ = cli("types", "--stack", "prod", "--worker", "api", project=project)
+    assert code == 0
+    assert "  readonly WEBHOOK_SIGNING_SECRET_PREVIOUS: string | SecretsStoreSecret;" in out
+    assert "readSecretCandidates(env, \"NAME\")" in out
+    assert '"WEBHOOK_SIGNING_SECRET", "WEBHOOK_SIGNING_SECRET_PREVIOUS"]' in out, "memoized like its binding"
+    assert "SLACK_SIGNING_SECRET_PREVIOUS" not in out

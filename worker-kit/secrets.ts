@@ -13,6 +13,12 @@
  * binding's `.get()` throws (a Secrets Store incident, a pending secret) or the binding is absent
  * (a `wrangler deploy` dropped it), the copy is returned and one warning per isolate names the
  * binding (never the value).
+ *
+ * Rotation with overlap: a secret with `overlap_days` in the manifest also has `<NAME>_PREVIOUS`,
+ * holding the value before the last rotation during its overlap window (the current value outside
+ * one). `readSecretCandidates(env, "NAME")` gives the current value first and the previous one
+ * second while they differ: verify a signature, or decrypt, with each in turn; sign and encrypt
+ * with the first only.
  */
 
 export interface SecretsStoreSecret {
@@ -71,6 +77,40 @@ export async function readSecret(
     return fallback;
   }
   throw new MissingSecretError(name, "no such binding on this Worker; check secrets_manifest.yaml and the deploy");
+}
+
+// Previous values that could not be read, warned about once per isolate.
+const warnedPrevious = new Set<string>();
+
+/**
+ * The values a secret rotated with overlap may hold right now: the current one first, then the
+ * previous one while it differs (during the overlap window). Each is read as `readSecret` reads
+ * it, with its fallback copy (`<NAME>_FALLBACK`, `<NAME>_PREVIOUS_FALLBACK`) where there is one.
+ * A Worker without `<NAME>_PREVIOUS`, or one whose previous value cannot be read, gets the current
+ * value alone (one warning per isolate names the binding, never a value): the current value is
+ * never withheld because the previous one failed.
+ */
+export async function readSecretCandidates(env: object, name: string): Promise<string[]> {
+  const bindings = env as Record<string, unknown>;
+  const current = await readSecret(bindings[name] as SecretBinding | undefined, name,
+    bindings[`${name}_FALLBACK`] as string | undefined);
+  const previousName = `${name}_PREVIOUS`;
+  const previousBinding = bindings[previousName] as SecretBinding | null | undefined;
+  if (previousBinding === undefined || previousBinding === null) {
+    return [current];
+  }
+  let previous: string;
+  try {
+    previous = await readSecret(previousBinding, previousName, bindings[`${previousName}_FALLBACK`] as string | undefined);
+  } catch (err) {
+    if (!warnedPrevious.has(previousName)) {
+      warnedPrevious.add(previousName);
+      const reason = err instanceof Error ? err.message : String(err);
+      console.warn(`secrets-plane: ${previousName} could not be read (${reason}); using ${name} alone`);
+    }
+    return [current];
+  }
+  return previous === current ? [current] : [current, previous];
 }
 
 /**

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "pulumi up": APPLY,
     "pulumi preview": READ_ONLY,
     "rotate": APPLY,  # it runs `pulumi up`
+    "retire": APPLY,  # it runs `pulumi up`
     "canary": READ_ONLY,
     "audit": READ_ONLY,
     "import": (WORKERS_READ,),

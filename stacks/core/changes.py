@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .desired_state import STORE, Binding, DesiredState, StoreRef, WorkerState, stack_secret_names
+from .desired_state import STORE, Binding, DesiredState, Slot, StoreRef, WorkerState, stack_secret_names
 from .externals import external_needs
 from .manifest import Manifest
 from .naming import STORE_SECRET_TYPE, store_secret_resource, urn
@@ -32,6 +32,15 @@ class StackInputs:
     desired: DesiredState
     # secret -> a digest of its encrypted entry in the stack file (never the value)
     values: dict[str, str] = field(default_factory=dict)
+    # secret -> the same digest of its `previous` entry, while an overlap window is open
+    previous: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self, secret: str, slot: Slot) -> str | None:
+        """What a slot of a secret holds, as a digest: outside a window, the previous slot holds the
+        current value."""
+        if slot == "previous" and secret in self.previous:
+            return self.previous[secret]
+        return self.values.get(secret)
 
 
 @dataclass
@@ -73,6 +82,7 @@ class StackChanges:
     values_set: list[str] = field(default_factory=list)     # set anew in the stack file (a rotation if they differ)
     values_needed: list[str] = field(default_factory=list)  # needed now, not set in the stack file
     values_no_longer_needed: list[str] = field(default_factory=list)
+    overlaps: list[str] = field(default_factory=list)       # overlap windows opened, moved or closed
     metadata: list[str] = field(default_factory=list)       # manifest fields that write nothing (digest only)
     hazards: list[str] = field(default_factory=list)        # what the apply would break, and how to avoid it
 
@@ -90,7 +100,7 @@ class StackChanges:
         return self.status == "changed" and not (
             self.settings or self.workers or self.store or self.store_created or self.store_deleted
             or self.store_updated or self.externals or self.values_set or self.values_needed
-            or self.values_no_longer_needed or self.metadata or self.hazards or self.backend[0] != self.backend[1]
+            or self.values_no_longer_needed or self.overlaps or self.metadata or self.hazards or self.backend[0] != self.backend[1]
             or self.digest[0] != self.digest[1])
 
     def as_dict(self) -> dict[str, Any]:
@@ -124,7 +134,7 @@ def _owned_write(bindings: list[Binding]) -> str:
 
 
 def _worker_change(base: WorkerState | None, head: WorkerState | None, base_d: DesiredState | None,
-                   head_d: DesiredState, rotated_secrets: set[str]) -> WorkerChange | None:
+                   head_d: DesiredState, rotated: set[tuple[str, Slot]]) -> WorkerChange | None:
     if head is None:
         assert base is not None and base_d is not None
         write = _owned_write(list(base.bindings))
@@ -161,7 +171,7 @@ def _worker_change(base: WorkerState | None, head: WorkerState | None, base_d: D
         elif before != after:
             change.repointed.append(f"{name}: {before} -> {after}")
             touched.append(new)
-        elif new.needs_value and new.secret in rotated_secrets:
+        elif new.needs_value and (new.secret, new.slot) in rotated:
             change.rotated.append(name)
             touched.append(new)
     if not (change.added or change.removed or change.retyped or change.repointed or change.rotated):
@@ -301,7 +311,15 @@ def compare(base: StackInputs | None, head: StackInputs | None, stack: str) -> S
     # Values set anew in the stack file: a rotation if the value differs (fingerprints only).
     old_values = base.values if base else {}
     changes.values_set = sorted(n for n, fp in head.values.items() if old_values.get(n) != fp) if base else []
-    rotated = set(changes.values_set)
+    # A slot is rewritten when what it holds changes: a rotation with overlap moves the old value
+    # into the previous slot, a retirement puts the current one there.
+    rotated: set[tuple[str, Slot]] = set()
+    if base is not None:
+        slots = {(s.secret, s.slot) for s in head_d.store_secrets}
+        slots |= {(b.secret, b.slot) for w in head_d.workers for b in w.bindings}
+        rotated = {(secret, slot) for secret, slot in slots
+                   if head.fingerprint(secret, slot) not in (None, base.fingerprint(secret, slot))}
+        changes.overlaps = _overlap_changes(base_d, head_d)
 
     old_workers = {w.script_name: w for w in base_d.workers} if base_d else {}
     new_workers = {w.script_name: w for w in head_d.workers}
@@ -328,7 +346,8 @@ def compare(base: StackInputs | None, head: StackInputs | None, stack: str) -> S
         if not store_moved:
             changes.store_updated = _store_updates(base_d, head_d)
         changes.store_updated += [f"{spec.store_secret_name}: value set anew (no Worker version)"
-                                  for spec in head_d.store_secrets if not spec.external and spec.secret in rotated
+                                  for spec in head_d.store_secrets
+                                  if not spec.external and (spec.secret, spec.slot) in rotated
                                   and spec.store_secret_name not in changes.store_created]
         changes.metadata = _metadata(base.manifest, head.manifest, stack)
         if not store_moved:
@@ -347,6 +366,23 @@ def compare(base: StackInputs | None, head: StackInputs | None, stack: str) -> S
                                    if n not in present and (n not in old_needed or n in was_present))
     changes.values_no_longer_needed = sorted(old_needed - set(head_d.needed_values))
     return changes
+
+
+def _overlap_changes(base_d: DesiredState | None, head_d: DesiredState) -> list[str]:
+    """Overlap windows that open, move or close in this change, in words."""
+    out = []
+    for new in head_d.overlaps:
+        old = base_d.overlap(new.secret) if base_d else None
+        before, after = (old.retires if old else None), new.retires
+        if before == after:
+            continue
+        if after is None:
+            out.append(f"{new.secret}: window closed, the previous value retires now (_PREVIOUS takes the current one)")
+        elif before is None:
+            out.append(f"{new.secret}: window opened, the previous value stays readable until {after}")
+        else:
+            out.append(f"{new.secret}: window now ends on {after} (was {before})")
+    return out
 
 
 def _handed_over(base_d: DesiredState, head_d: DesiredState, stack: str) -> list[str]:
@@ -405,6 +441,7 @@ def render_text(c: StackChanges) -> str:
                      f"FILE): {', '.join(c.values_needed)}")
     if c.values_no_longer_needed:
         lines.append(f"  values no longer needed: {', '.join(c.values_no_longer_needed)}")
+    lines += [f"  overlap {item}" for item in c.overlaps]
     lines += [f"  manifest field: {item}" for item in c.metadata]
     if c.digest[0] != c.digest[1]:
         lines.append(f"  manifest digest: {c.digest[0][:12]} -> {c.digest[1][:12]} (a stack promoted from another "
@@ -451,6 +488,7 @@ def render_markdown(c: StackChanges) -> str:
         lines.append(f"- Values newly needed (set them before the apply): {', '.join(code(n) for n in c.values_needed)}")
     if c.values_no_longer_needed:
         lines.append(f"- Values no longer needed: {', '.join(code(n) for n in c.values_no_longer_needed)}")
+    lines += [f"- Overlap {code(item.split(':', 1)[0])}: {text(item.split(':', 1)[1].strip())}" for item in c.overlaps]
     lines += [f"- Manifest field: {code(item)}" for item in c.metadata]
     if c.digest[0] != c.digest[1]:
         lines.append(f"- Manifest digest {code(c.digest[0][:12])} → {code(c.digest[1][:12])}")

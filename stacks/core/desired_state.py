@@ -13,12 +13,15 @@ from typing import Literal
 from .backends import Backend, resolve_backend
 from .errors import PlaneError
 from .manifest import Manifest
-from .naming import fallback_binding_name, script_name
+from .naming import fallback_binding_name, previous_binding_name, previous_store_secret_name, script_name
 from .stack_config import StackSettings
 
 BindingKind = Literal["secret_text", "secrets_store_secret"]
 TEXT: BindingKind = "secret_text"
 STORE: BindingKind = "secrets_store_secret"
+# Which value of its secret a binding (or store secret) holds: the current one, or the one before
+# the last rotation of a secret with `overlap_days` (equal to the current one outside a window).
+Slot = Literal["current", "previous"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class StoreSecret:
     comment: str
     # External: looked up by name, never created, written or deleted by the plane.
     external: bool = False
+    slot: Slot = "current"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class Binding:
     role: Literal["primary", "fallback"] = "primary"
     # External secret_text: expected on the Worker already; kept as it is, never written.
     external: bool = False
+    slot: Slot = "current"
+    # The binding this one derives from: a fallback copy's store binding, a previous value's binding.
+    of: str | None = None
 
     @property
     def needs_value(self) -> bool:
@@ -68,6 +75,25 @@ class WorkerState:
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """A secret rotated with overlap: how long a previous value stays readable after a rotation,
+    and, while a window is open, the day it retires (YYYY-MM-DD)."""
+
+    secret: str
+    days: int
+    retires: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.retires is not None
+
+    def describe(self) -> str:
+        if self.retires is None:
+            return f"{self.secret}: overlap {self.days} day(s), no window open (_PREVIOUS holds the current value)"
+        return f"{self.secret}: overlap window open, the previous value retires on {self.retires}"
+
+
+@dataclass(frozen=True)
 class DesiredState:
     stack: str
     account_id: str
@@ -77,6 +103,10 @@ class DesiredState:
     store: StoreRef | None
     store_secrets: tuple[StoreSecret, ...]
     workers: tuple[WorkerState, ...]
+    overlaps: tuple[Overlap, ...] = ()
+
+    def overlap(self, secret: str) -> Overlap | None:
+        return next((o for o in self.overlaps if o.secret == secret), None)
 
     @property
     def mode(self) -> Literal["legacy", "store", "mixed"]:
@@ -102,8 +132,8 @@ class DesiredState:
         """Secrets whose value reaches some Worker as secret_text (the Workers size limit)."""
         return tuple(sorted({b.secret for w in self.workers for b in w.bindings if b.needs_value}))
 
-    def store_secret(self, secret: str) -> StoreSecret | None:
-        return next((s for s in self.store_secrets if s.secret == secret), None)
+    def store_secret(self, secret: str, slot: Slot = "current") -> StoreSecret | None:
+        return next((s for s in self.store_secrets if s.secret == secret and s.slot == slot), None)
 
     def holders(self, secret: str) -> list[tuple[WorkerState, Binding]]:
         """Every (Worker, binding) that carries `secret`, fallback copies included."""
@@ -118,13 +148,14 @@ class DesiredState:
                 by_secret.setdefault(b.secret, []).append((w, b))
         return by_secret
 
-    def rotation(self, secret: str) -> tuple[StoreSecret | None, list[WorkerState]]:
-        """What a new value of `secret` rewrites: its store secret (when the stack owns one), and every
-        Worker holding a secret_text it owns (a legacy binding or a fallback copy): one version each."""
-        store = self.store_secret(secret)
+    def rotation(self, secret: str) -> tuple[list[StoreSecret], list[WorkerState]]:
+        """What a new value of `secret` rewrites: its store secrets (the current one, and the previous
+        one of a secret with overlap), and every Worker holding a secret_text it owns (a legacy
+        binding, a previous value or a fallback copy): one version each, both values in it."""
+        stores = [s for s in self.store_secrets if s.secret == secret and not s.external]
         workers = sorted({w.worker: w for w, b in self.holders(secret) if b.needs_value}.values(),
                          key=lambda w: w.worker)
-        return (store if store is not None and not store.external else None), workers
+        return stores, workers
 
     def binding_matrix(self) -> dict[str, dict[str, str]]:
         """script name -> binding name -> kind. Names and kinds only, never values."""
@@ -164,14 +195,26 @@ def _by_name(binding: Binding) -> str:
 def _bindings(manifest: Manifest, settings: StackSettings, worker_backend: Backend | None, worker_fallback: bool,
               binding: str, secret: str) -> tuple[Binding, ...]:
     """What one manifest binding becomes in a stack: a store binding (and its fallback copy, if
-    asked for) or a secret_text."""
+    asked for) or a secret_text; for a secret with overlap, the same again for its previous value,
+    `<BINDING>_PREVIOUS`, in the same backend (so rotations never change a Worker's shape)."""
     spec = manifest.secrets[secret]
-    if resolve_backend(manifest.backend, settings.backend, worker_backend, spec.backend) == "store":
-        primary = Binding(binding, secret, STORE, settings.store_secret_name(secret))
-        if (spec.fallback or worker_fallback) and not spec.external:
-            return primary, Binding(fallback_binding_name(binding), secret, TEXT, role="fallback")
-        return (primary,)
-    return (Binding(binding, secret, TEXT, external=spec.external),)
+    slots: list[tuple[str, Slot]] = [(binding, "current")]
+    if spec.overlap_days is not None and not spec.external:
+        slots.append((previous_binding_name(binding), "previous"))
+    out: list[Binding] = []
+    on_store = resolve_backend(manifest.backend, settings.backend, worker_backend, spec.backend) == "store"
+    for name, slot in slots:
+        of = None if slot == "current" else binding
+        if on_store:
+            store_name = settings.store_secret_name(secret)
+            if slot == "previous":
+                store_name = previous_store_secret_name(store_name)
+            out.append(Binding(name, secret, STORE, store_name, slot=slot, of=of))
+            if (spec.fallback or worker_fallback) and not spec.external:
+                out.append(Binding(fallback_binding_name(name), secret, TEXT, role="fallback", slot=slot, of=name))
+        else:
+            out.append(Binding(name, secret, TEXT, external=spec.external, slot=slot, of=of))
+    return tuple(out)
 
 
 def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str | None = None) -> DesiredState:
@@ -197,16 +240,22 @@ def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str
         workers.append(WorkerState(wname, script_name(worker, settings.stack), tuple(bindings)))
     in_store |= {s for s in stack_secret_names(manifest, settings.stack)
                  if secret_backend(manifest, settings, s) == "store"}
-    store_secrets = tuple(
-        StoreSecret(
-            secret=name,
-            store_secret_name=settings.store_secret_name(name),
-            scopes=tuple(sorted(manifest.secrets[name].scopes)),
-            comment=store_comment(name, manifest),
-            external=manifest.secrets[name].external,
-        )
-        for name in sorted(in_store)
-    )
+    store_secrets: list[StoreSecret] = []
+    for name in sorted(in_store):
+        spec = manifest.secrets[name]
+        current = StoreSecret(secret=name, store_secret_name=settings.store_secret_name(name),
+                              scopes=tuple(sorted(spec.scopes)), comment=store_comment(name, manifest),
+                              external=spec.external)
+        store_secrets.append(current)
+        if spec.overlap_days is not None and not spec.external:
+            store_secrets.append(StoreSecret(
+                secret=name, store_secret_name=previous_store_secret_name(current.store_secret_name),
+                scopes=current.scopes, comment=f"the previous value of {current.store_secret_name} during an overlap "
+                                               "window | managed by secrets-plane", slot="previous"))
+    held = in_store | {b.secret for w in workers for b in w.bindings if b.slot == "previous"}
+    overlaps = tuple(Overlap(name, spec.overlap_days, settings.previous.get(name))
+                     for name, spec in sorted(manifest.secrets.items())
+                     if spec.overlap_days is not None and not spec.external and name in held)
     store: StoreRef | None = None
     if store_secrets:
         setting = settings.store
@@ -226,6 +275,7 @@ def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str
         backend=settings.effective_backend(manifest.backend),
         manifest_digest=digest or manifest.digest(),
         store=store,
-        store_secrets=store_secrets,
+        store_secrets=tuple(store_secrets),
         workers=tuple(workers),
+        overlaps=overlaps,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mea
 from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from .manifest import LoadedManifest, load_manifest
-from .naming import script_name
+from .naming import previous_store_secret_name, script_name
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
 MANIFEST_FILE = "secrets_manifest.yaml"
@@ -228,15 +229,29 @@ def _check_account(estate: Estate, account: str, stack_names: list[str], desired
                    out: ProblemCollector) -> None:
     m = estate.manifest.manifest
     owners: dict[str, str] = {}
+    claimed: dict[tuple[str, str], str] = {}  # (stack, store secret name) -> the manifest secret
     potential: dict[str, int] = {}
     for name in sorted(stack_names):
         settings = estate.stacks[name].settings
         secrets = stack_secret_names(m, name)
-        potential[name] = len(secrets)
+        # A secret with overlap is two store secrets: its value and its previous value.
+        names = [(secret, store_name) for secret in secrets
+                 for store_name in ([settings.store_secret_name(secret)]
+                                    + ([previous_store_secret_name(settings.store_secret_name(secret))]
+                                       if m.secrets[secret].overlap_days is not None and not m.secrets[secret].external
+                                       else []))]
+        potential[name] = len(names)
         # Names are checked over every secret a stack could put in the store: a collision would
         # otherwise surface only on the day of the flip.
-        for secret in secrets:
-            store_name = settings.store_secret_name(secret)
+        for secret, store_name in names:
+            taker = claimed.get((name, store_name))
+            if taker is not None and taker != secret:
+                out.error(estate.manifest.location("secrets", secret),
+                          f"store secret '{store_name}' of stack '{name}' would hold both '{taker}' and '{secret}' "
+                          "(one of them as the previous value of a secret with overlap)",
+                          "rename one of the secrets, or drop `overlap_days`")
+                break
+            claimed[(name, store_name)] = secret
             other = owners.get(store_name)
             if other is not None and other != name:
                 out.error(estate.stacks[name].location("secretName"),
@@ -284,3 +299,24 @@ def _check_values(estate: Estate, name: str, desired: DesiredState, out: Problem
                         "never writes it, so this value is ignored",
                         "drop `external: true` to let the plane own it, or remove the value: "
                         f"pulumi config rm --path '{NAMESPACE}:values.{secret}' --stack {name}")
+    _check_previous(estate, name, desired, out)
+
+
+def _check_previous(estate: Estate, name: str, desired: DesiredState, out: ProblemCollector) -> None:
+    """`previous` entries: each for a secret with overlap this stack holds, and each window not
+    past its day (a window past it still lets the old value in: retire it)."""
+    stack = estate.stacks[name]
+    m = estate.manifest.manifest
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    for secret, day in sorted(stack.settings.previous.items()):
+        where = stack.location("previous", secret)
+        if secret not in m.secrets or m.secrets[secret].overlap_days is None or desired.overlap(secret) is None:
+            why = ("the manifest does not declare it" if secret not in m.secrets else
+                   "it has no `overlap_days`" if m.secrets[secret].overlap_days is None else
+                   f"stack '{name}' does not hold it")
+            out.warning(where, f"a previous value is set for '{secret}', but {why}: it is ignored",
+                        f"remove it: pulumi config rm --path '{NAMESPACE}:previous.{secret}' --stack {name}")
+        elif day < today:
+            out.warning(where, f"the overlap window of '{secret}' on stack '{name}' ended on {day}: its previous value "
+                        "is still readable as _PREVIOUS",
+                        f"retire it: python -m stacks retire {secret} --stack {name}")

@@ -28,6 +28,7 @@ from .naming import (
     is_secret_name,
     is_worker_key,
     non_ascii,
+    previous_binding_name,
     script_name,
     twins,
 )
@@ -73,6 +74,10 @@ class SecretSpec(_Strict):
     external: bool = Field(default=False, description="bound and checked, never written: its value is set outside "
                                                       "the plane")
     generate: GenerateSpec | None = Field(default=None, description="`rotate --generate` makes its value")
+    overlap_days: int | None = Field(
+        default=None, ge=1, le=90,
+        description="rotation with overlap: every binding of it has a `<BINDING>_PREVIOUS` beside it, holding the "
+                    "previous value for this many days after a rotation (a signing or encryption key)")
 
 
 class WranglerSpec(_Strict):
@@ -116,7 +121,7 @@ class WorkerSpec(_Strict):
 
 # Keys added after the first release: left out of the digest while at their default, so a
 # manifest that does not use them keeps the digest (and passes the promotion gate) it had.
-_SECRET_OPTIONAL = {"backend": None, "fallback": False, "external": False, "generate": None}
+_SECRET_OPTIONAL = {"backend": None, "fallback": False, "external": False, "generate": None, "overlap_days": None}
 _WORKER_OPTIONAL = {"backend": None, "fallback": False}
 
 
@@ -326,6 +331,10 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
         if spec.external and spec.generate is not None:
             out.error(_loc(doc, "secrets", name, "generate"), f"secret '{name}' is external: the plane never sets its value",
                       "remove `generate`, or drop `external: true` to let the plane own the value")
+        if spec.external and spec.overlap_days is not None:
+            out.error(_loc(doc, "secrets", name, "overlap_days"),
+                      f"secret '{name}' is external: the plane never sets its value, so it cannot keep the previous one",
+                      "remove `overlap_days`, or drop `external: true` and set its value in the stack config")
         if spec.external and spec.fallback:
             out.error(_loc(doc, "secrets", name, "fallback"),
                       f"secret '{name}' is external: a fallback copy needs a value the plane owns",
@@ -423,18 +432,27 @@ def _binding_path(worker: WorkerSpec, binding: str) -> tuple[str | int, ...]:
 
 
 def _check_fallback_names(out: ProblemCollector, doc: YamlDocument, m: Manifest, wname: str, worker: WorkerSpec) -> None:
-    """A fallback copy `<binding>_FALLBACK` must not take the name of another binding of the Worker.
-    (Binding names are JavaScript identifiers, so the copy's name is one too.)"""
+    """A fallback copy `<binding>_FALLBACK` and a previous value `<binding>_PREVIOUS` (and its copy)
+    must not take the name of another binding of the Worker. (Binding names are JavaScript
+    identifiers, so these names are too.)"""
     mapping = worker.binding_map()
     for binding, secret in mapping.items():
         spec = m.secrets.get(secret)
-        if spec is None or not (spec.fallback or worker.fallback) or spec.external:
+        if spec is None or spec.external:
             continue
-        copy = fallback_binding_name(binding)
-        if copy in mapping:
-            out.error(_loc(doc, "workers", wname, *_binding_path(worker, binding)),
-                      f"the fallback copy of binding '{binding}' would be named '{copy}', which Worker '{wname}' "
-                      "already binds", f"rename one of them under `bindings:`, or drop `fallback` for '{secret}'")
+        derived: list[tuple[str, str, str]] = []  # (name, what it is, the key that asks for it)
+        previous = previous_binding_name(binding)
+        if spec.overlap_days is not None:
+            derived.append((previous, "previous value", "overlap_days"))
+        if spec.fallback or worker.fallback:
+            derived.append((fallback_binding_name(binding), "fallback copy", "fallback"))
+            if spec.overlap_days is not None:
+                derived.append((fallback_binding_name(previous), "previous value's fallback copy", "fallback"))
+        for name, what, key in derived:
+            if name in mapping:
+                out.error(_loc(doc, "workers", wname, *_binding_path(worker, binding)),
+                          f"the {what} of binding '{binding}' would be named '{name}', which Worker '{wname}' "
+                          "already binds", f"rename one of them under `bindings:`, or drop `{key}` for '{secret}'")
 
 
 def _check_script_names(out: ProblemCollector, doc: YamlDocument, wname: str, worker: WorkerSpec) -> None:

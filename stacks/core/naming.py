@@ -110,13 +110,27 @@ def fallback_binding_name(binding: str) -> str:
     return binding + FALLBACK_SUFFIX
 
 
+PREVIOUS_SUFFIX = "_PREVIOUS"
+
+
+def previous_binding_name(binding: str) -> str:
+    """The binding that holds a rotated secret's previous value during its overlap window (equal to
+    the current value outside one), beside the binding of the same backend."""
+    return binding + PREVIOUS_SUFFIX
+
+
+def previous_store_secret_name(store_secret: str) -> str:
+    """The store secret holding the previous value: `<store secret name>_PREVIOUS`."""
+    return store_secret + PREVIOUS_SUFFIX
+
+
 def resource_name(*parts: str) -> str:
     """A Pulumi logical name; stable across backends so URNs survive the flip."""
     return "-".join(parts)
 
 
-def store_secret_resource(secret: str) -> str:
-    return resource_name("secret", secret)
+def store_secret_resource(secret: str, previous: bool = False) -> str:
+    return resource_name("secret", secret, "previous") if previous else resource_name("secret", secret)
 
 
 def bindings_resource(script: str) -> str:

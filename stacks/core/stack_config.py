@@ -7,6 +7,7 @@ values are decrypted and wrapped as secrets at once).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -56,6 +57,9 @@ class StackSettings(BaseModel):
                                            description="emergency only: a reason that lets a gated apply through, "
                                                        "loudly")
     value_names: tuple[str, ...] = ()
+    # Overlap windows open now: secret -> the day its previous value retires (YYYY-MM-DD). The
+    # previous values themselves are read apart from the model, as `values` are.
+    previous: dict[str, str] = Field(default_factory=dict)
 
     def effective_backend(self, manifest_backend: Backend) -> Backend:
         """What the flag says for this stack: its pin, else the manifest's `backend`."""
@@ -65,9 +69,13 @@ class StackSettings(BaseModel):
         return store_secret_name(self.secret_name, secret)
 
 
-KNOWN_KEYS = ("accountId", "backend", "store", "secretName", "promoteFrom", "promotionOverride", "values")
-# `values` is read apart from the model (each value is a Pulumi secret, never a model field).
+KNOWN_KEYS = ("accountId", "backend", "store", "secretName", "promoteFrom", "promotionOverride", "values", "previous")
+# `values` and `previous` are read apart from the model (each value is a Pulumi secret, never a model field).
 VALUES_DESCRIPTION = "secret name -> value, always encrypted (`values load`, `rotate`, `pulumi config set --secret`)"
+PREVIOUS_DESCRIPTION = ("secret name -> `{value: <encrypted>, retires: YYYY-MM-DD}`: the value before the last "
+                        "rotation of a secret with `overlap_days`, bound as `<BINDING>_PREVIOUS` until `retire` "
+                        "(set by `rotate`, removed by `retire`; without it, `_PREVIOUS` holds the current value)")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 class Placeholder:
@@ -80,16 +88,24 @@ class Placeholder:
 
 
 class SecretValues:
-    """Secret values by manifest secret name. Never printed: repr and str show names only."""
+    """Secret values by manifest secret name, and the previous value of those in an overlap window.
+    Never printed: repr and str show names only."""
 
-    def __init__(self, values: Mapping[str, str | Placeholder]):
+    def __init__(self, values: Mapping[str, str | Placeholder],
+                 previous: Mapping[str, str | Placeholder] | None = None):
         self._values = dict(values)
+        self._previous = dict(previous or {})
 
     def names(self) -> list[str]:
         return sorted(self._values)
 
     def get(self, name: str) -> str | Placeholder:
         return self._values[name]
+
+    def previous(self, name: str) -> str | Placeholder:
+        """The value before the last rotation while its overlap window is open, else the current
+        one: outside a window, `_PREVIOUS` equals the binding."""
+        return self._previous.get(name, self._values[name])
 
     def __contains__(self, name: object) -> bool:
         return name in self._values
@@ -113,6 +129,7 @@ class LoadedStack:
     # secret -> a digest of its encrypted entry: tells a value set anew from one left alone
     # without decrypting anything (an entry is re-encrypted with a fresh nonce on every set).
     value_fingerprints: dict[str, str] = field(default_factory=dict)
+    previous_fingerprints: dict[str, str] = field(default_factory=dict)  # the same, for `previous`
 
     def location(self, key: str = "", *rest: str | int) -> Location:
         path: tuple[str | int, ...] = ("config", f"{NAMESPACE}:{key}", *rest) if key else ("config",)
@@ -146,18 +163,31 @@ def load_stack_file(project_dir: Path, stack: str) -> LoadedStack:
     values: dict[str, str | Placeholder] = {}
     plaintext: list[str] = []
     fingerprints: dict[str, str] = {}
+    previous: dict[str, str | Placeholder] = {}
+    previous_fingerprints: dict[str, str] = {}
     for key, value in config.items():
         if not key.startswith(f"{NAMESPACE}:"):
             continue
         short = key[len(NAMESPACE) + 1:]
         if short == "values":
             values, plaintext = _offline_values(value, doc, key)
-            fingerprints = {name: hashlib.sha256(str(entry.get("secure")).encode()).hexdigest()[:16]
-                            for name, entry in value.items() if isinstance(entry, dict)}
+            fingerprints = {name: _fingerprint(entry) for name, entry in value.items() if isinstance(entry, dict)}
+            continue
+        if short == "previous" and isinstance(value, dict):
+            # The retire days go to the model (`previous`); the encrypted values stay placeholders.
+            raw[short] = value
+            previous = {name: Placeholder() for name, entry in value.items() if isinstance(entry, dict)}
+            previous_fingerprints = {name: _fingerprint(entry.get("value")) for name, entry in value.items()
+                                     if isinstance(entry, dict)}
             continue
         raw[short] = value
-    return LoadedStack(parse_settings(stack, raw, values, doc, label, plaintext), SecretValues(values), label, doc,
-                       fingerprints)
+    return LoadedStack(parse_settings(stack, raw, values, doc, label, plaintext), SecretValues(values, previous), label,
+                       doc, fingerprints, previous_fingerprints)
+
+
+def _fingerprint(entry: Any) -> str:
+    secure = entry.get("secure") if isinstance(entry, dict) else entry
+    return hashlib.sha256(str(secure).encode()).hexdigest()[:16]
 
 
 def _offline_values(value: Any, doc: YamlDocument, key: str) -> tuple[dict[str, str | Placeholder], list[str]]:
@@ -192,7 +222,46 @@ def load_runtime_settings(stack: str, get_config: Any) -> tuple[StackSettings, S
         raise PlaneError.at(label, f"config.{NAMESPACE}:values", "values must map each secret name to a string",
                             f"set each with `{set_value_command(stack, 'NAME')}`")
     settings = parse_settings(stack, raw, values_raw, None, label, [])
-    return settings, SecretValues(values_raw)
+    previous_raw = raw.get("previous") or {}
+    previous = {name: entry["value"] for name, entry in previous_raw.items()
+                if isinstance(entry, dict) and isinstance(entry.get("value"), str)}
+    return settings, SecretValues(values_raw, previous)
+
+
+def _previous_entries(raw: Any, loc: Any, problems: ProblemCollector, offline: bool) -> dict[str, str]:
+    """`previous`: secret -> {value, retires}; the retire days, each checked. Offline, a value
+    must be encrypted (`secure:`); a plain one is named, never shown."""
+    if raw is None:
+        return {}
+    where = f"{NAMESPACE}:previous"
+    if not isinstance(raw, dict):
+        problems.error(loc(where), "previous must be a mapping of secret name -> {value, retires}",
+                       "let `rotate` write it; `retire NAME` removes an entry")
+        return {}
+    out: dict[str, str] = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict) or set(entry) != {"value", "retires"}:
+            problems.error(loc(where, name), f"previous entry of '{name}' must hold exactly `value` and `retires`",
+                           f"let `rotate` write it, or remove it: python -m stacks retire {name} --stack <stack>")
+            continue
+        if offline and not (isinstance(entry["value"], dict) and set(entry["value"]) == {"secure"}):
+            problems.error(loc(where, name, "value"), f"previous value of '{name}' is stored in plain text",
+                           f"remove it (python -m stacks retire {name} --stack <stack>), then rotate again")
+        day = entry["retires"]
+        if not isinstance(day, str) or not DATE_RE.fullmatch(day) or not _is_date(day):
+            problems.error(loc(where, name, "retires"), f"the retire day of '{name}' is not a date",
+                           "write it as YYYY-MM-DD (quoted), e.g. retires: \"2026-12-21\"")
+            continue
+        out[str(name)] = day
+    return out
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _decode_config(text: str) -> Any:
@@ -243,9 +312,10 @@ def parse_settings(stack: str, raw: Mapping[str, Any], values: Mapping[str, Any]
     for name in plaintext:
         problems.error(loc(f"{NAMESPACE}:values", name), f"value of '{name}' is stored in plain text",
                        f"re-set it encrypted: {set_value_command(stack, name)}")
+    retires = _previous_entries(raw.get("previous"), loc, problems, offline=doc is not None)
     problems.raise_if_errors()
     data = {k: v for k, v in raw.items() if k in KNOWN_KEYS}
-    data.update(stack=stack, value_names=tuple(sorted(values)))
+    data.update(stack=stack, value_names=tuple(sorted(values)), previous=retires)
     try:
         return StackSettings.model_validate(data)
     except ValidationError as exc:

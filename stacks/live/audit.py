@@ -47,6 +47,7 @@ class CredentialRow:
     rotation_days: int
     rotation: str
     status: str
+    overlap: str | None = None  # rotation with overlap: the window, for a secret with `overlap_days`
 
 
 @dataclass
@@ -104,13 +105,16 @@ def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of:
         placements: list[Placement] = []
         in_store = desired.store_secret(secret)
         live_secret = store.get(in_store.store_secret_name) if in_store else None
-        if in_store is not None:
-            if live_secret is None:
-                problems.append(f"store secret {in_store.store_secret_name} missing")
-            elif live_secret.status != "active":
-                problems.append(f"store secret {live_secret.status}")
-            elif not in_store.external and live_secret.scopes != in_store.scopes:
-                problems.append(f"store scopes {','.join(live_secret.scopes)}")
+        for spec_in_store in (s for s in desired.store_secrets if s.secret == secret):
+            found = store.get(spec_in_store.store_secret_name)
+            if found is None:
+                problems.append(f"store secret {spec_in_store.store_secret_name} missing")
+            elif found.status != "active":
+                which = "" if spec_in_store.slot == "current" else f"{spec_in_store.store_secret_name} "
+                problems.append(f"store secret {which}{found.status}")
+            elif not spec_in_store.external and found.scopes != spec_in_store.scopes:
+                problems.append(f"store scopes {','.join(found.scopes)}")
+        overlap_text = _overlap(desired, secret, as_of, problems)
         for worker, b in desired.holders(secret):
             served = live.worker(worker.script_name)
             if served is None:
@@ -137,7 +141,7 @@ def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of:
             external=spec.external, placements=placements,
             copies=sorted(p.script for p in placements if p.role == "fallback"),
             last_changed=last, last_changed_source=source or "unknown",
-            rotation_days=spec.rotation_days, rotation=_rotation(last, spec.rotation_days, as_of),
+            rotation_days=spec.rotation_days, rotation=_rotation(last, spec.rotation_days, as_of), overlap=overlap_text,
             status="ok" if not problems else "; ".join(problems),
         ))
     # Orphans: credentials live on the account or on managed Workers that no manifest entry declares.
@@ -160,6 +164,20 @@ def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of:
                     seen.add(name)
                     report.orphans.append(Orphan(worker.script_name, name, str(binding.get("type"))))
     return report
+
+
+def _overlap(desired: DesiredState, secret: str, as_of: dt.date, problems: list[str]) -> str | None:
+    """The overlap window of a secret that has one, in words; one past its end is a problem."""
+    overlap = desired.overlap(secret)
+    if overlap is None:
+        return None
+    if overlap.retires is None:
+        return f"{overlap.days} days; no window open"
+    if dt.date.fromisoformat(overlap.retires) < as_of:
+        problems.append(f"overlap window ended {overlap.retires}: retire it (python -m stacks retire {secret} --stack "
+                        f"{desired.stack})")
+        return f"{overlap.days} days; window ended {overlap.retires}, the previous value still readable"
+    return f"{overlap.days} days; window open until {overlap.retires}"
 
 
 def _last_changed(live: LiveAccount, live_secret: LiveStoreSecret | None, texts: list[Placement],
@@ -215,6 +233,9 @@ def render_table(report: AuditReport) -> str:
         lines.append(f"in both worlds, as the manifest says ({len(both)}): {', '.join(both)}")
     sources = sorted({c.last_changed_source for c in report.credentials})
     lines.append(f"last changed from: {', '.join(sources)}")
+    for c in report.credentials:
+        if c.overlap:
+            lines.append(f"overlap: {c.secret}: {c.overlap}")
     for entry in report.in_flight:
         lines.append(f"versions in flight: {entry}")
     if report.orphans:
@@ -253,6 +274,12 @@ def render_markdown(report: AuditReport) -> str:
                      f"{md_text(c.rotation, table=True)} (every {c.rotation_days} days) | {md_text(c.status, table=True)} |")
     sources = sorted({c.last_changed_source for c in report.credentials})
     lines += ["", f"Last-changed dates come from: {', '.join(sources)}.", ""]
+    overlaps = [c for c in report.credentials if c.overlap]
+    if overlaps:
+        lines += ["## Rotation with overlap", "",
+                  "Each binding of these has `<BINDING>_PREVIOUS` beside it, holding the value before the last "
+                  "rotation during its window (the current value outside one).", ""]
+        lines += [f"- {md_code(c.secret)}: {md_text(c.overlap or '')}" for c in overlaps] + [""]
     if report.in_flight:
         lines += ["## Workers with versions in flight", ""] + [f"- {md_text(entry)}" for entry in report.in_flight] + [""]
     if report.orphans:

@@ -54,7 +54,8 @@ def _inputs(estate: Estate | None, stack: str) -> StackInputs | None:
     if estate is None or stack not in estate.stacks:
         return None
     loaded = estate.stacks[stack]
-    return StackInputs(estate.manifest.manifest, loaded.settings, estate.desired_state(stack), loaded.value_fingerprints)
+    return StackInputs(estate.manifest.manifest, loaded.settings, estate.desired_state(stack), loaded.value_fingerprints,
+                       loaded.previous_fingerprints)
 
 
 def stack_changes(project: Path, head: Estate, stacks: list[str] | None, ref: str,

@@ -45,8 +45,28 @@ def run_pulumi(args: Sequence[str], project_dir: Path, stdin: str | None = None,
 
 def set_secret_value(project_dir: Path, stack: str, name: str, value: str) -> PulumiResult:
     """`pulumi config set --secret --path secrets-plane:values.NAME --stack S`, the value on stdin."""
-    return run_pulumi(["config", "set", "--secret", "--path", f"{NAMESPACE}:values.{name}", "--stack", stack,
-                       "--non-interactive"], project_dir, stdin=value)
+    return set_secret_config(project_dir, stack, f"{NAMESPACE}:values.{name}", value)
+
+
+def get_secret_value(project_dir: Path, stack: str, key: str) -> PulumiResult:
+    """`pulumi config get --path KEY --stack S`: a value comes back on stdout, to this process only."""
+    return run_pulumi(["config", "get", "--path", key, "--stack", stack], project_dir)
+
+
+def set_secret_config(project_dir: Path, stack: str, key: str, value: str) -> PulumiResult:
+    """`pulumi config set --secret --path KEY --stack S`, the value on stdin."""
+    return run_pulumi(["config", "set", "--secret", "--path", key, "--stack", stack, "--non-interactive"],
+                      project_dir, stdin=value)
+
+
+def set_plain_config(project_dir: Path, stack: str, key: str, value: str) -> PulumiResult:
+    """`pulumi config set --path KEY VALUE`: for what is not secret (a date), on argv."""
+    return run_pulumi(["config", "set", "--path", key, value, "--stack", stack, "--non-interactive"], project_dir)
+
+
+def remove_config(project_dir: Path, stack: str, key: str) -> PulumiResult:
+    """`pulumi config rm --path KEY --stack S`."""
+    return run_pulumi(["config", "rm", "--path", key, "--stack", stack, "--non-interactive"], project_dir)
 
 
 def pulumi_said(stderr: str, values: Sequence[str]) -> str:

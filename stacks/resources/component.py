@@ -10,7 +10,7 @@ import pulumi_cloudflare as cloudflare
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
-from ..core.desired_state import STORE, DesiredState, StoreSecret, WorkerState
+from ..core.desired_state import STORE, DesiredState, Slot, StoreSecret, WorkerState
 from ..core.naming import COMPONENT_TYPE, bindings_resource, resource_name, store_secret_resource
 from ..core.stack_config import SecretValues
 from .worker_bindings import WorkerSecretBindings
@@ -18,13 +18,13 @@ from .worker_bindings import WorkerSecretBindings
 ADOPT_HINT_HOOK = "secrets-plane-adopt-store-hint"
 
 
-def _plain(values: SecretValues, name: str) -> str:
-    value = values.get(name)
+def _plain(values: SecretValues, name: str, slot: Slot = "current") -> str:
+    value = values.previous(name) if slot == "previous" else values.get(name)
     return value if isinstance(value, str) else repr(value)
 
 
-def _secret(values: SecretValues, name: str) -> pulumi.Output[str]:
-    return pulumi.Output.secret(_plain(values, name))
+def _secret(values: SecretValues, name: str, slot: Slot = "current") -> pulumi.Output[str]:
+    return pulumi.Output.secret(_plain(values, name, slot))
 
 
 def adopt_store_hint(stack: str, errors: Sequence[str], operation: str, name: str) -> str | None:
@@ -77,7 +77,7 @@ class SecretsPlane(pulumi.ComponentResource):
         self.account_id: pulumi.Input[str] = (
             gate.apply(lambda _: desired.account_id) if gate is not None else desired.account_id)
         self.store_id = None
-        store_secrets: dict[str, cloudflare.SecretsStoreSecret] = {}
+        store_secrets: dict[tuple[str, Slot], cloudflare.SecretsStoreSecret] = {}
         external_store_id: pulumi.Output[str] | None = None
         if desired.store is not None:
             self.store_id = self._store(desired)
@@ -86,7 +86,7 @@ class SecretsPlane(pulumi.ComponentResource):
                 hooks = pulumi.ResourceHookBinding(on_error=[_adopt_hint_hook(desired.stack)])
             for spec in desired.store_secrets:
                 if not spec.external:
-                    store_secrets[spec.secret] = self._store_secret(spec, values, hooks)
+                    store_secrets[(spec.secret, spec.slot)] = self._store_secret(spec, values, hooks)
             external_store_id = self._external_lookup(desired)
         self.bindings = {
             worker.script_name: self._worker_bindings(desired, worker, values, store_secrets, external_store_id)
@@ -125,11 +125,11 @@ class SecretsPlane(pulumi.ComponentResource):
                       hooks: pulumi.ResourceHookBinding | None) -> cloudflare.SecretsStoreSecret:
         assert self.store_id is not None
         return cloudflare.SecretsStoreSecret(
-            store_secret_resource(spec.secret),
+            store_secret_resource(spec.secret, previous=spec.slot == "previous"),
             account_id=self.account_id,
             store_id=self.store_id,
             name=spec.store_secret_name,
-            value=_secret(values, spec.secret),
+            value=_secret(values, spec.secret, spec.slot),
             scopes=list(spec.scopes),
             comment=spec.comment,
             opts=pulumi.ResourceOptions(parent=self, hooks=hooks),
@@ -147,7 +147,7 @@ class SecretsPlane(pulumi.ComponentResource):
         return pulumi.Output.all(store_id, found).apply(lambda args: _external_check(names, args[0])(args[1]))
 
     def _worker_bindings(self, desired: DesiredState, worker: WorkerState, values: SecretValues,
-                         store_secrets: dict[str, cloudflare.SecretsStoreSecret],
+                         store_secrets: dict[tuple[str, Slot], cloudflare.SecretsStoreSecret],
                          external_store_id: pulumi.Output[str] | None) -> WorkerSecretBindings:
         specs: list[dict[str, Any]] = []
         # Plain strings here, marked secret once as a whole by WorkerSecretBindings: one Output per
@@ -166,13 +166,13 @@ class SecretsPlane(pulumi.ComponentResource):
             if binding.external:
                 spec["external"] = True
             if binding.kind == STORE:
-                if binding.secret in store_secrets:
-                    depends.append(store_secrets[binding.secret])
-                waits[len(specs)] = "external" if binding.secret not in store_secrets and external_store_id is not None \
-                    else "store"
+                owned = store_secrets.get((binding.secret, binding.slot))
+                if owned is not None:
+                    depends.append(owned)
+                waits[len(specs)] = "external" if owned is None and external_store_id is not None else "store"
                 spec.update(store_id=None, secret_name=binding.store_secret_name)
             elif binding.needs_value:
-                worker_values[binding.name] = _plain(values, binding.secret)
+                worker_values[binding.name] = _plain(values, binding.secret, binding.slot)
             specs.append(spec)
         bindings: pulumi.Input[list[dict[str, Any]]] = specs
         if waits:

@@ -27,7 +27,8 @@ def plan_config(estate: Estate, stack: str, backend: Backend | None) -> tuple[di
     loaded = estate.stacks[stack]
     assert loaded.doc is not None
     file_config = dict((loaded.doc.data or {}).get("config") or {})
-    config = {k: v for k, v in file_config.items() if k.startswith(f"{NAMESPACE}:") and k != f"{NAMESPACE}:values"}
+    config = {k: v for k, v in file_config.items() if k.startswith(f"{NAMESPACE}:")
+              and k not in (f"{NAMESPACE}:values", f"{NAMESPACE}:previous")}
     if backend is not None:
         config[f"{NAMESPACE}:backend"] = backend
     desired = estate.desired_state(stack, backend)
@@ -35,7 +36,12 @@ def plan_config(estate: Estate, stack: str, backend: Backend | None) -> tuple[di
     missing = [name for name in desired.needed_values if name not in present]
     values = {name: Placeholder.TEXT for name in sorted(present | set(desired.needed_values))}
     config[f"{NAMESPACE}:values"] = values
-    return config, [f"{NAMESPACE}:values"], missing
+    keys = [f"{NAMESPACE}:values"]
+    if loaded.settings.previous:
+        config[f"{NAMESPACE}:previous"] = {name: {"value": Placeholder.TEXT, "retires": day}
+                                           for name, day in sorted(loaded.settings.previous.items())}
+        keys.append(f"{NAMESPACE}:previous")
+    return config, keys, missing
 
 
 def assumed_promotion_source(estate: Estate, stack: str, backend: Backend | None) -> dict[str, Any] | None:
@@ -68,6 +74,12 @@ def build_plan(estate: Estate, stack: str, backend: Backend | None = None) -> di
     plan["store_secrets"] += [{"name": s.secret, "store_secret_name": s.store_secret_name, "external": True}
                               for s in desired.store_secrets if s.external]
     plan["mode"] = desired.mode
+    previous = {(w.script_name, b.name) for w in desired.workers for b in w.bindings if b.slot == "previous"}
+    for worker in plan["workers"]:
+        for binding in worker["bindings"]:
+            if (worker["script_name"], binding["name"]) in previous:
+                binding["slot"] = "previous"
+    plan["overlaps"] = [{"secret": o.secret, "days": o.days, "retires": o.retires} for o in desired.overlaps]
     plan["rotation"] = rotation_costs(desired)
     plan["externals"] = [{"secret": n.secret, "kind": n.kind, "name": n.name, "workers": list(n.scripts),
                           "where": n.where(desired), "commands": n.commands(desired)} for n in external_needs(desired)]
@@ -83,8 +95,12 @@ def rotation_costs(desired: DesiredState) -> list[dict[str, Any]]:
         b.secret for w in desired.workers for b in w.bindings if b.external}
     costs = []
     for secret in sorted({s.secret for s in desired.store_secrets} | {b.secret for w in desired.workers for b in w.bindings}):
-        store, workers = desired.rotation(secret)
-        cost: dict[str, Any] = {"secret": secret, "store_updates": int(store is not None),
+        stores, workers = desired.rotation(secret)
+        overlap = desired.overlap(secret)
+        # Outside a window the previous store secret already holds the value a rotation moves into
+        # it: only the current one is written. Inside one, both are.
+        updates = len(stores) if overlap is None or overlap.open else min(len(stores), 1)
+        cost: dict[str, Any] = {"secret": secret, "store_updates": updates,
                                 "worker_versions": len(workers), "workers": [w.worker for w in workers]}
         if secret in external:
             cost["external"] = True
@@ -165,6 +181,8 @@ def render_text(plan: dict[str, Any]) -> str:
             target = f" -> store secret {b['store_secret_name']}" if "store_secret_name" in b else ""
             source = f" (secret {b['secret']})" if b["secret"] != b["name"] else ""
             tag = " [fallback copy]" if b.get("role") == "fallback" else " [external: kept as it is]" if b.get("external") else ""
+            if b.get("slot") == "previous":
+                tag = " [previous value" + (", fallback copy]" if b.get("role") == "fallback" else "]")
             lines.append(f"    {b['name']:<36} {b['type']}{source}{target}{tag}")
     externals = plan.get("externals") or []
     if externals:
@@ -184,8 +202,15 @@ def render_text(plan: dict[str, Any]) -> str:
                 lines.append(f"    {r['secret']:<36} external: rotated where it is set, no plane write")
                 continue
             where = f" ({', '.join(r['workers'])})" if r["workers"] else ""
-            lines.append(f"    {r['secret']:<36} {r['store_updates']} store update + {r['worker_versions']} Worker "
+            lines.append(f"    {r['secret']:<36} {r['store_updates']} store update(s) + {r['worker_versions']} Worker "
                          f"version(s){where}")
+    overlaps = plan.get("overlaps") or []
+    if overlaps:
+        lines.append(f"rotation with overlap ({len(overlaps)}; each binding has <BINDING>_PREVIOUS beside it):")
+        for o in overlaps:
+            window = (f"window open: the previous value retires on {o['retires']}" if o["retires"] else
+                      "no window open: _PREVIOUS holds the current value")
+            lines.append(f"    {o['secret']:<36} {o['days']} day(s); {window}")
     lines.append(f"resources declared: {len(plan['resources'])}")
     promotion = plan.get("promotion")
     if promotion:

@@ -45,6 +45,9 @@ def render_types(estate: Estate, stack: str, worker_name: str) -> str:
         "// Each is a string (secret_text, legacy backend) or a Secrets Store binding (store backend):",
         "// read it with `await readSecret(env.NAME, \"NAME\")` and the same code serves both. Where the",
         "// manifest asks for a fallback copy, pass it: `readSecret(env.NAME, \"NAME\", env.NAME_FALLBACK)`.",
+        *(["// A secret rotated with overlap has NAME_PREVIOUS beside it: `await readSecretCandidates(env, \"NAME\")`",
+            "// gives the current value, then the previous one while they differ (verify or decrypt with each)."]
+          if any(b.slot == "previous" for b in worker.bindings) else []),
         "",
         "export interface SecretsStoreSecret {",
         "  get(): Promise<string>;",
@@ -57,7 +60,11 @@ def render_types(estate: Estate, stack: str, worker_name: str) -> str:
             continue
         spec = m.secrets[b.secret]
         source = "" if b.name == b.secret else f" Secret {c(b.secret)}."
-        lines.append(f"  /** {c(spec.description)}. Owner: {c(spec.owner)}. Provider: {c(spec.provider)}.{source} */")
+        if b.slot == "previous":
+            lines.append(f"  /** The value of {c(b.of or b.secret)} before its last rotation, during its overlap window "
+                         f"of {spec.overlap_days} days (equal to {c(b.of or b.secret)} outside one). */")
+        else:
+            lines.append(f"  /** {c(spec.description)}. Owner: {c(spec.owner)}. Provider: {c(spec.provider)}.{source} */")
         lines.append(f"  readonly {_property(b.name)}: string | SecretsStoreSecret;")
         if b.name in copies:
             # Optional: a stack without the copy (or before it is written) leaves it undefined.
