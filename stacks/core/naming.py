@@ -134,8 +134,8 @@ def byok_secret_name(gateway_id: str, provider_slug: str, alias: str) -> str:
 
 
 def byok_resource(gateway_id: str, provider_slug: str, alias: str) -> str:
-    """The Pulumi name of a BYOK key's resource: one per (gateway, provider, alias), as on the account."""
-    return resource_name("byok", gateway_id, provider_slug, alias)
+    """The Pulumi name of a BYOK key's resource: named by its store secret, unique in the account's store."""
+    return resource_name("byok", byok_secret_name(gateway_id, provider_slug, alias))
 
 
 FALLBACK_SUFFIX = "_FALLBACK"
