@@ -240,3 +240,28 @@ def test_delete_removes_the_config_and_its_secret(account: FakeCloudflare, byok_
         byok_host.delete(name, state["_id"], {k: v for k, v in state.items() if k != "_id"})
     assert live_configs(account) == {}
     assert account.store_secret_named(STORE_ID, f"{GATEWAY}_openai_default") is None
+
+
+@pytest.mark.parametrize("backend", ["legacy", "store"])
+def test_the_program_declares_each_key_on_every_backend_with_its_value_secret(tmp_path: Path, backend: str) -> None:
+    import shutil
+
+    from conftest import CANARY_PREFIX, ROOT
+
+    from stacks.resources.offline import is_secret, redact, reveal, run_program
+
+    estate_with_keys(tmp_path, backend)
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    config = {"secrets-plane:accountId": ACCOUNT, "secrets-plane:store": {"adopt": STORE_ID},
+              "secrets-plane:values": {n: canary(n) for n in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}}
+    result = run_program(tmp_path, "prod", config, ["secrets-plane:values"])
+    keys = {r.name: r for r in result.of_type(BYOK_TYPE)}
+    assert sorted(keys) == [byok_resource(GATEWAY, "anthropic", "default"), byok_resource(GATEWAY, "openai", "default")]
+    for res in keys.values():
+        assert is_secret(res.inputs["value"]) and res.additional_secret_outputs == ["value"]
+        assert reveal(res.inputs["value"]) == canary(res.inputs["secret"])
+        assert res.inputs["store_id"] == STORE_ID and res.inputs["managed"] == ["anthropic/default", "openai/default"]
+        assert CANARY_PREFIX not in json.dumps(redact({k: v for k, v in res.inputs.items() if k != "value"}))
+    # The binding's own store secret (after the flip) keeps its name beside the key's.
+    names = sorted(r.inputs["name"] for r in result.of_type("cloudflare:index/secretsStoreSecret:SecretsStoreSecret"))
+    assert names == (["OPENAI_API_KEY"] if backend == "store" else [])
