@@ -16,6 +16,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from ..api.client import CloudflareOperationError, describe_failure, make_client
 from ..api.gateway import GatewayApi, ProviderConfig
+from ..api.permissions import BYOK_APPLY
 from ..core.naming import BYOK_TYPE, byok_resource, urn
 from .engine_log import ENGINE
 from .gateway_keys import CONFIG_KEYS, REPLACE_KEYS, value_digest
@@ -45,7 +46,8 @@ class KeySession:
 
     def fail(self, exc: Exception, what: str) -> CloudflareOperationError:
         return describe_failure(exc, f"{self.action}: {what}", self.subject, self.not_found_hint,
-                                secrets=[str(self.props.get("value") or "")], landed="; ".join(self.landed))
+                                secrets=[str(self.props.get("value") or "")], landed="; ".join(self.landed),
+                                permissions=BYOK_APPLY)
 
     def refuse(self, message: str) -> CloudflareOperationError:
         return CloudflareOperationError(f"{self.action} {self.subject}: {message}")
