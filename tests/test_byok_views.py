@@ -101,3 +101,16 @@ def test_the_audit_lists_each_key_and_takes_its_secret_for_the_planes(api: FakeC
     assert report.orphans == []
     assert "AI Gateway BYOK keys (2):" in render_table(report)
     assert "## AI Gateway BYOK keys" in audit_markdown(report) and '"byok"' in render_json(report)
+
+
+def test_rotate_targets_each_key_beside_the_store_secret_and_workers(tmp_path: Path) -> None:
+    from stacks.ops.rotate import rotation_target
+
+    estate = estate_with_keys(tmp_path, backend="store")
+    target = rotation_target(estate, "OPENAI_API_KEY", "prod")
+    assert ("urn:pulumi:prod::secrets-plane::secrets-plane:index:SecretsPlane$pulumi-python:dynamic/secrets-plane:"
+            f"GatewayProviderKey::byok-{GATEWAY}_openai_default") in target.urns
+    assert f"AI Gateway {GATEWAY} key openai/default (store secret {GATEWAY}_openai_default" in target.describe()
+    # A secret only a gateway uses is rotated too (its key is what carries it).
+    only = rotation_target(estate, "ANTHROPIC_API_KEY", "prod")
+    assert len(only.urns) == 1 and only.urns[0].endswith(f"::byok-{GATEWAY}_anthropic_default")

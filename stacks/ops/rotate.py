@@ -4,7 +4,8 @@ The new value comes on standard input (or `--generate`, for secrets the manifest
 `generate: {bytes: N}`), is checked against every stack's size limit before anything happens, is
 set encrypted through `pulumi config set` (value on stdin, never argv), and then `pulumi up
 --target` runs on exactly the resources that carry it: the store secret (one in-place update, no
-Worker version) and the WorkerSecretBindings of every Worker holding it as a Worker secret (a
+Worker version), each AI Gateway BYOK key holding it (its own store secret, one in-place update) and
+the WorkerSecretBindings of every Worker holding it as a Worker secret (a
 legacy binding or a fallback copy: one version each). Stacks go in the order given, and a failing
 stack stops the ones after it. A rotation leaves the manifest digest as it is, so the promotion
 gate lets production through.
@@ -20,11 +21,19 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from ..core.desired_state import StoreSecret, WorkerState
+from ..core.desired_state import ByokKey, StoreSecret, WorkerState
 from ..core.errors import PlaneError, Problem, did_you_mean, shown_name
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.manifest import GenerateSpec
-from ..core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, bindings_resource, store_secret_resource, urn
+from ..core.naming import (
+    BINDINGS_TYPE,
+    BYOK_TYPE,
+    STORE_SECRET_TYPE,
+    bindings_resource,
+    byok_resource,
+    store_secret_resource,
+    urn,
+)
 from ..core.stack_config import NAMESPACE
 from ..core.values import oversized_values
 from .pulumi_cli import pulumi_said, run_pulumi, set_secret_value
@@ -35,17 +44,22 @@ class RotationTarget:
     stack: str
     store_secret: StoreSecret | None
     workers: list[WorkerState]
+    # AI Gateway BYOK keys holding it: each one store-secret update, no config write, no Worker.
+    byok: tuple[ByokKey, ...] = ()
 
     @property
     def urns(self) -> list[str]:
         found = [urn(self.stack, STORE_SECRET_TYPE, store_secret_resource(self.store_secret.secret))] \
             if self.store_secret else []
+        found += [urn(self.stack, BYOK_TYPE, byok_resource(k.gateway_id, k.provider_slug, k.alias)) for k in self.byok]
         return found + [urn(self.stack, BINDINGS_TYPE, bindings_resource(w.script_name)) for w in self.workers]
 
     def describe(self) -> str:
         parts = []
         if self.store_secret:
             parts.append(f"store secret {self.store_secret.store_secret_name} (1 in-place update, no Worker version)")
+        parts += [f"AI Gateway {k.gateway_id} key {k.provider_slug}/{k.alias} (store secret {k.store_secret_name}: 1 "
+                  "in-place update, no config write)" for k in self.byok]
         if self.workers:
             parts.append(f"{len(self.workers)} Worker(s) holding it as a Worker secret, one version each: "
                          + ", ".join(w.script_name for w in self.workers))
@@ -53,8 +67,9 @@ class RotationTarget:
 
 
 def rotation_target(estate: Estate, secret: str, stack: str) -> RotationTarget:
-    store, workers = estate.desired_state(stack).rotation(secret)
-    return RotationTarget(stack, store, workers)
+    desired = estate.desired_state(stack)
+    store, workers = desired.rotation(secret)
+    return RotationTarget(stack, store, workers, tuple(desired.byok_for(secret)))
 
 
 def up_args(target: RotationTarget, yes: bool) -> list[str]:
