@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from .api.permissions import APPLY, COMMANDS, READ_ONLY
 from .cli import build_parser
-from .core.manifest import GenerateSpec, Manifest, SecretSpec, WorkerSpec, WranglerSpec
+from .core.manifest import GatewayKeySpec, GenerateSpec, Manifest, SecretSpec, WorkerSpec, WranglerSpec
 from .core.schema import manifest_schema
 from .core.stack_config import KNOWN_KEYS, NAMESPACE, VALUES_DESCRIPTION, StackSettings, StoreSetting
 
@@ -101,6 +101,8 @@ def manifest_reference() -> str:
              ("The file", Manifest, schema["properties"], ""),
              ("Each secret: `secrets.<NAME>`", SecretSpec, defs["SecretSpec"]["properties"], ""),
              ("`secrets.<NAME>.generate`", GenerateSpec, defs["GenerateSpec"]["properties"], "generate."),
+             ("`secrets.<NAME>.gateways.<STACK>[i]`", GatewayKeySpec, defs["GatewayKeySpec"]["properties"],
+              "gateways.<STACK>[i]."),
              ("Each Worker: `workers.<KEY>`", WorkerSpec, defs["WorkerSpec"]["properties"], ""),
              ("`workers.<KEY>.wrangler`", WranglerSpec, defs["WranglerSpec"]["properties"], "wrangler.")]
     lines: list[str] = []

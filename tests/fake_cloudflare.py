@@ -277,6 +277,9 @@ class FakeCloudflare:
         self.scripts: dict[tuple[str, str], Script] = {}
         self.stores: dict[tuple[str, str], dict[str, Any]] = {}
         self.store_secrets: dict[str, dict[str, StoreSecret]] = {}
+        # AI Gateway: gateways by (account, id), each gateway's provider configs by config id.
+        self.gateways: dict[tuple[str, str], dict[str, Any]] = {}
+        self.provider_configs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []
         self.bodies: list[bytes] = []
@@ -384,6 +387,30 @@ class FakeCloudflare:
         for name in names:
             if name not in existing:
                 self.add_store_secret(store_id, StoreSecret(id=uuid.uuid4().hex, name=name, scopes=["workers"]))
+
+    def add_gateway(self, account: str, gateway_id: str, store_id: str | None = None) -> dict[str, Any]:
+        """A gateway as `ai_gateway.get` answers it (the fields AIGatewayGetResponse requires, and
+        `store_id`: the store its BYOK keys are read from; None: none attached)."""
+        gateway = {"id": gateway_id, "cache_invalidate_on_update": False, "cache_ttl": None, "collect_logs": True,
+                   "created_at": "2026-01-05T10:00:00Z", "modified_at": "2026-01-05T10:00:00Z",
+                   "rate_limiting_interval": None, "rate_limiting_limit": None, "authentication": True}
+        if store_id is not None:
+            gateway["store_id"] = store_id
+        self.gateways[(account, gateway_id)] = gateway
+        self.provider_configs.setdefault((account, gateway_id), {})
+        return gateway
+
+    def add_provider_config(self, account: str, gateway_id: str, provider_slug: str, alias: str, secret_id: str,
+                            default_config: bool = True) -> dict[str, Any]:
+        """A provider config made by hand (the dashboard's Provider Keys)."""
+        config = {"id": uuid.uuid4().hex, "alias": alias, "default_config": default_config, "gateway_id": gateway_id,
+                  "modified_at": "2026-01-05T10:00:00Z", "provider_slug": provider_slug, "secret_id": secret_id,
+                  "secret_preview": "****"}
+        self.provider_configs.setdefault((account, gateway_id), {})[config["id"]] = config
+        return config
+
+    def store_secret_named(self, store_id: str, name: str) -> StoreSecret | None:
+        return next((s for s in self.store_secrets.get(store_id, {}).values() if s.name == name), None)
 
     def bindings(self, account: str, name: str) -> dict[str, dict[str, Any]]:
         return {b["name"]: b for b in self.scripts[(account, name)].bindings}
@@ -626,7 +653,88 @@ class FakeCloudflare:
             return 200, _envelope({"deployments": [self._deployment(d) for d in reversed(script.deployments)]}), {}
         if m and method == "POST":
             return self._create_deployment(m.group(1), m.group(2), query, body)
+        if path.startswith(f"/accounts/{path.split('/')[2]}/ai-gateway/"):
+            return self._gateway_route(method, path, query, body)
         return self._store_route(method, path, query, body)
+
+    # ---- AI Gateway ---------------------------------------------------------------------------
+    def _gateway_route(self, method: str, path: str, query: dict[str, list[str]],
+                       body: bytes) -> tuple[int, Any, dict[str, str]]:
+        g = r"/accounts/([^/]+)/ai-gateway/gateways/([^/]+)"
+        m = re.fullmatch(g, path)
+        if m and method == "GET":
+            # SDK ai_gateway.get -> AIGatewayGetResponse.
+            gateway = self.gateways.get((m.group(1), m.group(2)))
+            if gateway is None:
+                raise ApiError(404, 7002, "Not Found")
+            return 200, _envelope(gateway), {}
+        m = re.fullmatch(g + r"/provider_configs", path)
+        if m:
+            account, gateway_id = m.group(1), m.group(2)
+            gateway = self.gateways.get((account, gateway_id))
+            if gateway is None:
+                raise ApiError(404, 7002, "Not Found")
+            configs = self.provider_configs.setdefault((account, gateway_id), {})
+            if method == "GET":
+                # SDK ai_gateway.provider_configs.list: V4PagePaginationArray of ProviderConfigListResponse.
+                return self._page([dict(c) for c in configs.values()], query)
+            if method == "POST":
+                # SDK ai_gateway.provider_configs.create: `secret` stores the key in the gateway's store,
+                # `secret_id` names a secret already there.
+                return 200, _envelope(self._write_config(account, gateway, configs, None, json.loads(body or b"{}"))), {}
+        m = re.fullmatch(g + r"/provider_configs/([^/]+)", path)
+        if m and method in ("PUT", "DELETE"):
+            # Cloudflare's API reference (not SDK 5.9.0): PUT replaces a config, DELETE removes it and
+            # its secret.
+            account, gateway_id, config_id = m.groups()
+            gateway = self.gateways.get((account, gateway_id))
+            configs = self.provider_configs.get((account, gateway_id), {})
+            if gateway is None or config_id not in configs:
+                raise ApiError(404, 7002, "Not Found")
+            if method == "PUT":
+                return 200, _envelope(self._write_config(account, gateway, configs, config_id,
+                                                         json.loads(body or b"{}"))), {}
+            gone = configs.pop(config_id)
+            store = self.store_secrets.get(str(gateway.get("store_id")), {})
+            store.pop(gone["secret_id"], None)
+            return 200, _envelope(gone), {}
+        raise ApiError(404, 7003, f"No route for that URI ({method} {path})")
+
+    def _write_config(self, account: str, gateway: dict[str, Any], configs: dict[str, dict[str, Any]],
+                      config_id: str | None, data: dict[str, Any]) -> dict[str, Any]:
+        for key in ("alias", "default_config", "provider_slug"):
+            if key not in data:
+                raise ApiError(400, 7001, f"missing {key}")
+        clash = next((c for c in configs.values() if c["id"] != config_id and c["provider_slug"] == data["provider_slug"]
+                      and c["alias"] == data["alias"]), None)
+        if clash is not None:
+            raise ApiError(400, 7001, "a provider config with this provider and alias already exists")
+        store_id = gateway.get("store_id")
+        if store_id is None or (account, store_id) not in self.stores:
+            raise ApiError(400, 7001, "the gateway has no Secrets Store attached")
+        secrets = self.store_secrets.setdefault(store_id, {})
+        if "secret_id" in data:
+            if data["secret_id"] not in secrets:
+                raise ApiError(400, 7001, "secret not found in the gateway's store")
+            secret_id = data["secret_id"]
+        elif "secret" in data:
+            name = f"{gateway['id']}_{data['provider_slug']}_{data['alias']}"
+            made = StoreSecret(id=uuid.uuid4().hex, name=name, scopes=["ai_gateway"], value=str(data["secret"]),
+                               store_id=store_id, created=_utcnow(), modified=_utcnow())
+            secrets[made.id] = made
+            secret_id = made.id
+        elif config_id is not None:
+            secret_id = configs[config_id]["secret_id"]
+        else:
+            raise ApiError(400, 7001, "give secret or secret_id")
+        config = {"id": config_id or uuid.uuid4().hex, "alias": data["alias"], "default_config": data["default_config"],
+                  "gateway_id": gateway["id"], "modified_at": _utcnow(), "provider_slug": data["provider_slug"],
+                  "secret_id": secret_id, "secret_preview": "****"}
+        for key in ("rate_limit", "rate_limit_period"):
+            if data.get(key) is not None:
+                config[key] = data[key]
+        configs[config["id"]] = config
+        return config
 
     # ---- script-level writes: one version from the latest, deployed at 100% ------------------
     def _require_deployed(self, script: Script, code: int) -> None:

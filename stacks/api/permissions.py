@@ -8,6 +8,13 @@ WORKERS_READ = "Workers Scripts Read"
 WORKERS_WRITE = "Workers Scripts Write"
 STORE_READ = "Secrets Store Read"
 STORE_WRITE = "Secrets Store Write"
+# A stack with AI Gateway BYOK keys also needs these (developers.cloudflare.com, AI Gateway "Manage
+# gateways": "AI Gateway - Read", "AI Gateway - Edit"): the apply writes provider configs, the
+# live checks read gateways and their configs.
+AI_GATEWAY_READ = "AI Gateway - Read"
+AI_GATEWAY_EDIT = "AI Gateway - Edit"
+BYOK_APPLY = (AI_GATEWAY_EDIT, STORE_WRITE)
+BYOK_READ = (AI_GATEWAY_READ,)
 
 # What `pulumi up` (the provider and pulumi-cloudflare) needs: it writes.
 APPLY = (WORKERS_WRITE, STORE_WRITE)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .desired_state import STORE, Binding, DesiredState, Slot, StoreRef, WorkerState, stack_secret_names
+from .desired_state import STORE, Binding, ByokKey, DesiredState, Slot, StoreRef, WorkerState, stack_secret_names
 from .externals import external_needs
 from .manifest import Manifest
 from .naming import STORE_SECRET_TYPE, store_secret_resource, urn
@@ -85,6 +85,7 @@ class StackChanges:
     overlaps: list[str] = field(default_factory=list)       # overlap windows opened, moved or closed
     metadata: list[str] = field(default_factory=list)       # manifest fields that write nothing (digest only)
     hazards: list[str] = field(default_factory=list)        # what the apply would break, and how to avoid it
+    byok: list[str] = field(default_factory=list)           # AI Gateway BYOK keys made, removed, changed, rotated
 
     @property
     def writes(self) -> int:
@@ -100,7 +101,8 @@ class StackChanges:
         return self.status == "changed" and not (
             self.settings or self.workers or self.store or self.store_created or self.store_deleted
             or self.store_updated or self.externals or self.values_set or self.values_needed
-            or self.values_no_longer_needed or self.overlaps or self.metadata or self.hazards or self.backend[0] != self.backend[1]
+            or self.values_no_longer_needed or self.overlaps or self.metadata or self.hazards or self.byok
+            or self.backend[0] != self.backend[1]
             or self.digest[0] != self.digest[1])
 
     def as_dict(self) -> dict[str, Any]:
@@ -359,6 +361,7 @@ def compare(base: StackInputs | None, head: StackInputs | None, stack: str) -> S
             changes.externals.append(f"{need.secret}: must already exist {need.where(head_d)} (create it: "
                                      f"{'; '.join(need.commands(head_d))})")
 
+    changes.byok = byok_changes(base_d, head_d, set(changes.values_set))
     old_needed = set(base_d.needed_values) if base_d else set()
     present, was_present = set(head.settings.value_names), set(base.settings.value_names) if base else set()
     # Needed and not in the stack file: newly needed, or taken out of the file in this change.
@@ -382,6 +385,33 @@ def _overlap_changes(base_d: DesiredState | None, head_d: DesiredState) -> list[
             out.append(f"{new.secret}: window opened, the previous value stays readable until {after}")
         else:
             out.append(f"{new.secret}: window now ends on {after} (was {before})")
+    return out
+
+
+def byok_changes(base_d: DesiredState | None, head_d: DesiredState, rotated: set[str]) -> list[str]:
+    """Each AI Gateway BYOK key made, removed, reconfigured or set anew, with its gateway: a key is
+    its store secret and its provider config; a new value rewrites the secret only."""
+    def keyed(d: DesiredState | None) -> dict[str, ByokKey]:
+        return {k.store_secret_name: k for k in d.byok_keys} if d else {}
+
+    def label(k: ByokKey) -> str:
+        return f"gateway {k.gateway_id} {k.provider_slug}/{k.alias} <- {k.secret}"
+
+    old, new = keyed(base_d), keyed(head_d)
+    out = [f"{label(new[n])}: created (store secret {n}, then the provider config)" for n in sorted(set(new) - set(old))]
+    out += [f"{label(old[n])}: removed (the provider config and store secret {n} are deleted)"
+            for n in sorted(set(old) - set(new))]
+    for name in sorted(set(old) & set(new)):
+        before, after = old[name], new[name]
+        if (before.default_config, before.rate_limit, before.rate_limit_period) != \
+                (after.default_config, after.rate_limit, after.rate_limit_period):
+            out.append(f"{label(after)}: provider config replaced (default {str(after.default_config).lower()}, "
+                       f"rate limit {after.rate_limit or 'none'}"
+                       + (f" per {after.rate_limit_period}" if after.rate_limit else "") + ")")
+        if before.secret != after.secret:
+            out.append(f"{label(after)}: now holds {after.secret} instead of {before.secret} (its value is written)")
+        elif after.secret in rotated:
+            out.append(f"{label(after)}: value set anew (store secret {name} only; no config write, no Worker version)")
     return out
 
 
@@ -434,6 +464,7 @@ def render_text(c: StackChanges) -> str:
             lines.append(f"  {title}: {', '.join(items)}")
     for item in c.externals:
         lines.append(f"  external {item}")
+    lines += [f"  AI Gateway BYOK {item}" for item in c.byok]
     if c.values_set:
         lines.append(f"  values set anew: {', '.join(c.values_set)}")
     if c.values_needed:
@@ -482,6 +513,7 @@ def render_markdown(c: StackChanges) -> str:
         if items:
             lines.append(f"- {title}: {', '.join(code(n) for n in items)}")
     lines += [f"- External {code(item.split(':', 1)[0])}: {code(item.split(':', 1)[1].strip())}" for item in c.externals]
+    lines += [f"- AI Gateway BYOK {code(item.split(': ', 1)[0])}: {code(item.split(': ', 1)[1])}" for item in c.byok]
     if c.values_set:
         lines.append(f"- Values set anew (a rotation if they differ): {', '.join(code(n) for n in c.values_set)}")
     if c.values_needed:

@@ -13,7 +13,13 @@ from typing import Literal
 from .backends import Backend, resolve_backend
 from .errors import PlaneError
 from .manifest import Manifest
-from .naming import fallback_binding_name, previous_binding_name, previous_store_secret_name, script_name
+from .naming import (
+    byok_secret_name,
+    fallback_binding_name,
+    previous_binding_name,
+    previous_store_secret_name,
+    script_name,
+)
 from .stack_config import StackSettings
 
 BindingKind = Literal["secret_text", "secrets_store_secret"]
@@ -42,6 +48,24 @@ class StoreSecret:
     # External: looked up by name, never created, written or deleted by the plane.
     external: bool = False
     slot: Slot = "current"
+
+
+@dataclass(frozen=True)
+class ByokKey:
+    """A secret used by an AI Gateway as a BYOK provider key: a store secret of its own, named as
+    the gateway looks it up (`{gateway}_{provider}_{alias}`, scoped `ai_gateway`), whatever the
+    name of the secret's binding store secret, and the provider config pointing at it."""
+
+    secret: str
+    gateway_id: str
+    provider_slug: str
+    alias: str
+    default_config: bool
+    store_secret_name: str
+    comment: str
+    rate_limit: int | None = None
+    rate_limit_period: int | None = None
+    scopes: tuple[str, ...] = ("ai_gateway",)
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,8 @@ class DesiredState:
 
     def overlap(self, secret: str) -> Overlap | None:
         return next((o for o in self.overlaps if o.secret == secret), None)
+    # AI Gateway BYOK keys, on every backend (the gateway reads the store whatever Workers bind).
+    byok_keys: tuple[ByokKey, ...] = ()
 
     @property
     def mode(self) -> Literal["legacy", "store", "mixed"]:
@@ -125,7 +151,8 @@ class DesiredState:
         bindings and fallback copies) and the store secrets it owns."""
         text = {b.secret for w in self.workers for b in w.bindings if b.needs_value}
         store = {s.secret for s in self.store_secrets if not s.external}
-        return tuple(sorted(text | store))
+        byok = {k.secret for k in self.byok_keys}
+        return tuple(sorted(text | store | byok))
 
     @cached_property
     def text_values(self) -> tuple[str, ...]:
@@ -134,6 +161,16 @@ class DesiredState:
 
     def store_secret(self, secret: str, slot: Slot = "current") -> StoreSecret | None:
         return next((s for s in self.store_secrets if s.secret == secret and s.slot == slot), None)
+
+    def byok_for(self, secret: str) -> list[ByokKey]:
+        """The BYOK keys holding `secret`: a new value of it rewrites each one's store secret."""
+        return [k for k in self.byok_keys if k.secret == secret]
+
+    @property
+    def store_secret_count(self) -> int:
+        """How many secrets this stack keeps in the account's store (its binding store secrets
+        and its BYOK keys): what counts against the account's limit."""
+        return len(self.store_secrets) + len(self.byok_keys)
 
     def holders(self, secret: str) -> list[tuple[WorkerState, Binding]]:
         """Every (Worker, binding) that carries `secret`, fallback copies included."""
@@ -256,17 +293,19 @@ def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str
     overlaps = tuple(Overlap(name, spec.overlap_days, settings.previous.get(name))
                      for name, spec in sorted(manifest.secrets.items())
                      if spec.overlap_days is not None and not spec.external and name in held)
+    byok = byok_keys(manifest, settings.stack)
     store: StoreRef | None = None
-    if store_secrets:
+    if store_secrets or byok:
         setting = settings.store
         if setting is None:
-            names = [s.secret for s in store_secrets]
+            names = sorted({s.secret for s in store_secrets} | {k.secret for k in byok})
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
             raise PlaneError.at(
                 f"Pulumi.{settings.stack}.yaml", "config.secrets-plane:store",
                 f"stack '{settings.stack}' puts {len(names)} secret(s) in the store ({shown}) but names no store",
-                "set `secrets-plane:store` to `{adopt: <store id>}` or `{create: <name>}`, or hold the stack "
-                "back with `secrets-plane:backend: legacy`",
+                "set `secrets-plane:store` to `{adopt: <store id>}` or `{create: <name>}`"
+                + (" (AI Gateway BYOK keys live in the store on every backend)" if byok else
+                   ", or hold the stack back with `secrets-plane:backend: legacy`"),
             )
         store = StoreRef("adopt", id=setting.adopt) if setting.adopt else StoreRef("create", name=setting.create)
     return DesiredState(
@@ -278,4 +317,26 @@ def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str
         store_secrets=tuple(store_secrets),
         workers=tuple(workers),
         overlaps=overlaps,
+        byok_keys=byok,
     )
+
+
+def byok_keys(manifest: Manifest, stack: str) -> tuple[ByokKey, ...]:
+    """Every BYOK key of `stack`, by gateway, provider and alias."""
+    keys = [
+        ByokKey(
+            secret=name,
+            gateway_id=key.gateway,
+            provider_slug=key.provider,
+            alias=key.alias,
+            default_config=key.is_default,
+            store_secret_name=byok_secret_name(key.gateway, key.provider, key.alias),
+            comment=f"AI Gateway BYOK key ({key.gateway}/{key.provider}/{key.alias}) from {name} | managed by "
+                    "secrets-plane",
+            rate_limit=key.rate_limit,
+            rate_limit_period=key.rate_limit_period,
+        )
+        for name, spec in manifest.secrets.items()
+        for key in spec.gateways.get(stack, ())
+    ]
+    return tuple(sorted(keys, key=lambda k: (k.gateway_id, k.provider_slug, k.alias)))

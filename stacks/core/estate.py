@@ -113,6 +113,14 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
                 out.error(loc("workers", wname, "stacks", i), f"Worker '{wname}' names unknown stack '{listed}'",
                           hint + f" (a stack exists when Pulumi.{listed}.yaml does)")
 
+    for secret, spec in m.secrets.items():
+        for listed in spec.gateways:
+            if listed not in estate.stacks:
+                hint = did_you_mean(listed, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
+                out.error(loc("secrets", secret, "gateways", listed),
+                          f"the gateways of secret '{secret}' name unknown stack '{listed}'",
+                          hint + f" (a stack exists when Pulumi.{listed}.yaml does)")
+
     for stack_name in sorted(estate.stacks):
         owners_by_script: dict[str, str] = {}
         for wname in sorted(m.workers):
@@ -225,6 +233,20 @@ def _check_fallback_use(estate: Estate, desired_by_stack: dict[str, DesiredState
                         "remove `fallback`, or move a Worker binding it to the store")
 
 
+def _check_byok_names(estate: Estate, account: str, stack: str, desired: DesiredState | None, owners: dict[str, str],
+                      out: ProblemCollector) -> None:
+    """A BYOK key's store secret shares the account's one store with every stack's secrets."""
+    for key in desired.byok_keys if desired is not None else ():
+        other = owners.get(key.store_secret_name)
+        if other is not None:
+            out.error(estate.manifest.location("secrets", key.secret, "gateways", stack),
+                      f"BYOK store secret name '{key.store_secret_name}' of stack '{stack}' collides with a store "
+                      f"secret of stack '{other}' on account {account}",
+                      "give each stack its own gateway, or another `alias`, or rename the other secret")
+            continue
+        owners[key.store_secret_name] = stack
+
+
 def _check_account(estate: Estate, account: str, stack_names: list[str], desired_by_stack: dict[str, DesiredState],
                    out: ProblemCollector) -> None:
     m = estate.manifest.manifest
@@ -261,7 +283,9 @@ def _check_account(estate: Estate, account: str, stack_names: list[str], desired
                           f"to e.g. '{{name}}_{name.upper()}'")
                 break
             owners[store_name] = name
-    planned = {n: len(desired_by_stack[n].store_secrets) for n in stack_names if n in desired_by_stack}
+        _check_byok_names(estate, account, name, desired_by_stack.get(name), owners, out)
+        potential[name] += len(desired_by_stack[name].byok_keys) if name in desired_by_stack else 0
+    planned = {n: desired_by_stack[n].store_secret_count for n in stack_names if n in desired_by_stack}
     where = estate.stacks[sorted(stack_names)[0]].location("accountId")
     hint = "drop unused secrets, bind fewer secrets in one stack, or move a stack to its own account"
     if sum(planned.values()) > STORE_SECRETS_PER_ACCOUNT:

@@ -21,9 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .backends import Backend
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
 from .naming import (
+    BYOK_ALIAS_RULE,
+    DEFAULT_BYOK_ALIAS,
+    GATEWAY_ID_RULE,
+    PROVIDER_SLUG_RULE,
     WORKER_KEY_RULE,
+    byok_secret_name,
     fallback_binding_name,
     is_binding_name,
+    is_byok_alias,
+    is_gateway_id,
+    is_provider_slug,
     is_script_name,
     is_secret_name,
     is_worker_key,
@@ -56,6 +64,25 @@ class GenerateSpec(_Strict):
     encoding: Literal["base64url", "hex"] = Field(default="base64url", description="how the bytes are written as text")
 
 
+class GatewayKeySpec(_Strict):
+    """One AI Gateway that uses the secret as a BYOK provider key: a provider config on the gateway
+    pointing at a store secret named `{gateway}_{provider}_{alias}` (scoped `ai_gateway`)."""
+
+    gateway: str = Field(min_length=1, description="the gateway's id in the account")
+    provider: str = Field(min_length=1, description="the provider slug AI Gateway routes to (openai, anthropic, ...)")
+    alias: str = Field(default=DEFAULT_BYOK_ALIAS, min_length=1,
+                       description="the key's alias; a request picks a non-default key with `cf-aig-byok-alias`")
+    default: bool | None = Field(default=None, description="the provider's default key on this gateway (default: "
+                                                           "true for the alias `default`, else false)")
+    rate_limit: int | None = Field(default=None, gt=0, description="the config's `rate_limit` (none: no limit)")
+    rate_limit_period: int | None = Field(default=None, gt=0,
+                                          description="the config's `rate_limit_period`, with `rate_limit`")
+
+    @property
+    def is_default(self) -> bool:
+        return self.default if self.default is not None else self.alias == DEFAULT_BYOK_ALIAS
+
+
 class SecretSpec(_Strict):
     """One credential. Its key is its name: the store secret's name (through the stack's naming
     rule) and the binding name of every Worker that lists it under `secrets`."""
@@ -78,6 +105,8 @@ class SecretSpec(_Strict):
         default=None, ge=1, le=90,
         description="rotation with overlap: every binding of it has a `<BINDING>_PREVIOUS` beside it, holding the "
                     "previous value for this many days after a rotation (a signing or encryption key)")
+    gateways: dict[str, list[GatewayKeySpec]] = Field(
+        default_factory=dict, description="stack -> the AI Gateways that use it as a BYOK provider key")
 
 
 class WranglerSpec(_Strict):
@@ -121,8 +150,9 @@ class WorkerSpec(_Strict):
 
 # Keys added after the first release: left out of the digest while at their default, so a
 # manifest that does not use them keeps the digest (and passes the promotion gate) it had.
-_SECRET_OPTIONAL = {"backend": None, "fallback": False, "external": False, "generate": None, "overlap_days": None}
-_WORKER_OPTIONAL = {"backend": None, "fallback": False}
+_SECRET_OPTIONAL: dict[str, Any] = {"backend": None, "fallback": False, "external": False, "generate": None,
+                                    "overlap_days": None, "gateways": {}}
+_WORKER_OPTIONAL: dict[str, Any] = {"backend": None, "fallback": False}
 
 
 class Manifest(_Strict):
@@ -340,6 +370,7 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
                       f"secret '{name}' is external: a fallback copy needs a value the plane owns",
                       "remove `fallback`, or drop `external: true` and set its value in the stack config")
 
+    _check_gateway_keys(out, doc, m)
     for first, later in twins(m.secrets):
         out.error(_loc(doc, "secrets", later), f"secret name '{later}' is too like '{first}' to tell apart",
                   "rename one: names that differ only in case, '-' and '_', O and 0, or l, I and 1 are mistaken "
@@ -401,10 +432,58 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
             out.error(_loc(doc, "workers", wname, "stacks"), "a stack is listed twice", "list each stack once")
 
     for name, spec in m.secrets.items():
-        if name not in bound and set(spec.scopes) <= {"workers"}:
+        if name not in bound and set(spec.scopes) <= {"workers"} and not spec.gateways:
             out.warning(_loc(doc, "secrets", name), f"secret '{name}' is bound by no Worker and has no other scope",
                         "bind it from a Worker, add a scope such as ai_gateway, or remove it")
     return out
+
+
+def _check_gateway_keys(out: ProblemCollector, doc: YamlDocument, m: Manifest) -> None:
+    """BYOK keys: each part of the name the gateway looks the key up by, one config per (stack,
+    gateway, provider, alias) and one default per (stack, gateway, provider), across all secrets."""
+    configs: dict[tuple[str, str, str, str], str] = {}
+    defaults: dict[tuple[str, str, str], str] = {}
+    for name, spec in m.secrets.items():
+        if spec.gateways and spec.external:
+            out.error(_loc(doc, "secrets", name, "gateways"),
+                      f"secret '{name}' is external: a BYOK key needs a value the plane owns",
+                      "remove `gateways`, or drop `external: true` and set its value in the stack config")
+        for stack, keys in spec.gateways.items():
+            for i, key in enumerate(keys):
+                where = ("secrets", name, "gateways", stack, i)
+                if not is_gateway_id(key.gateway):
+                    out.error(_loc(doc, *where, "gateway"), f"gateway id of '{name}' ({stack}) is not a gateway id",
+                              f"use {GATEWAY_ID_RULE}")
+                if not is_provider_slug(key.provider):
+                    out.error(_loc(doc, *where, "provider"),
+                              f"provider of '{name}' on gateway '{key.gateway}' ({stack}) is not a provider slug",
+                              f"use {PROVIDER_SLUG_RULE}")
+                if not is_byok_alias(key.alias):
+                    out.error(_loc(doc, *where, "alias"),
+                              f"alias of '{name}' on gateway '{key.gateway}' ({stack}) is not a valid alias",
+                              f"use {BYOK_ALIAS_RULE}")
+                if (key.rate_limit is None) != (key.rate_limit_period is None):
+                    out.error(_loc(doc, *where), f"the rate limit of '{name}' on gateway '{key.gateway}' ({stack}) "
+                              "needs both `rate_limit` and `rate_limit_period`", "give both, or neither")
+                if len(byok_secret_name(key.gateway, key.provider, key.alias)) > 255:
+                    out.error(_loc(doc, *where), f"the BYOK store secret name of '{name}' on gateway "
+                              f"'{key.gateway}' ({stack}) is longer than 255 characters",
+                              "shorten the gateway id or the alias")
+                config = (stack, key.gateway, key.provider, key.alias)
+                if config in configs:
+                    out.error(_loc(doc, *where), f"gateway '{key.gateway}' ({stack}) gets two '{key.provider}' keys "
+                              f"with alias '{key.alias}' ('{configs[config]}' and '{name}')",
+                              "give one of them another `alias`: a gateway holds one config per provider and alias")
+                configs.setdefault(config, name)
+                if key.is_default:
+                    provider = (stack, key.gateway, key.provider)
+                    if provider in defaults and defaults[provider] != f"{name}/{key.alias}":
+                        out.error(_loc(doc, *where, "default"),
+                                  f"gateway '{key.gateway}' ({stack}) gets two default '{key.provider}' keys "
+                                  f"('{defaults[provider]}' and '{name}/{key.alias}')",
+                                  "set `default: false` on all but one (an alias other than `default` is not "
+                                  "the default unless it says so)")
+                    defaults.setdefault(provider, f"{name}/{key.alias}")
 
 
 def leaves_project(path: str) -> bool:

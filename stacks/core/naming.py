@@ -31,6 +31,17 @@ STACK_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}", re.ASCII)
 # A Worker's key in the manifest: it lands in messages, file names, TypeScript names and comments.
 WORKER_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}", re.ASCII)
 WORKER_KEY_RULE = "1-63 ASCII letters, digits, '_' or '-', starting with a letter or digit"
+# AI Gateway BYOK: a gateway's id, a provider's slug (openai, google-ai-studio) and a key's alias.
+# Each lands in the store secret name the gateway looks the key up by, so each keeps to the
+# store's characters; the gateway id and slug to the lowercase forms Cloudflare shows them in.
+GATEWAY_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.ASCII)
+GATEWAY_ID_RULE = "1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit"
+PROVIDER_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
+PROVIDER_SLUG_RULE = "a provider slug as AI Gateway spells it: lowercase letters, digits and '-' (e.g. openai, " \
+                     "google-ai-studio)"
+BYOK_ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
+BYOK_ALIAS_RULE = "1-64 letters, digits, '_' or '-', starting with a letter or digit"
+DEFAULT_BYOK_ALIAS = "default"
 
 
 def is_secret_name(name: str) -> bool:
@@ -51,6 +62,18 @@ def is_stack_name(name: str) -> bool:
 
 def is_worker_key(name: str) -> bool:
     return WORKER_KEY_RE.fullmatch(name) is not None
+
+
+def is_gateway_id(name: str) -> bool:
+    return GATEWAY_ID_RE.fullmatch(name) is not None
+
+
+def is_provider_slug(name: str) -> bool:
+    return PROVIDER_SLUG_RE.fullmatch(name) is not None
+
+
+def is_byok_alias(name: str) -> bool:
+    return BYOK_ALIAS_RE.fullmatch(name) is not None
 
 
 def non_ascii(name: str) -> str:
@@ -88,6 +111,7 @@ COMPONENT_TYPE = "secrets-plane:index:SecretsPlane"
 STORE_TYPE = "cloudflare:index/secretsStore:SecretsStore"
 STORE_SECRET_TYPE = "cloudflare:index/secretsStoreSecret:SecretsStoreSecret"
 BINDINGS_TYPE = "pulumi-python:dynamic/secrets-plane:WorkerSecretBindings"
+BYOK_TYPE = "pulumi-python:dynamic/secrets-plane:GatewayProviderKey"
 
 
 def script_name(worker: WorkerSpec, stack: str) -> str:
@@ -100,6 +124,18 @@ def script_name(worker: WorkerSpec, stack: str) -> str:
 def store_secret_name(template: str, secret: str) -> str:
     """The name a manifest secret gets in the account's store, e.g. `{name}_STAGING`."""
     return template.replace("{name}", secret)
+
+
+def byok_secret_name(gateway_id: str, provider_slug: str, alias: str) -> str:
+    """The store secret AI Gateway looks a BYOK key up by: Cloudflare's BYOK page says the gateway
+    finds it by this name alone (the `secret_id` a config holds is not used at run time), e.g.
+    `my-gateway_anthropic_default`. The plane's own naming rule (`secretName`) does not apply."""
+    return f"{gateway_id}_{provider_slug}_{alias}"
+
+
+def byok_resource(gateway_id: str, provider_slug: str, alias: str) -> str:
+    """The Pulumi name of a BYOK key's resource: named by its store secret, unique in the account's store."""
+    return resource_name("byok", byok_secret_name(gateway_id, provider_slug, alias))
 
 
 FALLBACK_SUFFIX = "_FALLBACK"

@@ -105,7 +105,8 @@ def build_overview(estate: Estate) -> Overview:
             row.cells.setdefault(s, None)
     secrets = []
     m = estate.manifest.manifest
-    held = sorted({row.secret for row in rows.values()} | {x.secret for d in desired.values() for x in d.store_secrets})
+    held = sorted({row.secret for row in rows.values()} | {x.secret for d in desired.values() for x in d.store_secrets}
+                  | {k.secret for d in desired.values() for k in d.byok_keys})
     for name in held:
         spec = m.secrets[name]
         place = SecretRow(name, spec.owner, spec.external)
@@ -118,6 +119,8 @@ def build_overview(estate: Estate) -> Overview:
                 parts.append(f"store {in_store.store_secret_name}")
             if on_workers:
                 parts.append(f"Worker secret on {len(on_workers)} Worker(s)")
+            parts += [f"AI Gateway {k.gateway_id} {k.provider_slug}/{k.alias} (store {k.store_secret_name})"
+                      for k in d.byok_for(name)]
             place.places[s] = " + ".join(parts)
         secrets.append(place)
     return Overview(columns, scripts, sorted(rows.values(), key=lambda r: (r.worker, r.binding)), secrets)

@@ -11,11 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..core.desired_state import STORE, DesiredState, stack_secret_names
+from ..core.desired_state import STORE, DesiredState, byok_keys, stack_secret_names
 from ..core.estate import Estate
 from ..core.text import md_code, md_text
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
 from .canary import binding_ok, describe_binding, resolve_store_id
+from .gateways import check_for_canary
 
 
 @dataclass
@@ -58,6 +59,18 @@ class Orphan:
 
 
 @dataclass
+class ByokRow:
+    """One AI Gateway BYOK key: where it is, the store secret the gateway reads, and its state."""
+
+    secret: str
+    gateway: str
+    key: str              # provider/alias
+    store_secret: str
+    last_changed: str | None
+    status: str
+
+
+@dataclass
 class AuditReport:
     stack: str
     backend: str
@@ -67,6 +80,7 @@ class AuditReport:
     credentials: list[CredentialRow] = field(default_factory=list)
     orphans: list[Orphan] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
+    byok: list[ByokRow] = field(default_factory=list)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -144,12 +158,15 @@ def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of:
             rotation_days=spec.rotation_days, rotation=_rotation(last, spec.rotation_days, as_of), overlap=overlap_text,
             status="ok" if not problems else "; ".join(problems),
         ))
+    if desired.byok_keys:
+        report.byok = _byok_rows(desired, live, store_id)
     # Orphans: credentials live on the account or on managed Workers that no manifest entry declares.
     if store_id and desired.store_secrets:
         claimed: set[str] = set()
         for stack_name, stack in estate.stacks.items():
             if stack.settings.account_id == desired.account_id:
                 claimed |= {stack.settings.store_secret_name(s) for s in stack_secret_names(m, stack_name)}
+                claimed |= {k.store_secret_name for k in byok_keys(m, stack_name)}
         for orphan in sorted(set(store) - claimed):
             report.orphans.append(Orphan(f"store {store_id}", orphan, "store secret"))
     for worker in desired.workers:
@@ -180,6 +197,23 @@ def _overlap(desired: DesiredState, secret: str, as_of: dt.date, problems: list[
     return f"{overlap.days} days; window open until {overlap.retires}"
 
 
+def _byok_rows(desired: DesiredState, live: LiveAccount, store_id: str | None) -> list[ByokRow]:
+    """Each BYOK key as the gateway has it (check_for_canary's rule: the config points at the
+    store secret the plane made), and when its store secret last changed."""
+    secrets = live.store_secrets(store_id) if store_id else {}
+    _, wrong = check_for_canary(desired, live, store_id, secrets)
+    problems: dict[str, list[str]] = {}
+    for mismatch in wrong:
+        problems.setdefault(mismatch.key, []).append(f"{mismatch.expected}: {mismatch.found}")
+    rows = []
+    for k in desired.byok_keys:
+        label = f"{k.gateway_id}:{k.provider_slug}/{k.alias}"
+        found = secrets.get(k.store_secret_name)
+        rows.append(ByokRow(k.secret, k.gateway_id, f"{k.provider_slug}/{k.alias}", k.store_secret_name,
+                            found.modified if found else None, "; ".join(problems.get(label, [])) or "ok"))
+    return rows
+
+
 def _last_changed(live: LiveAccount, live_secret: LiveStoreSecret | None, texts: list[Placement],
                   rotation_dates: Mapping[str, Mapping[str, str]] | None) -> tuple[str | None, str]:
     """A value's last change: the store's `modified` when the store holds it (its Worker copies
@@ -200,7 +234,10 @@ def _last_changed(live: LiveAccount, live_secret: LiveStoreSecret | None, texts:
 
 
 def render_json(report: AuditReport) -> str:
-    return json.dumps(asdict(report), indent=2)
+    data = asdict(report)
+    if not report.byok:
+        del data["byok"]  # a stack without BYOK keys reads as it did
+    return json.dumps(data, indent=2)
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -238,6 +275,11 @@ def render_table(report: AuditReport) -> str:
             lines.append(f"overlap: {c.secret}: {c.overlap}")
     for entry in report.in_flight:
         lines.append(f"versions in flight: {entry}")
+    if report.byok:
+        lines.append(f"AI Gateway BYOK keys ({len(report.byok)}):")
+        lines += _table([["GATEWAY", "KEY", "CREDENTIAL", "STORE SECRET", "LAST CHANGED", "STATUS"]]
+                        + [[b.gateway, b.key, b.secret, b.store_secret, (b.last_changed or "unknown")[:10], b.status]
+                           for b in report.byok])
     if report.orphans:
         lines.append(f"orphans ({len(report.orphans)}): not in the manifest")
         lines += _table([["WHERE", "NAME", "KIND"]] + [[o.where, o.name, o.kind] for o in report.orphans])
@@ -282,6 +324,12 @@ def render_markdown(report: AuditReport) -> str:
         lines += [f"- {md_code(c.secret)}: {md_text(c.overlap or '')}" for c in overlaps] + [""]
     if report.in_flight:
         lines += ["## Workers with versions in flight", ""] + [f"- {md_text(entry)}" for entry in report.in_flight] + [""]
+    if report.byok:
+        lines += ["## AI Gateway BYOK keys", "", "| Gateway | Key | Credential | Store secret | Last changed | Status |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {md_code(b.gateway, table=True)} | {md_code(b.key, table=True)} | {md_code(b.secret, table=True)} | "
+                  f"{md_code(b.store_secret, table=True)} | {md_text((b.last_changed or 'unknown')[:10], table=True)} | "
+                  f"{md_text(b.status, table=True)} |" for b in report.byok] + [""]
     if report.orphans:
         lines += ["## Undeclared credentials", "", "| Where | Name | Kind |", "|---|---|---|"]
         lines += [f"| {md_text(o.where, table=True)} | {md_code(o.name, table=True)} | {md_text(o.kind, table=True)} |"

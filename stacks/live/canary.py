@@ -16,6 +16,7 @@ import httpx
 
 from ..core.desired_state import STORE, Binding, DesiredState
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
+from .gateways import check_for_canary
 
 HEALTH_TIMEOUT_S = 5.0
 DEFAULT_WAIT_S = 90.0  # a new store secret turns active within seconds; a CI job can afford this
@@ -113,6 +114,11 @@ def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, 
                     status = found.status + (f" after {report.waited_s:.0f} s" if found.status == "pending" else "")
                     report.mismatches.append(Mismatch("(store)", spec.store_secret_name, expected,
                                                       f"{status}, scopes {','.join(found.scopes)}"))
+    if desired.byok_keys:
+        # Each BYOK key: its config on the gateway, pointing at the store secret the plane made.
+        checked, wrong = check_for_canary(desired, live, store_id, live.store_secrets(store_id) if store_id else {})
+        report.checked += checked
+        report.mismatches += [Mismatch("(ai gateway)", m.key, m.expected, m.found) for m in wrong]
     for worker in desired.workers:
         report.checked += 1
         served = live.worker(worker.script_name)

@@ -29,6 +29,7 @@ from ..core.manifest import Manifest
 from ..core.stack_config import NAMESPACE
 from ..resources.version_copies import refusals
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
+from .gateways import check_for_preflight
 
 STORE_PAGE = 100  # store secrets per listing call
 
@@ -157,13 +158,17 @@ def _check_store(manifest: Manifest, desired: DesiredState, live: LiveAccount, r
             return
     existing = live.store_secrets(store_id, per_page=STORE_PAGE) if store_id else {}
     _check_store_secrets(manifest, desired, live, report, existing, store_id)
+    if desired.byok_keys:
+        check_for_preflight(desired, live, store_id, existing, report.block, report.note)
 
 
 def _check_store_secrets(manifest: Manifest, desired: DesiredState, live: LiveAccount, report: PreflightReport,
                          existing: dict[str, LiveStoreSecret], store_id: str | None) -> None:
     planned = [s for s in desired.store_secrets if not s.external]
-    creates = [s for s in planned if s.store_secret_name not in existing]
-    mine = {s.store_secret_name for s in desired.store_secrets}
+    # A BYOK key's store secret is one more of the account's: created by the apply when absent.
+    creates = [s.store_secret_name for s in planned if s.store_secret_name not in existing] + \
+        [k.store_secret_name for k in desired.byok_keys if k.store_secret_name not in existing]
+    mine = {s.store_secret_name for s in desired.store_secrets} | {k.store_secret_name for k in desired.byok_keys}
     others = sorted(n for n in existing if n not in mine)
     quota = live.store_quota()
     if quota is not None:
@@ -198,7 +203,7 @@ def _check_store_secrets(manifest: Manifest, desired: DesiredState, live: LiveAc
                          f"create it: {need.commands(desired)[0]} (wrangler asks for the value)")
     if store_id is not None:
         report.note("store", f"{len(existing)} secret(s) in store {store_id}; {len(creates)} to create, "
-                             f"{len(planned) - len(creates)} already there")
+                             f"{len(planned) + len(desired.byok_keys) - len(creates)} already there")
 
 
 def _check_worker(desired: DesiredState, worker: WorkerState, live: LiveAccount, report: PreflightReport,

@@ -4,7 +4,8 @@ The new value comes on standard input (or `--generate`, for secrets the manifest
 `generate: {bytes: N}`), is checked against every stack's size limit before anything happens, is
 set encrypted through `pulumi config set` (value on stdin, never argv), and then `pulumi up
 --target` runs on exactly the resources that carry it: the store secret (one in-place update, no
-Worker version) and the WorkerSecretBindings of every Worker holding it as a Worker secret (a
+Worker version), each AI Gateway BYOK key holding it (its own store secret, one in-place update) and
+the WorkerSecretBindings of every Worker holding it as a Worker secret (a
 legacy binding or a fallback copy: one version each). Stacks go in the order given, and a failing
 stack stops the ones after it. A rotation leaves the manifest digest as it is, so the promotion
 gate lets production through.
@@ -30,11 +31,19 @@ import time
 from dataclasses import dataclass, replace
 from typing import TextIO
 
-from ..core.desired_state import StoreSecret, WorkerState
+from ..core.desired_state import ByokKey, StoreSecret, WorkerState
 from ..core.errors import PlaneError, Problem, did_you_mean, shown_name
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.manifest import GenerateSpec, SecretSpec
-from ..core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, bindings_resource, store_secret_resource, urn
+from ..core.naming import (
+    BINDINGS_TYPE,
+    BYOK_TYPE,
+    STORE_SECRET_TYPE,
+    bindings_resource,
+    byok_resource,
+    store_secret_resource,
+    urn,
+)
 from ..core.stack_config import NAMESPACE
 from ..core.values import oversized_values
 from .pulumi_cli import (
@@ -57,11 +66,14 @@ class RotationTarget:
     workers: list[WorkerState]
     overlap_days: int | None = None
     retires: str | None = None  # the window open now, if any
+    # AI Gateway BYOK keys holding it: each one store-secret update, no config write, no Worker.
+    byok: tuple[ByokKey, ...] = ()
 
     @property
     def urns(self) -> list[str]:
         found = [urn(self.stack, STORE_SECRET_TYPE, store_secret_resource(s.secret, previous=s.slot == "previous"))
                  for s in self.store_secrets]
+        found += [urn(self.stack, BYOK_TYPE, byok_resource(k.gateway_id, k.provider_slug, k.alias)) for k in self.byok]
         return found + [urn(self.stack, BINDINGS_TYPE, bindings_resource(w.script_name)) for w in self.workers]
 
     def describe(self) -> str:
@@ -71,6 +83,8 @@ class RotationTarget:
             parts.append(f"store secret{'s' if len(self.store_secrets) > 1 else ''} {names} "
                          f"({len(self.store_secrets)} in-place update{'s' if len(self.store_secrets) > 1 else ''}, "
                          "no Worker version)")
+        parts += [f"AI Gateway {k.gateway_id} key {k.provider_slug}/{k.alias} (store secret {k.store_secret_name}: 1 "
+                  "in-place update, no config write)" for k in self.byok]
         if self.workers:
             both = " (both values in it)" if self.overlap_days is not None else ""
             parts.append(f"{len(self.workers)} Worker(s) holding it as a Worker secret, one version each{both}: "
@@ -83,7 +97,7 @@ def rotation_target(estate: Estate, secret: str, stack: str) -> RotationTarget:
     stores, workers = desired.rotation(secret)
     overlap = desired.overlap(secret)
     return RotationTarget(stack, stores, workers, overlap.days if overlap else None,
-                          overlap.retires if overlap else None)
+                          overlap.retires if overlap else None, tuple(desired.byok_for(secret)))
 
 
 def values_key(secret: str) -> str:
@@ -284,7 +298,7 @@ def retire(estate: Estate, secret: str, stacks: list[str], yes: bool, out: TextI
         raise PlaneError.at("retire", "--yes", "standard input is not a terminal, so `pulumi up` cannot ask for "
                             "confirmation", "pass --yes (the command prints what it will touch before it applies)")
     # Only the previous slot changes: its store secret and the Workers holding it as a Worker secret.
-    targets = [replace(t, store_secrets=[s for s in t.store_secrets if s.slot == "previous"])
+    targets = [replace(t, store_secrets=[s for s in t.store_secrets if s.slot == "previous"], byok=())
                for t in (rotation_target(estate, secret, stack) for stack in stacks)]
     open_ = [t for t in targets if t.retires]
     for target in targets:

@@ -10,9 +10,10 @@ import pulumi_cloudflare as cloudflare
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
-from ..core.desired_state import STORE, DesiredState, Slot, StoreSecret, WorkerState
-from ..core.naming import COMPONENT_TYPE, bindings_resource, resource_name, store_secret_resource
+from ..core.desired_state import STORE, ByokKey, DesiredState, Slot, StoreSecret, WorkerState
+from ..core.naming import COMPONENT_TYPE, bindings_resource, byok_resource, resource_name, store_secret_resource
 from ..core.stack_config import SecretValues
+from .gateway_keys import GatewayProviderKey
 from .worker_bindings import WorkerSecretBindings
 
 ADOPT_HINT_HOOK = "secrets-plane-adopt-store-hint"
@@ -61,6 +62,16 @@ def _external_check(names: list[str], store_id: str) -> Any:
     return check
 
 
+def byok_inputs(desired: DesiredState, key: ByokKey) -> dict[str, Any]:
+    """What a BYOK key's resource is declared with, besides the account, the store and the value:
+    plain data from the desired state alone (a test holds it equal across backends)."""
+    managed = [f"{k.provider_slug}/{k.alias}" for k in desired.byok_keys if k.gateway_id == key.gateway_id]
+    return {"stack": desired.stack, "secret": key.secret, "gateway_id": key.gateway_id,
+            "provider_slug": key.provider_slug, "alias": key.alias, "default_config": key.default_config,
+            "rate_limit": key.rate_limit, "rate_limit_period": key.rate_limit_period,
+            "secret_name": key.store_secret_name, "comment": key.comment, "managed": managed}
+
+
 class SecretsPlane(pulumi.ComponentResource):
     """One stack's credential plane: the store and its secrets (when anything is on the store) and
     one WorkerSecretBindings per Worker (same URN whatever its bindings' backends, so the flip is
@@ -77,6 +88,7 @@ class SecretsPlane(pulumi.ComponentResource):
         self.account_id: pulumi.Input[str] = (
             gate.apply(lambda _: desired.account_id) if gate is not None else desired.account_id)
         self.store_id = None
+        self.byok: dict[str, GatewayProviderKey] = {}
         store_secrets: dict[tuple[str, Slot], cloudflare.SecretsStoreSecret] = {}
         external_store_id: pulumi.Output[str] | None = None
         if desired.store is not None:
@@ -88,6 +100,8 @@ class SecretsPlane(pulumi.ComponentResource):
                 if not spec.external:
                     store_secrets[(spec.secret, spec.slot)] = self._store_secret(spec, values, hooks)
             external_store_id = self._external_lookup(desired)
+            self.byok = {byok_resource(k.gateway_id, k.provider_slug, k.alias): self._byok_key(desired, k, values)
+                         for k in desired.byok_keys}
         self.bindings = {
             worker.script_name: self._worker_bindings(desired, worker, values, store_secrets, external_store_id)
             for worker in desired.workers
@@ -134,6 +148,16 @@ class SecretsPlane(pulumi.ComponentResource):
             comment=spec.comment,
             opts=pulumi.ResourceOptions(parent=self, hooks=hooks),
         )
+
+    def _byok_key(self, desired: DesiredState, key: ByokKey, values: SecretValues) -> GatewayProviderKey:
+        """A BYOK key: its own store secret, named as the gateway looks it up, beside the binding's
+        store secret (whose name stays), and the provider config. The same on every backend, so a
+        flip or a phased step leaves it as it is."""
+        assert self.store_id is not None
+        return GatewayProviderKey(
+            byok_resource(key.gateway_id, key.provider_slug, key.alias),
+            **byok_inputs(desired, key), account_id=self.account_id, store_id=self.store_id,
+            value=_plain(values, key.secret), opts=pulumi.ResourceOptions(parent=self))
 
     def _external_lookup(self, desired: DesiredState) -> pulumi.Output[str] | None:
         """External store secrets are looked up by name (read-only), never created: the lookup fails

@@ -13,7 +13,7 @@ from ..core.backends import Backend
 from ..core.desired_state import DesiredState
 from ..core.estate import Estate
 from ..core.externals import external_needs
-from ..core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, STORE_TYPE
+from ..core.naming import BINDINGS_TYPE, BYOK_TYPE, STORE_SECRET_TYPE, STORE_TYPE
 from ..core.stack_config import NAMESPACE, Placeholder
 from .offline import ProgramRun, redact, reveal, run_program
 
@@ -84,7 +84,24 @@ def build_plan(estate: Estate, stack: str, backend: Backend | None = None) -> di
     plan["externals"] = [{"secret": n.secret, "kind": n.kind, "name": n.name, "workers": list(n.scripts),
                           "where": n.where(desired), "commands": n.commands(desired)} for n in external_needs(desired)]
     plan["promotion"] = promotion
+    keys = byok_keys(run)
+    if keys:  # only when there are any: a plan without keys reads as it did
+        plan["byok"] = keys
     return plan
+
+
+def byok_keys(run: ProgramRun) -> list[dict[str, Any]]:
+    """Each AI Gateway BYOK key the program declares: the gateway, the provider and alias, the
+    secret it holds and the store secret the gateway looks it up by (names only)."""
+    keys = []
+    for res in run.of_type(BYOK_TYPE):
+        inputs = res.inputs
+        key = {k: inputs.get(k) for k in ("gateway_id", "provider_slug", "alias", "default_config", "secret",
+                                          "secret_name")}
+        if inputs.get("rate_limit") is not None:
+            key.update(rate_limit=inputs.get("rate_limit"), rate_limit_period=inputs.get("rate_limit_period"))
+        keys.append(key)
+    return sorted(keys, key=lambda k: (str(k["gateway_id"]), str(k["provider_slug"]), str(k["alias"])))
 
 
 def rotation_costs(desired: DesiredState) -> list[dict[str, Any]]:
@@ -94,14 +111,19 @@ def rotation_costs(desired: DesiredState) -> list[dict[str, Any]]:
     external = {s.secret for s in desired.store_secrets if s.external} | {
         b.secret for w in desired.workers for b in w.bindings if b.external}
     costs = []
-    for secret in sorted({s.secret for s in desired.store_secrets} | {b.secret for w in desired.workers for b in w.bindings}):
+    for secret in sorted({s.secret for s in desired.store_secrets} | {b.secret for w in desired.workers for b in w.bindings}
+                         | {k.secret for k in desired.byok_keys}):
         stores, workers = desired.rotation(secret)
         overlap = desired.overlap(secret)
         # Outside a window the previous store secret already holds the value a rotation moves into
-        # it: only the current one is written. Inside one, both are.
+        # it: only the current one is written. Inside one, both are. Each BYOK key of it is one
+        # more store-secret write (its own, named for the gateway).
         updates = len(stores) if overlap is None or overlap.open else min(len(stores), 1)
-        cost: dict[str, Any] = {"secret": secret, "store_updates": updates,
+        byok = len(desired.byok_for(secret))
+        cost: dict[str, Any] = {"secret": secret, "store_updates": updates + byok,
                                 "worker_versions": len(workers), "workers": [w.worker for w in workers]}
+        if byok:
+            cost["byok_keys"] = byok
         if secret in external:
             cost["external"] = True
         costs.append(cost)
@@ -211,6 +233,15 @@ def render_text(plan: dict[str, Any]) -> str:
             window = (f"window open: the previous value retires on {o['retires']}" if o["retires"] else
                       "no window open: _PREVIOUS holds the current value")
             lines.append(f"    {o['secret']:<36} {o['days']} day(s); {window}")
+    if plan.get("byok"):
+        lines.append(f"AI Gateway BYOK keys ({len(plan['byok'])}; each a store secret named for the gateway and a "
+                     "provider config pointing at it; a rotation rewrites the secret only):")
+        for k in plan["byok"]:
+            extra = " default" if k["default_config"] else ""
+            if k.get("rate_limit") is not None:
+                extra += f" rate_limit={k['rate_limit']}/{k['rate_limit_period']}"
+            lines.append(f"  gateway {k['gateway_id']}: {k['provider_slug']}/{k['alias']}{extra} <- {k['secret']} "
+                         f"(store secret {k['secret_name']})")
     lines.append(f"resources declared: {len(plan['resources'])}")
     promotion = plan.get("promotion")
     if promotion:
