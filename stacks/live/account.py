@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import cloudflare
-from cloudflare import APIError, Cloudflare, omit
+from cloudflare import APIError, Cloudflare
 
 from ..api.client import describe_failure as _describe
 from ..api.client import make_client, worker_gone
+from ..api.listing import every_item
 from ..api.live_state import LiveState, read_live
 from ..api.permissions import READ_ONLY
 from ..api.workers import WorkerApi
@@ -66,6 +67,7 @@ class LiveAccount:
         self._client = client or make_client()
         self._reached = False
         self._workers: dict[str, LiveState | None] = {}
+        self._stores: dict[str, str] | None = None
 
     @property
     def client(self) -> Cloudflare:
@@ -129,12 +131,15 @@ class LiveAccount:
                 for s in listing if s.id}
 
     def stores(self) -> dict[str, str]:
-        """store id -> name."""
-        try:
-            return self.call(lambda c: {store.id: store.name for store in c.secrets_store.stores.list(
-                account_id=self.account_id)})
-        except APIError as exc:
-            raise describe_failure(exc, "listing stores of", f"account {self.account_id}", "") from None
+        """store id -> name (one listing, read once per command)."""
+        if self._stores is None:
+            try:
+                self._stores = self.call(lambda c: {store.id: store.name for store in every_item(
+                    lambda page, per_page: c.secrets_store.stores.list(account_id=self.account_id, page=page,
+                                                                       per_page=per_page))})
+            except APIError as exc:
+                raise describe_failure(exc, "listing stores of", f"account {self.account_id}", "") from None
+        return self._stores
 
     def store_exists(self, store_id: str) -> bool:
         return store_id in self.stores()
@@ -142,13 +147,13 @@ class LiveAccount:
     def find_store(self, name: str) -> str | None:
         return next((sid for sid, sname in self.stores().items() if sname == name), None)
 
-    def store_secrets(self, store_id: str, per_page: int | None = None) -> dict[str, LiveStoreSecret]:
-        """name -> secret, never a value (the API has none to give)."""
+    def store_secrets(self, store_id: str) -> dict[str, LiveStoreSecret]:
+        """name -> secret, never a value (the API has none to give). Read afresh on every call (the
+        canary polls it), 100 per call: one call for a full store."""
         def listing(client: Cloudflare) -> dict[str, LiveStoreSecret]:
             found = {}
-            pages = client.secrets_store.stores.secrets.list(store_id, account_id=self.account_id,
-                                                             per_page=per_page if per_page else omit)
-            for s in pages:
+            for s in every_item(lambda page, per_page: client.secrets_store.stores.secrets.list(
+                    store_id, account_id=self.account_id, page=page, per_page=per_page)):
                 found[s.name] = LiveStoreSecret(s.id, s.name, s.status, tuple(sorted(s.scopes or [])),
                                                 s.modified.isoformat().replace("+00:00", "Z"), s.comment or "")
             return found

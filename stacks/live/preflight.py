@@ -3,8 +3,8 @@ read-only calls. `pulumi preview` cannot see any of it (the dynamic provider's d
 the account, and the Secrets Store provider does not check quota), so Terraform and Pulumi users
 meet these as apply errors halfway through a run.
 
-Calls: the scripts listing, the stores listing and the store's secrets (each a page per 100 and the
-empty page that ends a listing) and the quota, once (6 below 100 store secrets), then 2 per Worker
+Calls: the scripts listing, the stores listing and the store's secrets (100 a page, no empty page
+after a short one) and the quota, once (4 up to 100 store secrets), then 2 per Worker
 (its deployment and its newest versions, with their bindings), and one per served version of a
 Worker whose latest version does not serve all its traffic (read whole, to say whether the write
 can copy it). Names, counts and types only: never a value.
@@ -29,8 +29,6 @@ from ..core.manifest import Manifest
 from ..core.stack_config import NAMESPACE
 from ..resources.version_copies import refusals
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
-
-STORE_PAGE = 100  # store secrets per listing call
 
 
 @dataclass
@@ -155,7 +153,7 @@ def _check_store(manifest: Manifest, desired: DesiredState, live: LiveAccount, r
                                   f"already has store {sid} ('{name}') and Cloudflare allows one per account",
                          f"adopt it instead: {NAMESPACE}:store: {{adopt: {sid}}}")
             return
-    existing = live.store_secrets(store_id, per_page=STORE_PAGE) if store_id else {}
+    existing = live.store_secrets(store_id) if store_id else {}
     _check_store_secrets(manifest, desired, live, report, existing, store_id)
 
 
