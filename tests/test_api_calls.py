@@ -45,3 +45,44 @@ def test_stores_listing_is_read_once_per_command(fake: FakeCloudflare) -> None:
     live = _live(fake)
     assert live.store_exists(STORE_ID) and live.find_store("default") == STORE_ID and live.stores()
     assert fake.count("GET", r"/stores$") == 1
+
+
+def _audit_calls(tmp_path: Path, s: int, w: int, k: int, backend: str) -> int:
+    import datetime as dt
+
+    import bench  # noqa: F401
+    from bench.estate import STACK, manifest, write_project
+    from bench.scenarios import seeded_fake
+
+    from stacks.core.estate import load_estate
+    from stacks.live.audit import build_audit
+
+    data = manifest(s, w, k, backend=backend)
+    fake = seeded_fake(data)
+    try:
+        _seed_store(fake, 0)
+        estate = load_estate(write_project(tmp_path / f"audit-{k}-{backend}", data))
+        desired = estate.desired_state(STACK)
+        for worker in desired.workers:  # every Worker serving what the manifest says, one version each
+            fake.deploy(ACCOUNT, worker.script_name, [
+                {"type": "secret_text", "name": b.name, "text": "x"} if b.kind == "secret_text" else
+                {"type": "secrets_store_secret", "name": b.name, "store_id": STORE_ID,
+                 "secret_name": b.store_secret_name} for b in worker.bindings])
+        for spec in desired.store_secrets:
+            fake.add_store_secret(STORE_ID, StoreSecret(id=spec.store_secret_name, name=spec.store_secret_name,
+                                                        scopes=list(spec.scopes)))
+        before = len(fake.calls)
+        report = build_audit(estate, desired, _live(fake), dt.date(2026, 12, 1))
+        assert all(c.status == "ok" for c in report.credentials), [c.status for c in report.credentials][:3]
+        return len(fake.calls) - before
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("backend", ["legacy", "store"])
+def test_audit_reads_each_worker_once_whatever_the_number_of_credentials(tmp_path: Path, backend: str) -> None:
+    w = 6
+    few, many = _audit_calls(tmp_path, 12, w, 2, backend), _audit_calls(tmp_path, 12, w, 10, backend)
+    assert few == many, "audit's calls grow with the credentials a Worker holds"
+    assert many <= 2 * w + 6  # the target: two per Worker plus the listings
+    assert many == 2 * w + (1 if backend == "store" else 0)  # store mode: the secrets listing (the store is adopted)
