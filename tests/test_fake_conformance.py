@@ -25,6 +25,8 @@ from cloudflare.types.secrets_store.stores.secret_get_response import SecretGetR
 from cloudflare.types.secrets_store.stores.secret_list_params import SecretListParams
 from cloudflare.types.secrets_store.stores.secret_list_response import SecretListResponse as StoreSecretListResponse
 from cloudflare.types.shared.response_info import ResponseInfo
+from cloudflare.types.workers.beta.worker import Worker as WorkersWorker
+from cloudflare.types.workers.beta.worker_list_params import WorkerListParams
 from cloudflare.types.workers.beta.workers.version import Version as WorkersVersion
 from cloudflare.types.workers.beta.workers.version_create_params import VersionCreateParams
 from cloudflare.types.workers.script_list_params import ScriptListParams
@@ -98,6 +100,8 @@ ROUTES = [
     Route("GET", S + "/content/v2", None),
     Route("GET", A + "/workers/scripts", list[ScriptListResponse], query=tuple(documented_keys(ScriptListParams,
                                                                                                 ("account_id",)))),
+    Route("GET", A + "/workers/workers", list[WorkersWorker],
+          query=tuple(documented_keys(WorkerListParams, ("account_id",)))),
     Route("GET", W + "/versions", list[WorkersVersion], query=("page", "per_page")),
     Route("GET", W + r"/versions/[^/]+", WorkersVersion, query=("include",)),
     Route("POST", W + "/versions", WorkersVersion, VersionCreateParams, query=("deploy",)),
@@ -214,6 +218,7 @@ def _session(fake: FakeCloudflare, host: Any, monkeypatch: pytest.MonkeyPatch) -
     build_audit(estate, desired, LiveAccount(ACCOUNT), dt.date(2026, 12, 1))
     draft_import(estate, "staging", "api", "r", LiveAccount(ACCOUNT))
     LiveAccount(ACCOUNT).scripts()
+    LiveAccount(ACCOUNT).deployed_on()
     LiveAccount(ACCOUNT).store_quota()
 
 

@@ -26,7 +26,7 @@ from ..api.client import make_client, worker_gone
 from ..api.listing import every_item
 from ..api.live_state import LiveState, read_live
 from ..api.permissions import READ_ONLY
-from ..api.workers import WorkerApi
+from ..api.workers import WorkerApi, iso_time
 from ..core.errors import CloudflareOperationError
 
 # The binding types that carry a credential.
@@ -129,6 +129,17 @@ class LiveAccount:
             raise describe_failure(exc, "listing the Worker scripts of", f"account {self.account_id}", "") from None
         return {s.id: ScriptInfo(s.id, bool(s.has_assets), s.modified_on.isoformat() if s.modified_on else None)
                 for s in listing if s.id}
+
+    def deployed_on(self) -> dict[str, str | None]:
+        """Every Worker of the account by name -> when its newest deployment was made (None: never
+        deployed): the Workers API's listing, 100 a page. Every change of what a Worker serves (a
+        deploy, a rollback, a gradual step, a secret or settings write) is a new deployment."""
+        try:
+            listing = self.call(lambda c: every_item(lambda page, per_page: c.workers.beta.workers.list(
+                account_id=self.account_id, page=page, per_page=per_page)))
+        except APIError as exc:
+            raise describe_failure(exc, "listing the Workers of", f"account {self.account_id}", "") from None
+        return {w.name: iso_time(w.deployed_on) for w in listing if w.name}
 
     def stores(self) -> dict[str, str]:
         """store id -> name (one listing, read once per command)."""

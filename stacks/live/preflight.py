@@ -26,6 +26,7 @@ from ..core.errors import CloudflareOperationError, did_you_mean
 from ..core.externals import external_needs
 from ..core.limits import ENV_VAR_TYPES, STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from ..core.manifest import Manifest
+from ..core.scope import Scope
 from ..core.stack_config import NAMESPACE
 from ..resources.version_copies import refusals
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
@@ -52,6 +53,7 @@ class PreflightReport:
     store_secrets: int = 0
     quota: dict[str, Any] | None = None
     calls: int = 0
+    scope: str = ""
 
     @property
     def blockers(self) -> list[Finding]:
@@ -81,13 +83,20 @@ def _cause(exc: CloudflareOperationError) -> BaseException | None:
 
 
 def run_preflight(manifest: Manifest, desired: DesiredState, live: LiveAccount,
-                  step: Callable[[str], None] = lambda _: None) -> PreflightReport:
-    report = PreflightReport(desired.stack, desired.account_id, workers=len(desired.workers),
-                             store_secrets=len(desired.store_secrets))
-    scripts = _check_scripts(desired, live, report)
+                  step: Callable[[str], None] = lambda _: None, scope: Scope | None = None) -> PreflightReport:
+    """`scope`: only the Workers a run writes (core/scope.py), with the account-level reads (scripts,
+    store, quota) when it writes anything; None: every Worker."""
+    said = scope.describe() if scope is not None else ""
+    scope = scope or Scope.everything("no scope given")
+    workers = [w for w in desired.workers if scope.has_worker(w.script_name)]
+    report = PreflightReport(desired.stack, desired.account_id, workers=len(workers),
+                             store_secrets=len(desired.store_secrets), scope=said)
+    if scope.empty:
+        return report  # nothing is written: nothing can fail halfway
+    scripts = _check_scripts(desired, live, report, workers) if workers else {}
     if desired.store is not None:
         _check_store(manifest, desired, live, report)
-    for worker in desired.workers:
+    for worker in workers:
         if scripts is None or worker.script_name in scripts:
             _check_worker(desired, worker, live, report, scripts.get(worker.script_name) if scripts else None)
         step(worker.script_name)
@@ -99,7 +108,8 @@ def _permission_blocker(report: PreflightReport, what: str, permission: str) -> 
                  f"give the token '{permission}' on account {report.account} (SECURITY.md lists every permission)")
 
 
-def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightReport) -> dict[str, Any] | None:
+def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightReport,
+                   workers: list[WorkerState]) -> dict[str, Any] | None:
     try:
         scripts = live.scripts()
     except CloudflareOperationError as exc:
@@ -107,7 +117,7 @@ def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightRe
             _permission_blocker(report, "the account's Worker scripts", WORKERS_READ)
             return None
         raise
-    for worker in desired.workers:
+    for worker in workers:
         if worker.script_name not in scripts:
             guess = did_you_mean(worker.script_name, scripts)
             report.block(_subject(worker), f"script '{worker.script_name}' does not exist in account {desired.account_id}",
@@ -285,7 +295,8 @@ def render_text(report: PreflightReport) -> str:
             + ("ok" if report.ok else f"{len(report.blockers)} blocker(s)")
             + f", {len(report.notices)} notice(s); {report.workers} Worker(s) and {report.store_secrets} store "
               f"secret(s) checked in {report.calls} read-only API call(s)")
-    lines = [head] + [f.render() for f in report.blockers] + [f.render() for f in report.notices]
+    lines = [head] + ([f"scope: {report.scope}"] if report.scope else [])
+    lines += [f.render() for f in report.blockers] + [f.render() for f in report.notices]
     return "\n".join(lines)
 
 
