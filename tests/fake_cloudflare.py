@@ -603,8 +603,14 @@ class FakeCloudflare:
             # SDK workers.beta.workers.list -> pages of Worker (per_page, page): `updated_on` ("when
             # the Worker was most recently updated"), `deployed_on` ("when the Worker's most recent
             # deployment was created", null if never deployed).
-            return self._page([_worker_item(name, script) for (acc, name), script in sorted(self.scripts.items())
-                               if acc == m.group(1)], query)
+            items = [_worker_item(name, script) for (acc, name), script in sorted(self.scripts.items())
+                     if acc == m.group(1)]
+            key = (query.get("order_by") or [""])[0]
+            if key:
+                # Never-deployed Workers (null) last either way.
+                items.sort(key=lambda item: (item[key] is not None, item[key] or "", item["name"]),
+                           reverse=(query.get("order") or ["asc"])[0] == "desc")
+            return self._page(items, query)
         w = r"/accounts/([^/]+)/workers/workers/([^/]+)"
         m = re.fullmatch(w + r"/versions", path)
         if m and method == "GET":
@@ -900,6 +906,14 @@ class FakeCloudflare:
         if m and method == "GET":
             items = [s for (acc, _), s in sorted(self.stores.items()) if acc == m.group(1)]
             return self._page(items, query)
+        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores/([^/]+)", path)
+        if m and method == "GET":
+            # SDK secrets_store.stores.get -> StoreGetResponse: what pulumi-cloudflare's getSecretsStore
+            # invoke reads for an adopted store, once per preview or update.
+            store = self.stores.get((m.group(1), m.group(2)))
+            if store is None:
+                raise ApiError(404, 1001, "store not found")
+            return 200, _envelope(store), {}
         m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores/([^/]+)/secrets", path)
         if m:
             if (m.group(1), m.group(2)) not in self.stores:

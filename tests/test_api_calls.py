@@ -22,7 +22,7 @@ from test_worker_bindings import UNMANAGED, seed_store, store_props
 from stacks.api.client import make_client
 from stacks.cli import main
 from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, store_secret_resource, urn
-from stacks.core.scope import Scope, drifted
+from stacks.core.scope import Scope, drifted, oldest
 from stacks.live.account import LiveAccount
 
 
@@ -231,7 +231,7 @@ def test_a_worker_deployed_by_hand_is_found_by_the_listing_and_repaired_by_the_n
     fake.deploy(ACCOUNT, "w", [*UNMANAGED, *[b for b in fake.scripts[(ACCOUNT, "w")].latest.bindings
                                               if b["name"] == "A"]])
     assert "B" not in fake.bindings(ACCOUNT, "w")
-    assert drifted(record, live.deployed_on(), ["w", "v"]) == ["w"], "found by the listing alone"
+    assert drifted(record, live.deployed_on(oldest(record, ["w", "v"])), ["w", "v"]) == ["w"], "found by the listing"
     # The targeted refresh reads w, the apply repairs it, and records what it deployed.
     state = states["w"]
     _, outs = host.read("w", state["_id"], {k: v for k, v in state.items() if k != "_id"})
@@ -241,3 +241,21 @@ def test_a_worker_deployed_by_hand_is_found_by_the_listing_and_repaired_by_the_n
     assert action == "update" and fake.bindings(ACCOUNT, "w")["B"]["secret_name"] == "B_STAGING"
     record["w"] = repaired["served_as_of"]
     assert drifted(record, live.deployed_on(), ["w", "v"]) == []
+
+
+def test_the_listing_reads_newest_deployment_first_and_stops_at_the_oldest_record(fake: FakeCloudflare) -> None:
+    scripts = [f"w{i:03d}" for i in range(250)]
+    for script in scripts:
+        fake.add_script(ACCOUNT, script, UNMANAGED)
+    record = {name: script.deployments[-1].created_on for (_, name), script in fake.scripts.items()}
+    live = LiveAccount(ACCOUNT, make_client("t", fake.base_url))
+    before = len(fake.calls)
+    assert drifted(record, live.deployed_on(oldest(record, scripts)), scripts) == []
+    assert len(fake.calls) - before == 1, "one page reaches back to the oldest record"
+    fake.now = "2026-11-21T09:00:00Z"
+    fake.deploy(ACCOUNT, "w123", UNMANAGED)
+    before = len(fake.calls)
+    assert drifted(record, live.deployed_on(oldest(record, scripts)), scripts) == ["w123"]
+    assert len(fake.calls) - before == 1
+    assert drifted(record, live.deployed_on(), scripts) == ["w123"], "the whole listing says the same"
+    assert fake.requests[-1].query.get("order_by") is None and len(fake.calls) - before == 4  # 3 pages

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cloudflare.types.secrets_store.quota_get_response import QuotaGetResponse
+from cloudflare.types.secrets_store.store_get_response import StoreGetResponse
 from cloudflare.types.secrets_store.store_list_params import StoreListParams
 from cloudflare.types.secrets_store.store_list_response import StoreListResponse
 from cloudflare.types.secrets_store.stores.secret_create_params import Body as StoreSecretBody
@@ -108,6 +109,7 @@ ROUTES = [
     Route("GET", A + "/secrets_store/quota", QuotaGetResponse),
     Route("GET", A + "/secrets_store/stores", list[StoreListResponse],
           query=tuple(documented_keys(StoreListParams, ("account_id",)))),
+    Route("GET", STORE, StoreGetResponse),
     Route("GET", STORE + "/secrets", list[StoreSecretListResponse],
           query=tuple(documented_keys(SecretListParams, ("account_id",)))),
     Route("POST", STORE + "/secrets", list[SecretCreateResponse], StoreSecretBody, "list"),
@@ -219,6 +221,7 @@ def _session(fake: FakeCloudflare, host: Any, monkeypatch: pytest.MonkeyPatch) -
     draft_import(estate, "staging", "api", "r", LiveAccount(ACCOUNT))
     LiveAccount(ACCOUNT).scripts()
     LiveAccount(ACCOUNT).deployed_on()
+    client.secrets_store.stores.get(STORE_ID, account_id=ACCOUNT)
     LiveAccount(ACCOUNT).store_quota()
 
 

@@ -17,9 +17,11 @@ T = TypeVar("T")
 LISTING_PAGE_MAX = 100
 
 
-def every_item(fetch: Callable[[int, int], Any], per_page: int = LISTING_PAGE_MAX) -> list[Any]:
+def every_item(fetch: Callable[[int, int], Any], per_page: int = LISTING_PAGE_MAX,
+               enough: Callable[[list[Any]], bool] = lambda _: False) -> list[Any]:
     """Every item of a paged listing. `fetch(page, per_page)` makes ONE call and returns the SDK's
-    page object (its `result` and `result_info`), never iterated: iterating it would page on."""
+    page object (its `result` and `result_info`), never iterated: iterating it would page on.
+    `enough(page_items)`: stop after this page (a listing sorted so that the rest cannot matter)."""
     items: list[Any] = []
     page = 1
     while True:
@@ -28,6 +30,6 @@ def every_item(fetch: Callable[[int, int], Any], per_page: int = LISTING_PAGE_MA
         items += chunk
         info = getattr(answer, "result_info", None)
         total = getattr(info, "total_count", None) if info is not None else None
-        if len(chunk) < per_page or (isinstance(total, int) and len(items) >= total):
+        if len(chunk) < per_page or (isinstance(total, int) and len(items) >= total) or enough(chunk):
             return items
         page += 1

@@ -97,15 +97,31 @@ def drifted(record: Mapping[str, str | None], listing: Mapping[str, str | None],
             scripts: Iterable[str]) -> list[str]:
     """The scripts to read again: a newest deployment made after the record, or one the record or
     the listing cannot date. A script missing from the listing is left to preflight (which says it
-    does not exist) and to the apply."""
+    does not exist), and one missing from the record to the apply (the plane has never written it:
+    the preview shows it created)."""
     out = []
     for script in scripts:
-        if script not in listing:
+        if script not in listing or script not in record:
             continue
         seen, deployed = _time(record.get(script)), _time(listing[script])
         if seen is None or deployed is None or deployed > seen:
             out.append(script)
     return sorted(out)
+
+
+def oldest(record: Mapping[str, str | None], scripts: Iterable[str]) -> str | None:
+    """How far back the listing must go, newest deployment first: the oldest record of these
+    scripts (a Worker deployed before it cannot be later than its own record). None, the whole
+    listing: a script the record cannot date."""
+    stamps: list[tuple[dt.datetime, str]] = []
+    for script in scripts:
+        if script in record:
+            text = record[script]
+            when = _time(text)
+            if text is None or when is None:
+                return None
+            stamps.append((when, text))
+    return min(stamps)[1] if stamps else None
 
 
 def written(steps: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:

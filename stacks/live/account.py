@@ -14,6 +14,7 @@ unreachable API: a wrong token or base URL is said at once, not after seconds of
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +29,20 @@ from ..api.live_state import LiveState, read_live
 from ..api.permissions import READ_ONLY
 from ..api.workers import WorkerApi, iso_time
 from ..core.errors import CloudflareOperationError
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return _aware(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
 
 # The binding types that carry a credential.
 SECRET_TYPES = ("secret_text", "secrets_store_secret")
@@ -130,16 +145,31 @@ class LiveAccount:
         return {s.id: ScriptInfo(s.id, bool(s.has_assets), s.modified_on.isoformat() if s.modified_on else None)
                 for s in listing if s.id}
 
-    def deployed_on(self) -> dict[str, str | None]:
-        """Every Worker of the account by name -> when its newest deployment was made (None: never
+    def deployed_on(self, since: str | None = None) -> dict[str, str | None]:
+        """Workers of the account by name -> when its newest deployment was made (None: never
         deployed): the Workers API's listing, 100 a page. Every change of what a Worker serves (a
-        deploy, a rollback, a gradual step, a secret or settings write) is a new deployment."""
+        deploy, a rollback, a gradual step, a secret or settings write) is a new deployment.
+        `since`: only the Workers deployed after it are needed: the listing is read newest
+        deployment first and stops at the first page that reaches back to `since`."""
+        floor = _when(since)
+
+        def reached(page: list[Any]) -> bool:
+            last = getattr(page[-1], "deployed_on", None) if page else None
+            return floor is not None and last is not None and _aware(last) <= floor
+
+        def listing(c: Cloudflare) -> list[Any]:
+            if floor is None:
+                return every_item(lambda page, per_page: c.workers.beta.workers.list(
+                    account_id=self.account_id, page=page, per_page=per_page))
+            return every_item(lambda page, per_page: c.workers.beta.workers.list(
+                account_id=self.account_id, page=page, per_page=per_page, order_by="deployed_on", order="desc"),
+                enough=reached)
+
         try:
-            listing = self.call(lambda c: every_item(lambda page, per_page: c.workers.beta.workers.list(
-                account_id=self.account_id, page=page, per_page=per_page)))
+            workers = self.call(listing)
         except APIError as exc:
             raise describe_failure(exc, "listing the Workers of", f"account {self.account_id}", "") from None
-        return {w.name: iso_time(w.deployed_on) for w in listing if w.name}
+        return {w.name: iso_time(w.deployed_on) for w in workers if w.name}
 
     def stores(self) -> dict[str, str]:
         """store id -> name (one listing, read once per command)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..core.desired_state import DesiredState
 from ..core.errors import PlaneError
 from ..core.naming import BINDINGS_TYPE, urn
-from ..core.scope import Scope, drifted, record_of, written
+from ..core.scope import Scope, drifted, oldest, record_of, written
 from ..live.account import LiveAccount
 from .pulumi_cli import PulumiResult, pulumi_said, run_pulumi
 
@@ -63,7 +63,7 @@ def derive_scope(project: Path, stack: str, desired: DesiredState, live: LiveAcc
                    "the stack outputs hold no `served_as_of` record yet (its first apply by this version records it)")
             out.scope = Scope.everything(why)
         else:
-            listing = live.deployed_on()
+            listing = live.deployed_on(oldest(record, scripts))
             changed = drifted(record, listing, scripts)
             out.said.append(f"{len(changed)} of {len(scripts)} Worker(s) deployed since the plane last read them"
                             + (f": {', '.join(changed)}" if changed else ""))
