@@ -28,6 +28,7 @@ from bench.scenarios import LATENCY_S, ci_run, counted, overlap, preflight_calls
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+WORKFLOW_BEGIN, WORKFLOW_END = "<!-- bench:workflow:begin -->", "<!-- bench:workflow:end -->"
 
 _EVAL = r"""
 import json, resource, statistics, sys, time
@@ -118,7 +119,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="small sizes, no wrangler runs (a smoke run)")
     parser.add_argument("--write-docs", action="store_true", help="replace the benchmark section of docs/performance.md")
+    parser.add_argument("--workflow", action="store_true",
+                        help="only the workflow's jobs, step by step (with --write-docs: only their table)")
     args = parser.parse_args()
+    if args.workflow:
+        return workflow_only(args.quick, args.write_docs)
     lines: list[str] = []
     out = lines.append
     cpu = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
@@ -283,6 +288,20 @@ def main() -> int:
     if args.write_docs:
         page = PAGE.read_text()
         start, end = page.index(BEGIN) + len(BEGIN), page.index(END)
+        PAGE.write_text(page[:start] + "\n" + text + "\n" + page[end:])
+    return 0
+
+
+def workflow_only(quick: bool, write: bool) -> int:
+    from bench.workflow import section
+
+    s, w, k = (100, 500, 25) if not quick else (10, 12, 4)
+    with tempfile.TemporaryDirectory() as tmp:
+        text = "\n".join(section(Path(tmp), s, w, k))
+    print(text)
+    if write:
+        page = PAGE.read_text()
+        start, end = page.index(WORKFLOW_BEGIN) + len(WORKFLOW_BEGIN), page.index(WORKFLOW_END)
         PAGE.write_text(page[:start] + "\n" + text + "\n" + page[end:])
     return 0
 

@@ -164,3 +164,12 @@ class Engine:
                     self.state[urn] = state
 
         return self.measure(name, work)
+
+    def refresh_only(self, scripts: list[str]) -> None:
+        """`pulumi refresh --target` of these scripts' bindings resources: the provider's Read of each."""
+        for urn, state in list(self.state.items()):
+            if urn.rsplit("::", 1)[1] in scripts:
+                _, outs = self.host.read(urn.rsplit("::", 1)[1], state["_id"],
+                                         {k: v for k, v in state.items() if k != "_id"})
+                outs.pop("__provider", None)
+                self.state[urn] = {**outs, "_id": state["_id"]}

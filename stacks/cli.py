@@ -13,11 +13,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from .core.errors import CloudflareOperationError, PlaneError, Problem
 from .core.estate import MANIFEST_FILE, Estate, load_estate
 from .core.text import terminal
+
+if TYPE_CHECKING:
+    from .core.scope import Scope
 
 # Commands import what they use when they run: `validate` and `schema` import neither Pulumi nor
 # the Cloudflare SDK, which alone take seconds to import.
@@ -116,10 +119,58 @@ def cmd_canary(args: argparse.Namespace) -> int:
     desired = estate.desired_state(stack)
     health = {name: w.health_url[stack] for name, w in estate.manifest.manifest.workers.items()
               if stack in w.health_url}
+    scope = _scope(args)
     with Progress(f"canary {stack}", len(desired.workers)) as progress:
-        report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait, step=progress.step)
+        report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait, step=progress.step,
+                            scope=scope)
     print(render(report))
     return 0 if report.ok else 1
+
+
+def _scope(args: argparse.Namespace) -> Scope | None:
+    """`--scope FILE` (written by `stacks scope`), `--all`, or neither: None, every Worker."""
+    from .core.json_source import load_json_text
+    from .core.scope import Scope
+
+    if args.all:
+        return Scope.everything("asked for with --all")
+    if not args.scope:
+        return None
+    fix = f"write it again: python -m stacks scope --stack {args.stack or '<stack>'} --output {args.scope} --force"
+    try:
+        return Scope.from_json(load_json_text(Path(args.scope).read_text(), args.scope, fix))
+    except OSError as exc:
+        raise PlaneError.at(args.scope, "", f"cannot read the scope ({type(exc).__name__})", fix) from None
+    except ValueError as exc:
+        if isinstance(exc, PlaneError):
+            raise
+        raise PlaneError.at(args.scope, "", f"not a scope file ({exc})", fix) from None
+
+
+def cmd_scope(args: argparse.Namespace) -> int:
+    import json
+
+    from .files import write_text
+    from .live.account import LiveAccount
+    from .ops.scope import derive_scope
+
+    project = _project(args)
+    estate = load_estate(project, args.manifest)
+    stack = _stack(estate, project, args.stack)
+    desired = estate.desired_state(stack)
+    run = derive_scope(project, stack, desired, LiveAccount(desired.account_id), everything=args.all,
+                       refresh=not args.no_refresh)
+    for line in run.said:
+        print(f"scope {stack}: {line}", file=sys.stderr)
+    if run.refreshed:
+        print(f"scope {stack}: refreshed {', '.join(run.refreshed)}", file=sys.stderr)
+    document = json.dumps(run.scope.as_json(), indent=2) + "\n"
+    if args.output:
+        write_text(Path(args.output), document, overwrite=args.force, force_flag="--force")
+    else:
+        print(document, end="")
+    print(f"scope {stack}: {run.scope.describe()}", file=sys.stderr)
+    return 0
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
@@ -133,8 +184,10 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     stack = _stack(estate, project, args.stack)
     desired = estate.desired_state(stack)
     before = PACER.total.requests
+    scope = _scope(args)
     with Progress(f"preflight {stack}", len(desired.workers)) as progress:
-        report = run_preflight(estate.manifest.manifest, desired, LiveAccount(desired.account_id), progress.step)
+        report = run_preflight(estate.manifest.manifest, desired, LiveAccount(desired.account_id), progress.step,
+                               scope=scope)
     report.calls = PACER.total.requests - before
     print(render_json(report) if args.format == "json" else render_text(report))
     return 0 if report.ok else 1
@@ -570,6 +623,11 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, parents=[common])
 
+    def scope_options(p: argparse.ArgumentParser) -> None:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--scope", metavar="FILE", help="check only what `stacks scope` wrote to FILE")
+        group.add_argument("--all", action="store_true", help="check every Worker and store secret (the default)")
+
     def stack_option(p: argparse.ArgumentParser, many: bool = False) -> None:
         if many:
             p.add_argument("--stack", action="append", help="a stack (Pulumi.<stack>.yaml); repeat for several, in order")
@@ -591,12 +649,23 @@ def build_parser() -> argparse.ArgumentParser:
     stack_option(p)
     p.add_argument("--wait", type=float, default=90.0, metavar="SECONDS",
                    help="how long to wait for store secrets that are still pending (default 90)")
+    scope_options(p)
     p.set_defaults(func=cmd_canary)
 
     p = command("preflight", "read-only: what would make `pulumi up` fail on the live account, before it runs")
     stack_option(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
+    scope_options(p)
     p.set_defaults(func=cmd_preflight)
+
+    p = command("scope", "what this run writes and what changed since the last read (drifted Workers refreshed)")
+    stack_option(p)
+    p.add_argument("--output", help="write the scope here (JSON, names only) instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.add_argument("--all", action="store_true", help="the full check: every Worker, and a full refresh")
+    p.add_argument("--no-refresh", action="store_true",
+                   help="refresh nothing (a pull request's preview): the drifted Workers are only named")
+    p.set_defaults(func=cmd_scope)
 
     p = command("audit", "every credential, its owner, Workers, last change and live status")
     stack_option(p)

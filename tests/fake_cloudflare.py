@@ -625,6 +625,19 @@ class FakeCloudflare:
         if m and method == "GET":
             # The schema documents no parameter here: the latest version's code, whatever is asked.
             return self._content(self._script(m.group(1), m.group(2)).latest)
+        m = re.fullmatch(r"/accounts/([^/]+)/workers/workers", path)
+        if m and method == "GET":
+            # SDK workers.beta.workers.list -> pages of Worker (per_page, page): `updated_on` ("when
+            # the Worker was most recently updated"), `deployed_on` ("when the Worker's most recent
+            # deployment was created", null if never deployed).
+            items = [_worker_item(name, script) for (acc, name), script in sorted(self.scripts.items())
+                     if acc == m.group(1)]
+            key = (query.get("order_by") or [""])[0]
+            if key:
+                # Never-deployed Workers (null) last either way.
+                items.sort(key=lambda item: (item[key] is not None, item[key] or "", item["name"]),
+                           reverse=(query.get("order") or ["asc"])[0] == "desc")
+            return self._page(items, query)
         w = r"/accounts/([^/]+)/workers/workers/([^/]+)"
         m = re.fullmatch(w + r"/versions", path)
         if m and method == "GET":
@@ -1001,6 +1014,14 @@ class FakeCloudflare:
         if m and method == "GET":
             items = [s for (acc, _), s in sorted(self.stores.items()) if acc == m.group(1)]
             return self._page(items, query)
+        m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores/([^/]+)", path)
+        if m and method == "GET":
+            # SDK secrets_store.stores.get -> StoreGetResponse: what pulumi-cloudflare's getSecretsStore
+            # invoke reads for an adopted store, once per preview or update.
+            store = self.stores.get((m.group(1), m.group(2)))
+            if store is None:
+                raise ApiError(404, 1001, "store not found")
+            return 200, _envelope(store), {}
         m = re.fullmatch(r"/accounts/([^/]+)/secrets_store/stores/([^/]+)/secrets", path)
         if m:
             if (m.group(1), m.group(2)) not in self.stores:
@@ -1098,6 +1119,20 @@ def _script_item(name: str, script: Script) -> dict[str, Any]:
     if latest.runtime.get("placement"):
         item["placement"] = latest.runtime["placement"]
     return item
+
+
+def _worker_item(name: str, script: Script) -> dict[str, Any]:
+    """A Worker as the Workers API lists it. The fake's Worker id is its script name, which the
+    Workers API also accepts in paths."""
+    settings = script.script_settings
+    return {"id": name, "name": name, "created_on": script.history[0].created_on,
+            "updated_on": script.latest.created_on,
+            "deployed_on": script.deployments[-1].created_on if script.deployments else None,
+            "logpush": bool(settings.get("logpush")), "observability": {},
+            "references": {"dispatch_namespace_outbounds": [], "domains": [], "durable_objects": [], "queues": [],
+                           "workers": []},
+            "subdomain": {}, "tags": list(settings.get("tags") or []),
+            "tail_consumers": list(settings.get("tail_consumers") or [])}
 
 
 def _version_item(version: Version) -> dict[str, Any]:

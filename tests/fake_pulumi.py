@@ -94,6 +94,19 @@ def config(args: list[str]) -> int:
 
 if command == "config":
     sys.exit(config(sys.argv[1:]))
+if command == "stack" and sys.argv[2:4] == ["output", "--json"]:
+    # $FAKE_PULUMI_OUTPUTS: a file holding the stack's outputs as JSON (absent: a stack with none).
+    path = os.environ.get("FAKE_PULUMI_OUTPUTS")
+    print(open(path).read() if path else "{}")
+    sys.exit(0)
+if command == "preview" and "--json" in sys.argv:
+    # $FAKE_PULUMI_PREVIEW: the engine's steps as `pulumi preview --json` prints them.
+    path = os.environ.get("FAKE_PULUMI_PREVIEW")
+    print(open(path).read() if path else '{"steps": []}')
+    sys.exit(0)
+if command == "refresh":
+    print("Refreshing (stand-in)")
+    sys.exit(0)
 if command == "up":
     print("Updating (stand-in)\nResources:\n    ~ updated")
     sys.exit(0)

@@ -161,3 +161,47 @@ def test_rotation_with_overlap_writes_what_each_slot_needs(tmp_path: Path) -> No
     assert counts("rotate S000 (store, inside the window)") == (2, 2, 0, 0, 0)
     assert counts("retire S000 (store)") == (1, 1, 0, 0, 0)
     assert counts("rotate S000 --no-overlap (store)") == (2, 2, 0, 0, 0)
+
+
+# ---- the workflow's jobs, step by step (bench/workflow.py) ---------------------------------------
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[tuple[str, str], Any]]:
+    from bench.workflow import workflow_jobs
+
+    return {w: {(j.change, j.job): j for j in workflow_jobs(Path(tmp_path_factory.mktemp(f"wf{w}")), 20, w, 4)}
+            for w in (12, 36)}
+
+
+def _job(jobs: dict[tuple[str, str], Any], change: str, kind: str) -> Any:
+    return next(j for (c, name), j in jobs.items() if c.startswith(change) and name.startswith(kind))
+
+
+@SHARED_ESTATE
+def test_the_everyday_jobs_do_not_grow_with_the_workers(workflow: dict[int, dict[tuple[str, str], Any]]) -> None:
+    for change, kind in (("no-op merge", "apply"), ("no-op merge", "preview"), ("one store rotation", "apply"),
+                         ("add one Worker", "apply"), ("add one Worker", "preview"), ("no-op merge, store", "apply")):
+        small, large = _job(workflow[12], change, kind), _job(workflow[36], change, kind)
+        assert small.steps == large.steps, (change, kind, small.steps, large.steps)
+
+
+@SHARED_ESTATE
+def test_a_no_op_merge_reads_the_listing_and_the_store_lookups_only(
+        workflow: dict[int, dict[tuple[str, str], Any]]) -> None:
+    job = _job(workflow[36], "no-op merge", "apply")
+    assert job.steps == {"scope": 2, "preflight": 0, "pulumi up": 1, "preview --expect-no-changes": 1, "canary": 0}
+    rotation = _job(workflow[36], "one store rotation", "apply")
+    assert rotation.steps["canary"] <= 2 and rotation.steps["pulumi up"] == 2, rotation.steps  # lookup + the PATCH
+
+
+@SHARED_ESTATE
+def test_the_workflow_targets_that_scale(workflow: dict[int, dict[tuple[str, str], Any]]) -> None:
+    from bench.estate import manifest
+    from bench.workflow import LEGACY_ROTATED
+
+    w = 36
+    h = holders(manifest(20, w, 4), LEGACY_ROTATED)
+    assert _job(workflow[w], "legacy rotation", "apply").calls <= 5 * h + 10
+    assert _job(workflow[w], "audit", "by hand").calls <= 2 * (w + 1) + 6
+    assert _job(workflow[w], "scheduled", "full").calls <= 3 * (w + 1) + 10
+    assert _job(workflow[w], "add one Worker", "preview").calls <= 20

@@ -19,6 +19,7 @@ from cloudflare.types.ai_gateway.provider_config_create_params import ProviderCo
 from cloudflare.types.ai_gateway.provider_config_create_response import ProviderConfigCreateResponse
 from cloudflare.types.ai_gateway.provider_config_list_response import ProviderConfigListResponse
 from cloudflare.types.secrets_store.quota_get_response import QuotaGetResponse
+from cloudflare.types.secrets_store.store_get_response import StoreGetResponse
 from cloudflare.types.secrets_store.store_list_params import StoreListParams
 from cloudflare.types.secrets_store.store_list_response import StoreListResponse
 from cloudflare.types.secrets_store.stores.secret_create_params import Body as StoreSecretBody
@@ -29,6 +30,8 @@ from cloudflare.types.secrets_store.stores.secret_get_response import SecretGetR
 from cloudflare.types.secrets_store.stores.secret_list_params import SecretListParams
 from cloudflare.types.secrets_store.stores.secret_list_response import SecretListResponse as StoreSecretListResponse
 from cloudflare.types.shared.response_info import ResponseInfo
+from cloudflare.types.workers.beta.worker import Worker as WorkersWorker
+from cloudflare.types.workers.beta.worker_list_params import WorkerListParams
 from cloudflare.types.workers.beta.workers.version import Version as WorkersVersion
 from cloudflare.types.workers.beta.workers.version_create_params import VersionCreateParams
 from cloudflare.types.workers.script_list_params import ScriptListParams
@@ -106,12 +109,15 @@ ROUTES = [
     Route("GET", S + "/content/v2", None),
     Route("GET", A + "/workers/scripts", list[ScriptListResponse], query=tuple(documented_keys(ScriptListParams,
                                                                                                 ("account_id",)))),
+    Route("GET", A + "/workers/workers", list[WorkersWorker],
+          query=tuple(documented_keys(WorkerListParams, ("account_id",)))),
     Route("GET", W + "/versions", list[WorkersVersion], query=("page", "per_page")),
     Route("GET", W + r"/versions/[^/]+", WorkersVersion, query=("include",)),
     Route("POST", W + "/versions", WorkersVersion, VersionCreateParams, query=("deploy",)),
     Route("GET", A + "/secrets_store/quota", QuotaGetResponse),
     Route("GET", A + "/secrets_store/stores", list[StoreListResponse],
           query=tuple(documented_keys(StoreListParams, ("account_id",)))),
+    Route("GET", STORE, StoreGetResponse),
     Route("GET", STORE + "/secrets", list[StoreSecretListResponse],
           query=tuple(documented_keys(SecretListParams, ("account_id",)))),
     Route("POST", STORE + "/secrets", list[SecretCreateResponse], StoreSecretBody, "list"),
@@ -230,6 +236,8 @@ def _session(fake: FakeCloudflare, host: Any, monkeypatch: pytest.MonkeyPatch) -
     build_audit(estate, desired, LiveAccount(ACCOUNT), dt.date(2026, 12, 1))
     draft_import(estate, "staging", "api", "r", LiveAccount(ACCOUNT))
     LiveAccount(ACCOUNT).scripts()
+    LiveAccount(ACCOUNT).deployed_on()
+    client.secrets_store.stores.get(STORE_ID, account_id=ACCOUNT)
     LiveAccount(ACCOUNT).store_quota()
 
 

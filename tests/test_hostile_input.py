@@ -471,7 +471,7 @@ def _jobs() -> dict[str, Any]:
 
 def _runs_on_pull_requests(name: str, jobs: dict[str, Any]) -> bool:
     job = jobs[name]
-    if "github.event_name == 'push'" in str(job.get("if", "")):
+    if any(f"github.event_name == '{event}'" in str(job.get("if", "")) for event in ("push", "schedule")):
         return False
     needs = job.get("needs") or []
     return all(_runs_on_pull_requests(n, jobs) for n in ([needs] if isinstance(needs, str) else needs))

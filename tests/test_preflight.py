@@ -73,13 +73,13 @@ def test_a_healthy_account_passes_with_the_stated_calls(api, project) -> None:  
     assert code == 0 and report["ok"] and report["blockers"] == []
     assert report["quota"] == {"quota": 100, "usage": 25, "creates": 0, "not_this_stack": 0, "source": "quota endpoint"}
     workers = report["workers"]
-    # The scripts; the stores and the store's secrets (each a page, then the empty page that ends a
-    # listing); the quota: 6. Then 2 per Worker.
-    assert workers == 5 and report["calls"] == 6 + 2 * workers
+    # The scripts; the stores and the store's secrets (one page of 100 each, no empty page after it);
+    # the quota: 4. Then 2 per Worker.
+    assert workers == 5 and report["calls"] == 4 + 2 * workers
     assert api.count("PATCH") + api.count("POST") + api.count("PUT") + api.count("DELETE") == 0, "read-only"
     code, text = preflight(project, fmt="text")
     assert text.splitlines()[0] == ("preflight staging (account 5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b): ok, 1 notice(s); 5 "
-                                    "Worker(s) and 25 store secret(s) checked in 16 read-only API call(s)")
+                                    "Worker(s) and 25 store secret(s) checked in 14 read-only API call(s)")
 
 
 def test_a_legacy_stack_reads_no_store(api, project) -> None:  # type: ignore[no-untyped-def]

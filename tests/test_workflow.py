@@ -50,18 +50,45 @@ def test_workflow_shape() -> None:
     assert "pull_request_target" not in WORKFLOW.read_text()
 
 
-def test_applies_refresh_first_and_prove_nothing_is_left() -> None:
+def test_applies_refresh_what_changed_first_and_prove_nothing_is_left() -> None:
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
     for job, stack in (("staging", "staging"), ("production", "prod")):
         steps = jobs[job]["steps"]
-        pulumi = [s for s in steps if "pulumi/actions" in s.get("uses", "")]
-        up, again = pulumi
-        assert up["with"]["command"] == "up" and up["with"]["refresh"] is True and up["with"]["parallel"] == 16
+        install, up, again = [s for s in steps if "pulumi/actions" in s.get("uses", "")]
+        assert "with" not in install, "the CLI alone, for `stacks scope`"
+        # The drifted Workers are refreshed by `stacks scope` (or every resource, run by hand with
+        # `full`): the apply itself reads nothing it does not write.
+        assert up["with"]["command"] == "up" and "refresh" not in up["with"] and up["with"]["parallel"] == 16
+        (scope,) = [s for s in steps if "stacks scope" in s.get("run", "")]
+        assert f"stacks scope --stack {stack} --output scope.json\n" in scope["run"]
+        assert f"stacks scope --stack {stack} --output scope.json --all" in scope["run"]
+        assert scope["env"]["FULL"] == "${{ inputs.full }}"
+        assert steps.index(install) < steps.index(scope) < steps.index(up)
         assert again["with"] == {"command": "preview", "stack-name": f"${{{{ env.PULUMI_ORG }}}}/secrets-plane/{stack}",
                                  "expect-no-changes": True}
         assert steps.index(again) == steps.index(up) + 1, "the check runs right after the apply"
-    assert jobs["preview"]["steps"][-1]["with"]["refresh"] is True
+        assert steps[-1]["run"] == f".venv/bin/python -m stacks canary --stack {stack} --scope scope.json"
+    for job, stack in (("preview", "staging"), ("production-preview", "prod")):
+        steps = jobs[job]["steps"]
+        assert any(s.get("run") == f".venv/bin/python -m stacks scope --stack {stack} --no-refresh --output scope.json"
+                   for s in steps), "a preview refreshes nothing"
+        assert "refresh" not in steps[-1]["with"]
     assert yaml.safe_load(WORKFLOW.read_text())["env"]["PULUMI_CONTINUE_ON_ERROR"] == "true"
+
+
+def test_a_scheduled_job_runs_the_full_drift_check_and_canary_read_only() -> None:
+    wf = yaml.safe_load(WORKFLOW.read_text())
+    on = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads the key `on` as true
+    assert on["schedule"] and on["workflow_dispatch"]["inputs"]["full"]["type"] == "boolean"
+    jobs = wf["jobs"]
+    for job, stack, environment in (("drift-staging", "staging", "staging-preview"),
+                                    ("drift-production", "prod", "production-preview")):
+        assert jobs[job]["if"] == "github.event_name == 'schedule'" and jobs[job]["environment"] == environment
+        (step,) = [s for s in jobs[job]["steps"] if "stacks canary" in s.get("run", "")]
+        assert step["run"] == f".venv/bin/python -m stacks canary --stack {stack} --all"
+        assert step["env"] == {"CLOUDFLARE_API_TOKEN": "${{ secrets.CLOUDFLARE_API_TOKEN_READONLY }}"}
+    for job in ("staging", "production-preview", "production", "preview", "diff"):
+        assert "schedule" not in str(jobs[job].get("if", "")) or "!=" in str(jobs[job].get("if", "")), job
 
 
 def test_pull_requests_get_the_credentials_diff_as_one_comment() -> None:
@@ -79,7 +106,7 @@ def test_preflight_runs_read_only_before_every_apply_and_beside_each_preview() -
                        ("production-preview", "prod")):
         steps = jobs[job]["steps"]
         (pre,) = [s for s in steps if "stacks preflight" in s.get("run", "")]
-        assert pre["run"] == f".venv/bin/python -m stacks preflight --stack {stack}"
+        assert pre["run"] == f".venv/bin/python -m stacks preflight --stack {stack} --scope scope.json"
         assert pre["env"] == {"CLOUDFLARE_API_TOKEN": "${{ secrets.CLOUDFLARE_API_TOKEN_READONLY }}"}, "read-only token"
-        first_pulumi = next(i for i, s in enumerate(steps) if "pulumi/actions" in s.get("uses", ""))
+        first_pulumi = next(i for i, s in enumerate(steps) if "pulumi/actions" in s.get("uses", "") and "with" in s)
         assert steps.index(pre) < first_pulumi, "before the preview or the apply"

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "import": (WORKERS_READ,),
     "adopt-store": (STORE_READ,),
     "preflight": READ_ONLY,
+    "scope": READ_ONLY,  # the Workers listing, and the refresh and preview it runs
 }
 
 

@@ -8,6 +8,7 @@ exceptions; callers turn them into errors people can act on (client.describe_fai
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -90,10 +91,12 @@ PERCENT_DECIMALS = 3
 
 @dataclass(frozen=True)
 class DeploymentInfo:
-    """One deployment: its id and the versions it serves, as (version id, percentage)."""
+    """One deployment: its id, the versions it serves, as (version id, percentage), and when it was
+    made (the Workers listing's `deployed_on` of a Worker is its newest deployment's `created_on`)."""
 
     id: str
     split: tuple[tuple[str, float], ...]
+    created_on: str | None = None
 
     @property
     def traffic(self) -> frozenset[tuple[str, float]]:
@@ -111,6 +114,15 @@ class DeploymentInfo:
         return f"deployment {self.id}: " + ", ".join(f"{v}@{p:g}%" for v, p in self.split)
 
 
+def iso_time(when: dt.datetime | None) -> str | None:
+    """A time as the plane records it: ISO 8601, UTC, `Z`."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _parse_time(text: str | None) -> dt.datetime | None:
     if not text:
         return None
@@ -120,13 +132,30 @@ def _parse_time(text: str | None) -> dt.datetime | None:
         return None
 
 
+def _server_time(headers: Mapping[str, str]) -> dt.datetime | None:
+    """A response's `Date` (whole seconds, by the account's clock), or None without one."""
+    try:
+        return email.utils.parsedate_to_datetime(headers.get("date") or "")
+    except (TypeError, ValueError):
+        return None
+
+
 class WorkerApi:
     def __init__(self, client: Cloudflare, account_id: str, script: str):
         self.client, self.account_id, self.script = client, account_id, script
         self.calls = 0
+        # When the last write answered, by the account's clock (its `Date`, whole seconds): the
+        # deployment it made is no later, give or take the fraction of a second the header drops
+        # (a later drift check then reads the Worker once more: never the other way round). None:
+        # no write, or an answer without `Date`.
+        self.deployed_by: str | None = None
 
     def _count(self) -> None:
         self.calls += 1
+
+    def _wrote(self, headers: Mapping[str, str]) -> None:
+        when = _server_time(headers)
+        self.deployed_by = iso_time(when) if when is not None else None
 
     # ---- script level --------------------------------------------------------------------------
     def write_settings(self, bindings: Sequence[Mapping[str, Any]], message: str) -> dict[str, dict[str, Any]]:
@@ -138,21 +167,24 @@ class WorkerApi:
             "bindings": cast("list[SettingsBinding]", list(bindings)),
             "annotations": {"workers_message": notes["workers/message"], "workers_tag": notes["workers/tag"]},
         })
-        result = self.client.workers.scripts.script_and_version_settings.edit(
+        raw = self.client.workers.scripts.script_and_version_settings.with_raw_response.edit(
             self.script, account_id=self.account_id, settings=settings)
+        self._wrote(raw.headers)
+        result = raw.parse()
         return {b["name"]: b for b in (public(x.model_dump(exclude_none=True)) for x in result.bindings or [])}
 
     def bulk(self, secrets: Mapping[str, Mapping[str, str] | None], message: str) -> None:
         """One secrets-bulk PATCH: secret_text values to set, `None` to delete, everything not
         named left as it is (no read, no inherit list). At most 100 operations: callers batch."""
         self._count()
-        self.client.workers.scripts.secrets.bulk_update(
+        raw = self.client.workers.scripts.secrets.with_raw_response.bulk_update(
             self.script, account_id=self.account_id,
             secrets=cast("dict[str, Secrets | None]", dict(secrets)),
             # The SDK's "Optional version tags to apply to the new script version": the same two
             # annotation keys the settings write sends.
             version_tags=dict(version_annotations(message)),
         )
+        self._wrote(raw.headers)
 
     # ---- versions (the Workers API) ------------------------------------------------------------
     def versions(self, per_page: int = VERSIONS_PAGE) -> list[VersionFacts]:
@@ -205,7 +237,8 @@ class WorkerApi:
         self._count()
         raw = self.client.workers.scripts.deployments.with_raw_response.list(self.script, account_id=self.account_id)
         listing = DeploymentListResponse.model_validate(raw.http_response.json()["result"])
-        return [DeploymentInfo(str(d.id), tuple((v.version_id, float(v.percentage)) for v in d.versions))
+        return [DeploymentInfo(str(d.id), tuple((v.version_id, float(v.percentage)) for v in d.versions),
+                               iso_time(d.created_on))
                 for d in listing.deployments or []]
 
     def deployment(self) -> DeploymentInfo | None:
@@ -225,4 +258,6 @@ class WorkerApi:
             annotations=cast("deployment_create_params.Annotations",
                              {"workers_message": version_annotations(message)["workers/message"]}),
             force=True if force else omit)
-        return DeploymentInfo(str(made.id), tuple((v.version_id, float(v.percentage)) for v in made.versions))
+        self.deployed_by = iso_time(made.created_on)
+        return DeploymentInfo(str(made.id), tuple((v.version_id, float(v.percentage)) for v in made.versions),
+                              iso_time(made.created_on))

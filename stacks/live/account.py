@@ -14,19 +14,35 @@ unreachable API: a wrong token or base URL is said at once, not after seconds of
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import cloudflare
-from cloudflare import APIError, Cloudflare, omit
+from cloudflare import APIError, Cloudflare
 
 from ..api.client import describe_failure as _describe
 from ..api.client import make_client, worker_gone
+from ..api.listing import every_item
 from ..api.live_state import LiveState, read_live
 from ..api.permissions import READ_ONLY
-from ..api.workers import WorkerApi
+from ..api.workers import WorkerApi, iso_time
 from ..core.errors import CloudflareOperationError
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return _aware(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
 
 # The binding types that carry a credential.
 SECRET_TYPES = ("secret_text", "secrets_store_secret")
@@ -66,6 +82,7 @@ class LiveAccount:
         self._client = client or make_client()
         self._reached = False
         self._workers: dict[str, LiveState | None] = {}
+        self._stores: dict[str, str] | None = None
 
     @property
     def client(self) -> Cloudflare:
@@ -128,13 +145,42 @@ class LiveAccount:
         return {s.id: ScriptInfo(s.id, bool(s.has_assets), s.modified_on.isoformat() if s.modified_on else None)
                 for s in listing if s.id}
 
-    def stores(self) -> dict[str, str]:
-        """store id -> name."""
+    def deployed_on(self, since: str | None = None) -> dict[str, str | None]:
+        """Workers of the account by name -> when its newest deployment was made (None: never
+        deployed): the Workers API's listing, 100 a page. Every change of what a Worker serves (a
+        deploy, a rollback, a gradual step, a secret or settings write) is a new deployment.
+        `since`: only the Workers deployed after it are needed: the listing is read newest
+        deployment first and stops at the first page that reaches back to `since`."""
+        floor = _when(since)
+
+        def reached(page: list[Any]) -> bool:
+            last = getattr(page[-1], "deployed_on", None) if page else None
+            return floor is not None and last is not None and _aware(last) <= floor
+
+        def listing(c: Cloudflare) -> list[Any]:
+            if floor is None:
+                return every_item(lambda page, per_page: c.workers.beta.workers.list(
+                    account_id=self.account_id, page=page, per_page=per_page))
+            return every_item(lambda page, per_page: c.workers.beta.workers.list(
+                account_id=self.account_id, page=page, per_page=per_page, order_by="deployed_on", order="desc"),
+                enough=reached)
+
         try:
-            return self.call(lambda c: {store.id: store.name for store in c.secrets_store.stores.list(
-                account_id=self.account_id)})
+            workers = self.call(listing)
         except APIError as exc:
-            raise describe_failure(exc, "listing stores of", f"account {self.account_id}", "") from None
+            raise describe_failure(exc, "listing the Workers of", f"account {self.account_id}", "") from None
+        return {w.name: iso_time(w.deployed_on) for w in workers if w.name}
+
+    def stores(self) -> dict[str, str]:
+        """store id -> name (one listing, read once per command)."""
+        if self._stores is None:
+            try:
+                self._stores = self.call(lambda c: {store.id: store.name for store in every_item(
+                    lambda page, per_page: c.secrets_store.stores.list(account_id=self.account_id, page=page,
+                                                                       per_page=per_page))})
+            except APIError as exc:
+                raise describe_failure(exc, "listing stores of", f"account {self.account_id}", "") from None
+        return self._stores
 
     def store_exists(self, store_id: str) -> bool:
         return store_id in self.stores()
@@ -142,13 +188,13 @@ class LiveAccount:
     def find_store(self, name: str) -> str | None:
         return next((sid for sid, sname in self.stores().items() if sname == name), None)
 
-    def store_secrets(self, store_id: str, per_page: int | None = None) -> dict[str, LiveStoreSecret]:
-        """name -> secret, never a value (the API has none to give)."""
+    def store_secrets(self, store_id: str) -> dict[str, LiveStoreSecret]:
+        """name -> secret, never a value (the API has none to give). Read afresh on every call (the
+        canary polls it), 100 per call: one call for a full store."""
         def listing(client: Cloudflare) -> dict[str, LiveStoreSecret]:
             found = {}
-            pages = client.secrets_store.stores.secrets.list(store_id, account_id=self.account_id,
-                                                             per_page=per_page if per_page else omit)
-            for s in pages:
+            for s in every_item(lambda page, per_page: client.secrets_store.stores.secrets.list(
+                    store_id, account_id=self.account_id, page=page, per_page=per_page)):
                 found[s.name] = LiveStoreSecret(s.id, s.name, s.status, tuple(sorted(s.scopes or [])),
                                                 s.modified.isoformat().replace("+00:00", "Z"), s.comment or "")
             return found

@@ -8,13 +8,14 @@ serves two). Store secrets created a moment ago can be `pending`: the canary wai
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from ..core.desired_state import STORE, Binding, DesiredState
+from ..core.desired_state import STORE, Binding, DesiredState, StoreSecret
+from ..core.scope import Scope
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
 from .gateways import check_for_canary
 
@@ -76,10 +77,11 @@ def binding_ok(b: Binding, found: dict[str, Any] | None, store_id: str | None) -
     return True
 
 
-def wait_for_active(desired: DesiredState, live: LiveAccount, store_id: str, wait_s: float,
+def wait_for_active(specs: Sequence[StoreSecret], live: LiveAccount, store_id: str, wait_s: float,
                     sleep: Callable[[float], None] = time.sleep) -> tuple[dict[str, LiveStoreSecret], float]:
-    """The store's secrets once none of ours is `pending`, or when `wait_s` is spent."""
-    wanted = {s.store_secret_name for s in desired.store_secrets}
+    """The store's secrets once none of `specs` is `pending`, or when `wait_s` is spent: each poll
+    is the one listing (100 a page) that says so, and nothing else is read again."""
+    wanted = {s.store_secret_name for s in specs}
     waited = 0.0
     while True:
         secrets = live.store_secrets(store_id)
@@ -93,16 +95,25 @@ def wait_for_active(desired: DesiredState, live: LiveAccount, store_id: str, wai
 
 def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, str],
                wait_s: float = DEFAULT_WAIT_S, sleep: Callable[[float], None] = time.sleep,
-               step: Callable[[str], None] = lambda _: None) -> CanaryReport:
+               step: Callable[[str], None] = lambda _: None, scope: Scope | None = None) -> CanaryReport:
+    """`scope`: only what the run wrote or found changed (core/scope.py), every deployed version of
+    each of those Workers; None: every Worker and store secret."""
     report = CanaryReport(desired.stack)
-    store_id = resolve_store_id(desired, live)
-    if desired.store_secrets:
+    if scope is not None:
+        report.notes.append(f"scope: {scope.describe()}")
+    scope = scope or Scope.everything("no scope given")
+    workers = [w for w in desired.workers if scope.has_worker(w.script_name)]
+    # The store secrets this run wrote, and those the Workers it checks bind.
+    bound = {b.secret for w in workers for b in w.bindings if b.kind == STORE}
+    specs = [s for s in desired.store_secrets if scope.has_store_secret(s.secret) or s.secret in bound]
+    store_id = resolve_store_id(desired, live) if specs or workers else None
+    if specs:
         report.checked += 1
         if store_id is None or not live.store_exists(store_id):
             report.mismatches.append(Mismatch("(store)", "-", f"store {store_id or desired.store}", "absent"))
         else:
-            secrets, report.waited_s = wait_for_active(desired, live, store_id, wait_s, sleep)
-            for spec in desired.store_secrets:
+            secrets, report.waited_s = wait_for_active(specs, live, store_id, wait_s, sleep)
+            for spec in specs:
                 report.checked += 1
                 found = secrets.get(spec.store_secret_name)
                 expected = f"active, scopes {','.join(spec.scopes)}" + (" (external)" if spec.external else "")
@@ -119,7 +130,7 @@ def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, 
         checked, wrong = check_for_canary(desired, live, store_id, live.store_secrets(store_id) if store_id else {})
         report.checked += checked
         report.mismatches += [Mismatch("(ai gateway)", m.key, m.expected, m.found) for m in wrong]
-    for worker in desired.workers:
+    for worker in workers:
         report.checked += 1
         served = live.worker(worker.script_name)
         step(worker.script_name)

@@ -3,8 +3,8 @@ read-only calls. `pulumi preview` cannot see any of it (the dynamic provider's d
 the account, and the Secrets Store provider does not check quota), so Terraform and Pulumi users
 meet these as apply errors halfway through a run.
 
-Calls: the scripts listing, the stores listing and the store's secrets (each a page per 100 and the
-empty page that ends a listing) and the quota, once (6 below 100 store secrets), then 2 per Worker
+Calls: the scripts listing, the stores listing and the store's secrets (100 a page, no empty page
+after a short one) and the quota, once (4 up to 100 store secrets), then 2 per Worker
 (its deployment and its newest versions, with their bindings), and one per served version of a
 Worker whose latest version does not serve all its traffic (read whole, to say whether the write
 can copy it). Names, counts and types only: never a value.
@@ -26,12 +26,11 @@ from ..core.errors import CloudflareOperationError, did_you_mean
 from ..core.externals import external_needs
 from ..core.limits import ENV_VAR_TYPES, STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from ..core.manifest import Manifest
+from ..core.scope import Scope
 from ..core.stack_config import NAMESPACE
 from ..resources.version_copies import refusals
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
 from .gateways import check_for_preflight
-
-STORE_PAGE = 100  # store secrets per listing call
 
 
 @dataclass
@@ -55,6 +54,7 @@ class PreflightReport:
     store_secrets: int = 0
     quota: dict[str, Any] | None = None
     calls: int = 0
+    scope: str = ""
 
     @property
     def blockers(self) -> list[Finding]:
@@ -84,13 +84,20 @@ def _cause(exc: CloudflareOperationError) -> BaseException | None:
 
 
 def run_preflight(manifest: Manifest, desired: DesiredState, live: LiveAccount,
-                  step: Callable[[str], None] = lambda _: None) -> PreflightReport:
-    report = PreflightReport(desired.stack, desired.account_id, workers=len(desired.workers),
-                             store_secrets=len(desired.store_secrets))
-    scripts = _check_scripts(desired, live, report)
+                  step: Callable[[str], None] = lambda _: None, scope: Scope | None = None) -> PreflightReport:
+    """`scope`: only the Workers a run writes (core/scope.py), with the account-level reads (scripts,
+    store, quota) when it writes anything; None: every Worker."""
+    said = scope.describe() if scope is not None else ""
+    scope = scope or Scope.everything("no scope given")
+    workers = [w for w in desired.workers if scope.has_worker(w.script_name)]
+    report = PreflightReport(desired.stack, desired.account_id, workers=len(workers),
+                             store_secrets=len(desired.store_secrets), scope=said)
+    if scope.empty:
+        return report  # nothing is written: nothing can fail halfway
+    scripts = _check_scripts(desired, live, report, workers) if workers else {}
     if desired.store is not None:
         _check_store(manifest, desired, live, report)
-    for worker in desired.workers:
+    for worker in workers:
         if scripts is None or worker.script_name in scripts:
             _check_worker(desired, worker, live, report, scripts.get(worker.script_name) if scripts else None)
         step(worker.script_name)
@@ -102,7 +109,8 @@ def _permission_blocker(report: PreflightReport, what: str, permission: str) -> 
                  f"give the token '{permission}' on account {report.account} (SECURITY.md lists every permission)")
 
 
-def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightReport) -> dict[str, Any] | None:
+def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightReport,
+                   workers: list[WorkerState]) -> dict[str, Any] | None:
     try:
         scripts = live.scripts()
     except CloudflareOperationError as exc:
@@ -110,7 +118,7 @@ def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightRe
             _permission_blocker(report, "the account's Worker scripts", WORKERS_READ)
             return None
         raise
-    for worker in desired.workers:
+    for worker in workers:
         if worker.script_name not in scripts:
             guess = did_you_mean(worker.script_name, scripts)
             report.block(_subject(worker), f"script '{worker.script_name}' does not exist in account {desired.account_id}",
@@ -156,7 +164,7 @@ def _check_store(manifest: Manifest, desired: DesiredState, live: LiveAccount, r
                                   f"already has store {sid} ('{name}') and Cloudflare allows one per account",
                          f"adopt it instead: {NAMESPACE}:store: {{adopt: {sid}}}")
             return
-    existing = live.store_secrets(store_id, per_page=STORE_PAGE) if store_id else {}
+    existing = live.store_secrets(store_id) if store_id else {}
     _check_store_secrets(manifest, desired, live, report, existing, store_id)
     if desired.byok_keys:
         check_for_preflight(desired, live, store_id, existing, report.block, report.note)
@@ -292,7 +300,8 @@ def render_text(report: PreflightReport) -> str:
             + ("ok" if report.ok else f"{len(report.blockers)} blocker(s)")
             + f", {len(report.notices)} notice(s); {report.workers} Worker(s) and {report.store_secrets} store "
               f"secret(s) checked in {report.calls} read-only API call(s)")
-    lines = [head] + [f.render() for f in report.blockers] + [f.render() for f in report.notices]
+    lines = [head] + ([f"scope: {report.scope}"] if report.scope else [])
+    lines += [f.render() for f in report.blockers] + [f.render() for f in report.notices]
     return "\n".join(lines)
 
 

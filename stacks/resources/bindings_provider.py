@@ -81,6 +81,7 @@ class Session:
         self.path = "none"
         self.versions = 0
         self.landed: list[str] = []  # what this operation has written, for an error that stops it halfway
+        self.seen_deployed_on: str | None = None  # the active deployment's created_on, when it was read
         stats = PACER.thread_stats()
         self._waited_before = stats.waited_s
 
@@ -167,6 +168,7 @@ class BindingsWriter:
         outs["unmanaged"] = sorted({n for bindings in served for n in bindings if n not in names})
         stamps = props.get("value_changed_at") or {}
         outs["value_changed_at"] = {n: t for n, t in stamps.items() if n in {b["name"] for b in found}}
+        outs["served_as_of"] = live.deployment.created_on if live.deployment else None
         return ReadResult(id_, outs)
 
     # ---- apply --------------------------------------------------------------------------------
@@ -205,6 +207,10 @@ class BindingsWriter:
             "value_changed_at": stamps,
             "unmanaged": unmanaged if unmanaged is not None else list(olds.get("unmanaged") or []),
             "last_apply": s.report(),
+            # What the next run's drift check compares with the Workers listing's `deployed_on`
+            # (core/scope.py): no write keeps the last record; None says "read it next time".
+            "served_as_of": (olds.get("served_as_of") if chg.empty
+                             else s.api.deployed_by or s.seen_deployed_on),
         }
 
     def _bulk_apply(self, s: Session, specs: list[dict[str, Any]], values: Mapping[str, str], chg: Changes,
@@ -285,9 +291,11 @@ class BindingsWriter:
     @staticmethod
     def _live(s: Session, newest: list[VersionFacts]) -> LiveState:
         try:
-            return read_live(s.api, newest)
+            live = read_live(s.api, newest)
         except APIError as exc:
             raise s.fail(exc, "reading the deployment of") from None
+        s.seen_deployed_on = live.deployment.created_on if live.deployment else None
+        return live
 
     def _check_after_write(self, s: Session, replaced: VersionFacts, result: Mapping[str, Any],
                            wrong: list[str], dropped: list[str], ours: set[str]) -> None:

@@ -49,6 +49,9 @@ def run(project_dir: Path) -> SecretsPlane:
     if plane.store_id is not None:
         pulumi.export("store_id", plane.store_id)
     pulumi.export("value_changed_at", {script: res.value_changed_at for script, res in plane.bindings.items()})
+    # The record the next run's drift check reads (core/scope.py): per script, the time its newest
+    # deployment was known to be made by (no value, no name of one).
+    pulumi.export("served_as_of", {script: res.served_as_of for script, res in plane.bindings.items()})
     if settings.promotion_override:
         pulumi.export("promotion_override", settings.promotion_override)
     return plane

@@ -110,6 +110,7 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
     value_changed_at: pulumi.Output[dict[str, str]]
     unmanaged: pulumi.Output[list[str]]
     last_apply: pulumi.Output[dict[str, Any]]
+    served_as_of: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -135,6 +136,7 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
             "value_changed_at": None,
             "unmanaged": None,
             "last_apply": None,
+            "served_as_of": None,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["values"]))
         super().__init__(WorkerSecretBindingsProvider(), resource_name, props, opts)
