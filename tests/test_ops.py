@@ -302,21 +302,21 @@ def test_rotate_with_overlap_moves_the_current_value_on_stdin_and_targets_both_s
     key = f"secrets-plane:values.{HOOK}"
     assert [c["argv"] for c in made[:4]] == [
         ["config", "get", "--path", key, "--stack", "staging"],
-        ["config", "set", "--secret", "--path", f"secrets-plane:previous.{HOOK}.value", "--stack", "staging",
-         "--non-interactive"],
         ["config", "set", "--path", f"secrets-plane:previous.{HOOK}.retires", in_days(14), "--stack", "staging",
          "--non-interactive"],
+        ["config", "set", "--secret", "--path", f"secrets-plane:previous.{HOOK}.value", "--stack", "staging",
+         "--non-interactive"],
         ["config", "set", "--secret", "--path", key, "--stack", "staging", "--non-interactive"]]
-    assert made[1]["stdin"] == canary("hook-old") + "\n" and made[3]["stdin"] == canary("hook-new") + "\n"
+    assert made[2]["stdin"] == canary("hook-old") + "\n" and made[3]["stdin"] == canary("hook-new") + "\n"
     urns = registered_urns(project, "staging", backend)
     holders = ["ascend-v5-staging", "ascend-v5-preview"]
-    expected = ([urns[f"secret-{HOOK}"], urns[f"secret-{HOOK}-previous"]] if backend == "store"
+    expected = ([urns[f"secret-{HOOK}"], urns[f"secret-{HOOK}.previous"]] if backend == "store"
                 else [urns[s] for s in holders])
     assert sorted(up_targets(pulumi_log)[0]) == sorted(expected)
     no_value_in_argv(pulumi_log)
     assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr)
     if backend == "store":
-        assert f"store secrets {HOOK}_STAGING and {HOOK}_STAGING_PREVIOUS (2 in-place updates, no Worker version)" \
+        assert f"store secrets {HOOK}_STAGING and {HOOK}_STAGING_PREVIOUS (1 in-place update, no Worker version)" \
             in proc.stdout
     else:
         assert "2 Worker(s) holding it as a Worker secret, one version each (both values in it)" in proc.stdout
@@ -349,7 +349,7 @@ def test_retire_removes_the_previous_value_and_applies_only_its_slot(project: Pa
     proc = stacks_cli(project, "retire", HOOK, "--stack", "staging", "--yes")
     assert proc.returncode == 0, proc.stderr
     assert [c["argv"][:3] for c in calls(pulumi_log)] == [["config", "rm", "--path"], ["up", "--stack", "staging"]]
-    assert up_targets(pulumi_log) == [[registered_urns(project, "staging", "store")[f"secret-{HOOK}-previous"]]]
+    assert up_targets(pulumi_log) == [[registered_urns(project, "staging", "store")[f"secret-{HOOK}.previous"]]]
     assert "secrets-plane:previous" not in stack_file(project, "staging")
     again = stacks_cli(project, "retire", HOOK, "--stack", "staging", "--yes")
     assert again.returncode == 0 and "no overlap window open on staging" in again.stdout
@@ -370,6 +370,38 @@ def test_no_overlap_during_a_window_drops_the_previous_value(project: Path, pulu
     assert "secrets-plane:previous" not in stack_file(project, "staging")
     assert CANARY_PREFIX not in scanned(proc.stdout + proc.stderr)
     no_value_in_argv(pulumi_log)
+
+
+def test_a_rotation_run_again_after_a_failed_apply_keeps_the_value_that_serves(
+        project: Path, pulumi_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The apply fails after the config is set; the same command again must not make the new value
+    the previous one too (the old value, still serving, would be lost from both slots)."""
+    with_overlap(project)
+    (project / "v.env").write_text(f"{HOOK}={canary('hook-old')}\n")
+    assert stacks_cli(project, "values", "load", "--stack", "staging", str(project / "v.env")).returncode == 0
+    monkeypatch.setenv("FAKE_PULUMI_FAIL", "up@1")
+    failed = stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", stdin=canary("hook-new"))
+    assert failed.returncode == 1 and "finish this stack with: pulumi up --stack staging --target" in failed.stderr
+    monkeypatch.delenv("FAKE_PULUMI_FAIL")
+    again = stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", stdin=canary("hook-new"))
+    assert again.returncode == 0, again.stderr
+    kept = [c["stdin"] for c in calls(pulumi_log) if f"secrets-plane:previous.{HOOK}.value" in c["argv"]]
+    assert kept == [canary("hook-old") + "\n"], "the previous value is set once, to the old value"
+
+
+def test_a_rotation_stopped_between_the_day_and_the_value_leaves_a_loadable_file_and_converges(
+        project: Path, pulumi_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_overlap(project)
+    (project / "v.env").write_text(f"{HOOK}={canary('hook-old')}\n")
+    assert stacks_cli(project, "values", "load", "--stack", "staging", str(project / "v.env")).returncode == 0
+    before = len(calls(pulumi_log))
+    monkeypatch.setenv("FAKE_PULUMI_FAIL", f"config@{before + 3}")  # get, retires, then the value fails
+    assert stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", stdin=canary("new")).returncode == 1
+    monkeypatch.delenv("FAKE_PULUMI_FAIL")
+    shown = stacks_cli(project, "validate")
+    assert shown.returncode == 0 and "has a retire day and no value" in shown.stderr, shown.stderr
+    assert stacks_cli(project, "rotate", HOOK, "--stack", "staging", "--yes", stdin=canary("new")).returncode == 0
+    assert set(stack_file(project, "staging")["secrets-plane:previous"][HOOK]) == {"value", "retires"}
 
 
 @pytest.mark.parametrize("edit,args,expected", [

@@ -109,11 +109,11 @@ def test_on_the_store_rotations_write_store_secrets_and_no_worker_version(stack:
 
     # Inside a window both change: two store writes, still no Worker version.
     c = stack.rotate(canary("hook-3"))
-    assert (c.store_updated, sorted(c.updated_names), c.worker_versions) == (2, ["secret-HOOK", "secret-HOOK-previous"], 0)
+    assert (c.store_updated, sorted(c.updated_names), c.worker_versions) == (2, ["secret-HOOK", "secret-HOOK.previous"], 0)
     every_holder_reads(stack, canary("hook-3"), canary("hook-2"))
 
     c = stack.retire()
-    assert (c.store_updated, c.updated_names, c.worker_versions) == (1, ["secret-HOOK-previous"], 0)
+    assert (c.store_updated, c.updated_names, c.worker_versions) == (1, ["secret-HOOK.previous"], 0)
     every_holder_reads(stack, canary("hook-3"), canary("hook-3"))
 
     stack.rotate(canary("hook-4"))

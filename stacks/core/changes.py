@@ -319,8 +319,12 @@ def compare(base: StackInputs | None, head: StackInputs | None, stack: str) -> S
     if base is not None:
         slots = {(s.secret, s.slot) for s in head_d.store_secrets}
         slots |= {(b.secret, b.slot) for w in head_d.workers for b in w.bindings}
+        # A window opening moves the current value into the previous slot, which already held it
+        # (ciphertexts differ, values do not): only the current slot is written.
+        opened = set(head.previous) - set(base.previous)
         rotated = {(secret, slot) for secret, slot in slots
-                   if head.fingerprint(secret, slot) not in (None, base.fingerprint(secret, slot))}
+                   if head.fingerprint(secret, slot) not in (None, base.fingerprint(secret, slot))
+                   and not (slot == "previous" and secret in opened)}
         changes.overlaps = _overlap_changes(base_d, head_d)
 
     old_workers = {w.script_name: w for w in base_d.workers} if base_d else {}

@@ -344,3 +344,9 @@ def _check_previous(estate: Estate, name: str, desired: DesiredState, out: Probl
             out.warning(where, f"the overlap window of '{secret}' on stack '{name}' ended on {day}: its previous value "
                         "is still readable as _PREVIOUS",
                         f"retire it: python -m stacks retire {secret} --stack {name}")
+    # `rotate` writes the retire day before the value: a run stopped between them left a day alone.
+    for secret in sorted(set(stack.doc_previous_days()) - set(stack.settings.previous)):
+        out.warning(stack.location("previous", secret), f"the previous entry of '{secret}' has a retire day and no "
+                    "value (a rotation stopped before it kept one): it is ignored, no window is open",
+                    f"run the rotation again, or remove it: pulumi config rm --path '{NAMESPACE}:previous.{secret}' "
+                    f"--stack {name}")

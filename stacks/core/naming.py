@@ -166,7 +166,8 @@ def resource_name(*parts: str) -> str:
 
 
 def store_secret_resource(secret: str, previous: bool = False) -> str:
-    return resource_name("secret", secret, "previous") if previous else resource_name("secret", secret)
+    # '.' is in no secret name, so `secret-X.previous` is never the resource of another secret.
+    return resource_name("secret", secret) + (".previous" if previous else "")
 
 
 def bindings_resource(script: str) -> str:

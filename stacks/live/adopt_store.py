@@ -21,6 +21,7 @@ class Adoption:
     secret: str
     store_secret_name: str
     id: str
+    previous: bool = False  # the `_PREVIOUS` store secret of a secret rotated with overlap
 
 
 def adoptions(desired: DesiredState, live: LiveAccount) -> tuple[str | None, list[Adoption], list[str]]:
@@ -30,7 +31,8 @@ def adoptions(desired: DesiredState, live: LiveAccount) -> tuple[str | None, lis
     if store_id is None or not planned:
         return store_id, [], [s.store_secret_name for s in planned]
     existing = live.store_secrets(store_id)
-    found = [Adoption(s.secret, s.store_secret_name, f"{desired.account_id}/{store_id}/{existing[s.store_secret_name].id}")
+    found = [Adoption(s.secret, s.store_secret_name, f"{desired.account_id}/{store_id}/{existing[s.store_secret_name].id}",
+                      s.slot == "previous")
              for s in planned if s.store_secret_name in existing]
     return store_id, found, [s.store_secret_name for s in planned if s.store_secret_name not in existing]
 
@@ -40,7 +42,7 @@ def import_document(stack: str, found: list[Adoption]) -> dict[str, Any]:
     and parent (through the name table), and the id `<account_id>/<store_id>/<secret_id>`."""
     return {
         "nameTable": {"plane": urn(stack, COMPONENT_TYPE, COMPONENT_NAME)},
-        "resources": [{"type": STORE_SECRET_TYPE, "name": store_secret_resource(a.secret), "id": a.id,
+        "resources": [{"type": STORE_SECRET_TYPE, "name": store_secret_resource(a.secret, a.previous), "id": a.id,
                        "parent": "plane"} for a in found],
     }
 

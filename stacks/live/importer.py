@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..core.estate import Estate
-from ..core.naming import is_binding_name
+from ..core.naming import FALLBACK_SUFFIX, PREVIOUS_SUFFIX, is_binding_name, previous_store_secret_name
 from ..core.text import one_line, yaml_scalar
 from .account import SECRET_TYPES, LiveAccount
 
@@ -28,19 +28,38 @@ def draft_import(estate: Estate, stack: str, worker: str, script: str, live: Liv
     m = estate.manifest.manifest
     settings = estate.stacks[stack].settings
     by_store_name = {settings.store_secret_name(s): s for s in m.secrets}
+    by_store_name.update({previous_store_secret_name(n): s for n, s in list(by_store_name.items())})
     found: list[tuple[str, str, str]] = []  # binding name, type, secret name it maps to
+
+    def secret_of(name: str, binding: dict[str, object]) -> str:
+        # A fallback copy or a previous value the plane derives from another binding on this
+        # Worker is that binding's secret, not a new one.
+        for suffix in (PREVIOUS_SUFFIX + FALLBACK_SUFFIX, PREVIOUS_SUFFIX, FALLBACK_SUFFIX):
+            stem = name[:-len(suffix)]
+            if name.endswith(suffix) and stem in bindings and stem != name:
+                return secret_of(stem, bindings[stem])
+        if binding.get("type") == "secrets_store_secret":
+            return by_store_name.get(str(binding.get("secret_name")), str(binding.get("secret_name")))
+        return name
+
+    derived: list[str] = []
     for name, binding in sorted(bindings.items()):
         kind = str(binding.get("type"))
         if kind not in SECRET_TYPES:
             continue
-        secret = name
-        if kind == "secrets_store_secret":
-            secret = by_store_name.get(str(binding.get("secret_name")), str(binding.get("secret_name")))
+        secret = secret_of(name, binding)
+        if secret in m.secrets and any(name.endswith(x) and name[:-len(x)] in bindings
+                                       for x in (PREVIOUS_SUFFIX, FALLBACK_SUFFIX)):
+            derived.append(name)
+            continue
         found.append((name, kind, secret))
     known = [f for f in found if f[2] in m.secrets]
     new = [f for f in found if f[2] not in m.secrets]
     notes = [f"{len(found)} secret bindings on '{script}': {len(known)} already in the manifest"
              + (f" ({', '.join(sorted({k[2] for k in known}))})" if known else "") + f", {len(new)} new"]
+    if derived:
+        notes.append(f"{len(derived)} left out, derived by the plane from another binding (a fallback copy or a "
+                     f"previous value): {', '.join(one_line(n) for n in derived)}")
     # The names come from the API, the keys from the command line: each is written as a YAML scalar
     # that reads back as exactly that text, and comments hold them on one line.
     q = yaml_scalar

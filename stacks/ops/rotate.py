@@ -80,9 +80,10 @@ class RotationTarget:
         parts = []
         if self.store_secrets:
             names = " and ".join(s.store_secret_name for s in self.store_secrets)
+            # Outside a window the previous store secret already holds the value moved into it.
+            writes = 1 if self.overlap_days is not None and self.retires is None else len(self.store_secrets)
             parts.append(f"store secret{'s' if len(self.store_secrets) > 1 else ''} {names} "
-                         f"({len(self.store_secrets)} in-place update{'s' if len(self.store_secrets) > 1 else ''}, "
-                         "no Worker version)")
+                         f"({writes} in-place update{'s' if writes > 1 else ''}, no Worker version)")
         parts += [f"AI Gateway {k.gateway_id} key {k.provider_slug}/{k.alias} (store secret {k.store_secret_name}: 1 "
                   "in-place update, no config write)" for k in self.byok]
         if self.workers:
@@ -237,9 +238,9 @@ def _config_commands(target: RotationTarget, secret: str, overlap: bool, estate:
     commands = []
     if overlap and _has_value(estate, target.stack, secret):
         commands += [f"pulumi config get --path '{values_key(secret)}' {stack}  # read here, never shown",
+                     f"pulumi config set --path '{previous_key(secret, 'retires')}' {_retire_day(target)} {stack}",
                      f"pulumi config set --secret --path '{previous_key(secret, 'value')}' {stack}  # that value, "
-                     "on stdin",
-                     f"pulumi config set --path '{previous_key(secret, 'retires')}' {_retire_day(target)} {stack}"]
+                     "on stdin"]
     elif target.overlap_days is not None and target.retires:
         commands.append(f"pulumi config rm --path '{previous_key(secret)}' {stack}")
     commands.append(f"pulumi config set --secret --path '{values_key(secret)}' {stack}  # the new value, on stdin")
@@ -254,19 +255,27 @@ def _config_failed(target: RotationTarget, key: str, result: PulumiResult, value
 
 def _set_config(estate: Estate, target: RotationTarget, secret: str, new: str, overlap: bool) -> None:
     """The new value, and for a secret with overlap the previous one, in the stack's config. Every
-    value goes on standard input; pulumi strips one trailing newline from it: send one."""
+    value goes on standard input; pulumi strips one trailing newline from it: send one.
+
+    Safe to repeat: a re-run of the same rotation (the apply failed) finds the new value already
+    current and leaves the previous one, the value that still serves, where it is. The retire day
+    is written before the value, so a run stopped between them leaves a day without a value, which
+    the stack file ignores and the re-run completes."""
     project = estate.project_dir
-    if overlap and _has_value(estate, target.stack, secret):
+    if overlap:
         got = get_secret_value(project, target.stack, values_key(secret))
-        if got.returncode != 0:
+        if got.returncode == 0:
+            current = got.stdout[:-1] if got.stdout.endswith("\n") else got.stdout
+            if current != new:
+                dated = set_plain_config(project, target.stack, previous_key(secret, "retires"), _retire_day(target))
+                if dated.returncode != 0:
+                    raise _config_failed(target, previous_key(secret, "retires"), dated, [new, current])
+                moved = set_secret_config(project, target.stack, previous_key(secret, "value"), current + "\n")
+                if moved.returncode != 0:
+                    raise _config_failed(target, previous_key(secret, "value"), moved, [new, current])
+        elif "not found" not in got.stderr:
             raise _config_failed(target, values_key(secret), got, [new])
-        current = got.stdout[:-1] if got.stdout.endswith("\n") else got.stdout
-        moved = set_secret_config(project, target.stack, previous_key(secret, "value"), current + "\n")
-        if moved.returncode != 0:
-            raise _config_failed(target, previous_key(secret, "value"), moved, [new, current])
-        dated = set_plain_config(project, target.stack, previous_key(secret, "retires"), _retire_day(target))
-        if dated.returncode != 0:
-            raise _config_failed(target, previous_key(secret, "retires"), dated, [new, current])
+        # Not found: no current value in the stack's config, so none to keep (an open window stays).
     elif target.overlap_days is not None and target.retires:
         removed = remove_config(project, target.stack, previous_key(secret))
         if removed.returncode != 0:
@@ -283,7 +292,8 @@ def _apply(estate: Estate, target: RotationTarget, targets: list[RotationTarget]
         raise PlaneError.at(f"Pulumi.{target.stack}.yaml", "", f"pulumi up failed on {target.stack} (exit "
                             f"{applied.returncode}): {state}"
                             + (f"; {', '.join(t.stack for t in later)} not started" if later else ""),
-                            "read pulumi's output above, fix the cause and run the same command again")
+                            "read pulumi's output above, fix the cause, then finish this stack with: pulumi "
+                            + " ".join(up_args(target, yes)))
 
 
 def retire(estate: Estate, secret: str, stacks: list[str], yes: bool, out: TextIO, dry_run: bool = False) -> int:
