@@ -157,6 +157,14 @@ def secret_backend(manifest: Manifest, settings: StackSettings, secret: str) -> 
     return resolve_backend(manifest.backend, settings.backend, secret=manifest.secrets[secret].backend)
 
 
+def store_secret_name_in(manifest: Manifest, settings: StackSettings, secret: str) -> str:
+    """The secret's name in the stack's store: its own `store_names` entry for the stack, else the
+    stack's naming rule."""
+    spec = manifest.secrets.get(secret)
+    explicit = spec.store_names.get(settings.stack) if spec is not None else None
+    return explicit or settings.store_secret_name(secret)
+
+
 def _by_name(binding: Binding) -> str:
     return binding.name
 
@@ -167,7 +175,7 @@ def _bindings(manifest: Manifest, settings: StackSettings, worker_backend: Backe
     asked for) or a secret_text."""
     spec = manifest.secrets[secret]
     if resolve_backend(manifest.backend, settings.backend, worker_backend, spec.backend) == "store":
-        primary = Binding(binding, secret, STORE, settings.store_secret_name(secret))
+        primary = Binding(binding, secret, STORE, store_secret_name_in(manifest, settings, secret))
         if (spec.fallback or worker_fallback) and not spec.external:
             return primary, Binding(fallback_binding_name(binding), secret, TEXT, role="fallback")
         return (primary,)
@@ -200,7 +208,7 @@ def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str
     store_secrets = tuple(
         StoreSecret(
             secret=name,
-            store_secret_name=settings.store_secret_name(name),
+            store_secret_name=store_secret_name_in(manifest, settings, name),
             scopes=tuple(sorted(manifest.secrets[name].scopes)),
             comment=store_comment(name, manifest),
             external=manifest.secrets[name].external,

@@ -111,6 +111,12 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
                 hint = did_you_mean(listed, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
                 out.error(loc("workers", wname, "stacks", i), f"Worker '{wname}' names unknown stack '{listed}'",
                           hint + f" (a stack exists when Pulumi.{listed}.yaml does)")
+    for sname, spec in m.secrets.items():
+        for listed in spec.store_names:
+            if listed not in estate.stacks:
+                hint = did_you_mean(listed, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
+                out.error(loc("secrets", sname, "store_names", listed),
+                          f"secret '{sname}' names its store secret in unknown stack '{listed}'", hint)
 
     for stack_name in sorted(estate.stacks):
         owners_by_script: dict[str, str] = {}

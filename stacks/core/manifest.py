@@ -73,6 +73,9 @@ class SecretSpec(_Strict):
     external: bool = Field(default=False, description="bound and checked, never written: its value is set outside "
                                                       "the plane")
     generate: GenerateSpec | None = Field(default=None, description="`rotate --generate` makes its value")
+    store_names: dict[str, str] = Field(default_factory=dict,
+                                        description="stack -> its store secret's name there, where the stack's "
+                                                    "`secretName` rule does not give it (a name made by hand)")
 
 
 class WranglerSpec(_Strict):
@@ -116,7 +119,7 @@ class WorkerSpec(_Strict):
 
 # Keys added after the first release: left out of the digest while at their default, so a
 # manifest that does not use them keeps the digest (and passes the promotion gate) it had.
-_SECRET_OPTIONAL = {"backend": None, "fallback": False, "external": False, "generate": None}
+_SECRET_OPTIONAL: dict[str, Any] = {"backend": None, "fallback": False, "external": False, "generate": None, "store_names": {}}
 _WORKER_OPTIONAL = {"backend": None, "fallback": False}
 
 
@@ -326,6 +329,11 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
         if spec.external and spec.generate is not None:
             out.error(_loc(doc, "secrets", name, "generate"), f"secret '{name}' is external: the plane never sets its value",
                       "remove `generate`, or drop `external: true` to let the plane own the value")
+        for stack, store_name in spec.store_names.items():
+            if not is_secret_name(store_name):
+                out.error(_loc(doc, "secrets", name, "store_names", stack), f"store name '{store_name}' of secret "
+                          f"'{name}' (stack {stack}) is not accepted by Secrets Store",
+                          "use 1-255 letters, digits, '_' or '-' (no spaces)")
         if spec.external and spec.fallback:
             out.error(_loc(doc, "secrets", name, "fallback"),
                       f"secret '{name}' is external: a fallback copy needs a value the plane owns",
