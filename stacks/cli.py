@@ -85,7 +85,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         project = _project(args)
         estate = load_estate(project, args.manifest)
         stack = _stack(estate, project, args.stack)
-        plan = build_plan(estate, stack, args.backend)
+        plan = build_plan(estate, stack, args.backend, args.manifest)
         print(render_json(plan) if args.format == "json" else render_text(plan))
         return 0
 
