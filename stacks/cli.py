@@ -218,7 +218,7 @@ def _again(args: argparse.Namespace, *words: str, **options: str | bool | None) 
 
 def cmd_wrangler(args: argparse.Namespace) -> int:
     from .files import inside_project
-    from .worker_kit.wrangler_config import check_script_name, entries_for, sync
+    from .worker_kit.wrangler_config import check_script_name, entries_for, sync, unmanaged_required
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
@@ -242,8 +242,10 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
             problems += exc.problems
             continue
         where = f"{path}" + (f" [env.{env}]" if env else "")
+        extras = unmanaged_required(path, result.before, env or None, entries)
         summary = (f"{len(entries.store)} secrets_store_secrets entries, {len(entries.required)} names in "
-                   "secrets.required")
+                   "secrets.required" + (f"; also there, not managed by the plane and kept: {', '.join(extras)}"
+                                         if extras else ""))
         if args.action == "sync":
             print(f"{'updated' if result.changed else 'unchanged'}: {where} ({summary})")
         elif result.changed:

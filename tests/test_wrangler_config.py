@@ -260,3 +260,36 @@ def test_sync_drops_what_the_plane_wrote_for_another_stack_or_before_a_hold(held
     assert prod["secrets_store_secrets"] == [{"binding": name, "store_id": STORE_ID, "secret_name": name}
                                              for name in ("API_KEY", "EXT")]
     assert prod["secrets"]["required"] == ["API_KEY_FALLBACK"]  # type: ignore[index]
+
+
+def test_check_reads_both_lists_as_sets_and_names_the_extras_it_keeps(held: Path) -> None:
+    import subprocess
+    import sys
+    # prod's entries in another order than sync writes them, and a name a person added after them.
+    (held / "wrangler.toml").write_text(f"""\
+name = "api"
+
+[[secrets_store_secrets]]
+binding = "EXT"
+store_id = "{STORE_ID}"
+secret_name = "EXT"
+
+[[secrets_store_secrets]]
+secret_name = "API_KEY"
+binding = "API_KEY"
+store_id = "{STORE_ID}"
+
+[secrets]
+required = ["API_KEY_FALLBACK", "MANUAL"]
+""")
+    before = (held / "wrangler.toml").read_bytes()
+    for action in ("check", "sync"):
+        proc = subprocess.run([sys.executable, "-m", "stacks", "wrangler", action, "--stack", "prod", "--worker", "api"],
+                              cwd=held, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "not managed by the plane and kept: MANUAL" in proc.stdout
+        assert (held / "wrangler.toml").read_bytes() == before
+    for order in (["B", "A"], ["A", "B"]):
+        text = render(Path("wrangler.json"), json.dumps({"secrets": {"required": order}}), None,
+                      WranglerEntries(store=[], required=["A", "B"], managed=frozenset({"A", "B"})))
+        assert json.loads(text)["secrets"]["required"] == order
