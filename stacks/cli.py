@@ -91,7 +91,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         project = _project(args)
         estate = load_estate(project, args.manifest)
         stack = _stack(estate, project, args.stack)
-        plan = build_plan(estate, stack, args.backend)
+        plan = build_plan(estate, stack, args.backend, args.manifest)
         print(render_json(plan) if args.format == "json" else render_text(plan))
         return 0
 
@@ -274,7 +274,7 @@ def _again(args: argparse.Namespace, *words: str, **options: str | bool | None) 
 
 def cmd_wrangler(args: argparse.Namespace) -> int:
     from .files import inside_project
-    from .worker_kit.wrangler_config import check_script_name, entries_for, sync
+    from .worker_kit.wrangler_config import check_script_name, entries_for, sync, unmanaged_required
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
@@ -298,8 +298,10 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
             problems += exc.problems
             continue
         where = f"{path}" + (f" [env.{env}]" if env else "")
+        extras = unmanaged_required(path, result.before, env or None, entries)
         summary = (f"{len(entries.store)} secrets_store_secrets entries, {len(entries.required)} names in "
-                   "secrets.required")
+                   "secrets.required" + (f"; also there, not managed by the plane and kept: {', '.join(extras)}"
+                                         if extras else ""))
         if args.action == "sync":
             print(f"{'updated' if result.changed else 'unchanged'}: {where} ({summary})")
         elif result.changed:
@@ -427,8 +429,9 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from .files import inside_project
+    from .files import inside_project, read_text_no_follow
     from .ops.values import read_values, unknown_names
+    from .worker_kit import dev_vars
     from .worker_kit.local_dev import (
         DEV_VARS,
         IGNORE_LINES,
@@ -456,9 +459,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if unknown:
             raise PlaneError(unknown)
         values = given.values
-    elif not args.placeholders:
-        raise PlaneError.at("<stdin>", "", "the values come on standard input (dotenv lines NAME=value, keyed by secret "
-                            "name), never on the command line", "pipe them in, or pass --placeholders for obvious fakes")
+    # Without standard input, every value comes from .dev.vars as it is (or a placeholder, when asked).
     # Everything is planned and checked for every Worker before the first file is written.
     planned = []
     for worker in workers:
@@ -471,7 +472,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         else:
             raise PlaneError.at(MANIFEST_FILE, f"workers.{worker}.wrangler", "where does this Worker's code live?",
                                 "pass --dir PATH, or record `wrangler: {config: PATH}` for it in the manifest")
-        plan = local_plan(estate, stack, worker, directory, values, args.placeholders, args.store_id)
+        existing = dev_vars.parse(read_text_no_follow(directory / DEV_VARS) or "")
+        plan = local_plan(estate, stack, worker, directory, values, args.placeholders, args.store_id, existing)
         text, kept = dev_vars_text(directory / DEV_VARS, plan.dev_vars, plan.managed)
         if plan.store:
             check_store_folder(directory)
@@ -486,7 +488,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"{worker} ({plan.script}{env}): {directory / DEV_VARS}: {len(plan.dev_vars)} Worker secret(s)"
               + (f", {kept} other line(s) kept" if kept else "")
               + (f"; {directory / STATE}: {len(plan.store)} store secret(s) seeded" if plan.store else "")
-              + (f"; placeholders for {', '.join(plan.placeholders)}" if plan.placeholders else ""))
+              + (f"; placeholders for {', '.join(plan.placeholders)}" if plan.placeholders else "")
+              + (f"; kept the current value of {', '.join(sorted(plan.kept_values))}" if plan.kept_values else ""))
         if plan.env and (directory / f"{DEV_VARS}.{plan.env}").exists():
             print(f"warning: {directory / (DEV_VARS + '.' + plan.env)} exists: wrangler reads it instead of "
                   f"{DEV_VARS} for env {plan.env}", file=sys.stderr)

@@ -110,3 +110,18 @@ def test_the_demo_shows_the_warnings_it_counts_and_no_empty_section() -> None:
             following = lines[i + 1] if i + 1 < len(lines) else ""
             assert following.startswith("  "), f"section {line!r} has nothing under it"
     assert "rotation cost (25 secrets the plane rotates;" in proc.stdout and "... and 22 more" in proc.stdout
+
+
+def test_plan_runs_the_program_on_the_manifest_given_with_manifest(project: Path) -> None:
+    import yaml
+    data = yaml.safe_load((project / "secrets_manifest.yaml").read_text())
+    data["workers"]["billing"] = {"script_name": "ascend-billing-{stack}", "stacks": ["staging"],
+                                  "secrets": ["HUBSPOT_ACCESS_TOKEN"]}
+    (project / "draft.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = subprocess.run([sys.executable, "-m", "stacks", "plan", "--stack", "staging", "--manifest", "draft.yaml",
+                           "--format", "json"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "ascend-billing-staging" in proc.stdout, "the program ran on draft.yaml, not the shipped manifest"
+    shipped = subprocess.run([sys.executable, "-m", "stacks", "plan", "--stack", "staging", "--format", "json"],
+                             cwd=project, capture_output=True, text=True, timeout=120)
+    assert shipped.returncode == 0 and "ascend-billing-staging" not in shipped.stdout

@@ -422,3 +422,20 @@ def test_no_change_is_said_only_when_nothing_at_all_changed(field: str, value: o
     assert StackChanges("prod").empty
     changed = StackChanges("prod", **{field: value})  # type: ignore[arg-type]
     assert not changed.empty and changed.as_dict()["empty"] is False
+
+
+def test_an_external_only_change_writes_nothing_and_makes_no_version(repo: Path) -> None:
+    # A Worker newly given an external secret (its value set outside the plane): bound by name,
+    # never written, so no write and no Worker version.
+    def change(d: dict[str, Any]) -> None:
+        d["secrets"]["PARTNER_KEY"] = {"description": "a partner's key", "owner": "partners", "provider": "partner",
+                                       "rotation_days": 90, "external": True}
+        d["workers"]["api"]["secrets"].append("PARTNER_KEY")
+
+    edit_manifest(repo, change)
+    commit(repo)
+    prod = stack_of(diff(repo, "--stack", "prod"), "prod")
+    (api,) = [w for w in prod["workers"] if w["worker"] == "api"]
+    assert api["added"] == ["PARTNER_KEY (external secret_text)"]
+    assert (api["write"], api["versions"], prod["versions"], prod["writes"]) == ("none", 0, 0, 0)
+

@@ -103,8 +103,7 @@ def test_a_draft_from_toml_and_jsonc_validates_once_filled_and_binds_what_they_d
 
     # Until the TODOs are filled, validate names each one (and exits 1).
     assert "# stack prod: every binding is a Worker secret there: hold it back with `secrets-plane:backend: legacy` in " \
-           "Pulumi.prod.yaml (the draft puts OPENAI_API_KEY, SLACK_BOT_TOKEN on the store, as the other stacks bind " \
-           "them)" in notes
+           "Pulumi.prod.yaml (the draft's store bindings are other stacks')" in notes
     for stack, extra in (("staging", "  secrets-plane:secretName: \"{name}_STAGING\"\n"),
                          ("prod", "  secrets-plane:backend: legacy\n")):
         (project / f"Pulumi.{stack}.yaml").write_text(

@@ -284,6 +284,7 @@ def test_audit_shows_each_overlap_window_and_flags_one_past_its_end(api, project
     assert code == 0
     row = next(r for r in json.loads(out)["credentials"] if r["secret"] == hook)
     assert row["overlap"] == "14 days; window open until 2026-11-20" and row["status"] == "ok"
+    assert f"{hook}_STAGING_PREVIOUS" not in json.dumps(json.loads(out)["orphans"]), "the plane's own, not an orphan"
     assert sorted(p["binding"] for p in row["placements"] if p["script"] == "ascend-v5-staging") == \
         [hook, f"{hook}_PREVIOUS"]
 

@@ -118,3 +118,29 @@ def test_dev_refuses_before_writing_anything(project: Path, mixed: Path, args: l
     proc = stacks(project, "dev", "--stack", "staging", *args, stdin=stdin)
     assert proc.returncode == 1 and words in proc.stderr, proc.stderr
     assert not (mixed / ".dev.vars").exists() and not (mixed / ".wrangler").exists()
+
+
+def test_dev_keeps_every_value_it_is_not_given_and_placeholders_fill_only_what_is_missing(project: Path,
+                                                                                           mixed: Path) -> None:
+    from stacks.core.estate import load_estate
+    need_node()
+    (mixed / ".gitignore").write_text(".dev.vars*\n.wrangler/\n")
+    worker = load_estate(project).desired_worker("staging", "api")
+    text_names = sorted(b.name for b in worker.bindings if b.kind == "secret_text" and b.role != "fallback")
+    local = {name: canary(f"local-{name}") for name in text_names[1:]}  # the first is not there yet
+    (mixed / ".dev.vars").write_text("".join(f"{name}={value}\n" for name, value in local.items()))
+    proc = stacks(project, "dev", "--stack", "staging", "--worker", "api", "--placeholders")
+    assert proc.returncode == 0, proc.stderr
+    after = (mixed / ".dev.vars").read_text()
+    for name, value in local.items():
+        assert f"{name}={value}\n" in after or f"{name}='{value}'\n" in after, name
+    assert f"{text_names[0]}='dev-placeholder-" in after
+    assert f"kept the current value of {', '.join(sorted(local))}" in proc.stdout
+    assert not list(mixed.glob(".dev.vars.*")), "nothing overwritten, so nothing to back up"
+
+    # Without --placeholders, a value already there is kept; only the store's values are asked for.
+    store = {b.secret for b in worker.bindings if b.kind == "secrets_store_secret"}
+    stdin = "".join(f"{name}={canary(name)}\n" for name in sorted(store))
+    proc = stacks(project, "dev", "--stack", "staging", "--worker", "api", stdin=stdin)
+    assert proc.returncode == 0, proc.stderr
+    assert all(value in (mixed / ".dev.vars").read_text() for value in local.values())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ACCOUNT
+from conftest import ACCOUNT, STORE_ID
 
 from stacks.core.errors import PlaneError
 from stacks.core.estate import load_estate
@@ -186,3 +186,110 @@ def test_a_store_the_stack_creates_needs_its_id_for_the_config(tmp_path: Path) -
     assert entries.managed == {"API_KEY"}, "another Worker's names are not this config's to remove"
     assert (entries.store, config, env) == ([{"binding": "API_KEY", "store_id": "s9", "secret_name": "API_KEY"}],
                                             "wrangler.toml", None)
+
+
+HELD_TOML = """\
+name = "api"
+
+[[secrets_store_secrets]]
+binding = "API_KEY"
+store_id = "s9"
+secret_name = "API_KEY"
+
+[secrets]
+required = ["API_KEY_FALLBACK"]
+
+[env.staging]
+name = "api-staging"
+
+# Written by the plane before staging was held back, and a copy only prod's store bindings have.
+[[env.staging.secrets_store_secrets]]
+binding = "API_KEY"
+store_id = "s9"
+secret_name = "API_KEY_STAGING"
+
+[env.staging.secrets]
+required = ["API_KEY_FALLBACK", "MANUAL"]
+"""
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> Path:
+    """Worker api binds API_KEY (with a fallback copy where it is on the store) and EXT, an
+    external secret; prod is on the store, staging held back to legacy."""
+    (tmp_path / "Pulumi.yaml").write_text("name: secrets-plane\nruntime: python\n")
+    secret = {"description": "d", "owner": "o", "provider": "p", "rotation_days": 90}
+    (tmp_path / "secrets_manifest.yaml").write_text(yaml.safe_dump({
+        "version": 1, "backend": "store",
+        "secrets": {"API_KEY": {**secret, "fallback": True}, "EXT": {**secret, "external": True}, "OTHER_KEY": secret},
+        "workers": {"api": {"script_name": {"staging": "api-staging", "prod": "api"}, "stacks": ["staging", "prod"],
+                            "secrets": ["API_KEY", "EXT"],
+                            "wrangler": {"config": "wrangler.toml", "env": {"staging": "staging"}}},
+                    "other": {"script_name": "other-{stack}", "stacks": ["staging", "prod"],
+                              "secrets": ["OTHER_KEY"]}}}))
+    for stack, extra in (("staging", {"secrets-plane:backend": "legacy", "secrets-plane:secretName": "{name}_STAGING"}),
+                         ("prod", {})):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": {
+            "secrets-plane:accountId": ACCOUNT, "secrets-plane:store": {"adopt": STORE_ID}, **extra}}))
+    (tmp_path / "wrangler.toml").write_text(HELD_TOML.replace("s9", STORE_ID))
+    return tmp_path
+
+
+def _synced(project: Path, stack: str) -> dict[str, object]:
+    import tomlkit
+    estate = load_estate(project)
+    entries, config, env = entries_for(estate, stack, "api", None, None, None)
+    after = tomlkit.parse(render(project / config, (project / config).read_text(), env, entries)).unwrap()
+    return after["env"][env] if env else after
+
+
+def test_sync_lists_an_external_secret_text_in_secrets_required(held: Path) -> None:
+    # wrangler deploy refuses a Worker lacking a required secret: an external one is the most
+    # likely to be missing, so it is listed like the plane's own.
+    section = _synced(held, "staging")
+    assert "EXT" in section["secrets"]["required"]  # type: ignore[index]
+
+
+def test_sync_drops_what_the_plane_wrote_for_another_stack_or_before_a_hold(held: Path) -> None:
+    section = _synced(held, "staging")
+    # The store entry from before the hold and prod's fallback copy were the plane's: gone. The
+    # name a person added stays.
+    assert "secrets_store_secrets" not in section
+    assert sorted(section["secrets"]["required"]) == ["API_KEY", "EXT", "MANUAL"]  # type: ignore[index]
+    prod = _synced(held, "prod")
+    assert prod["secrets_store_secrets"] == [{"binding": name, "store_id": STORE_ID, "secret_name": name}
+                                             for name in ("API_KEY", "EXT")]
+    assert prod["secrets"]["required"] == ["API_KEY_FALLBACK"]  # type: ignore[index]
+
+
+def test_check_reads_both_lists_as_sets_and_names_the_extras_it_keeps(held: Path) -> None:
+    import subprocess
+    import sys
+    # prod's entries in another order than sync writes them, and a name a person added after them.
+    (held / "wrangler.toml").write_text(f"""\
+name = "api"
+
+[[secrets_store_secrets]]
+binding = "EXT"
+store_id = "{STORE_ID}"
+secret_name = "EXT"
+
+[[secrets_store_secrets]]
+secret_name = "API_KEY"
+binding = "API_KEY"
+store_id = "{STORE_ID}"
+
+[secrets]
+required = ["API_KEY_FALLBACK", "MANUAL"]
+""")
+    before = (held / "wrangler.toml").read_bytes()
+    for action in ("check", "sync"):
+        proc = subprocess.run([sys.executable, "-m", "stacks", "wrangler", action, "--stack", "prod", "--worker", "api"],
+                              cwd=held, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "not managed by the plane and kept: MANUAL" in proc.stdout
+        assert (held / "wrangler.toml").read_bytes() == before
+    for order in (["B", "A"], ["A", "B"]):
+        text = render(Path("wrangler.json"), json.dumps({"secrets": {"required": order}}), None,
+                      WranglerEntries(store=[], required=["A", "B"], managed=frozenset({"A", "B"})))
+        assert json.loads(text)["secrets"]["required"] == order

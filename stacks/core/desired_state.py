@@ -225,6 +225,14 @@ def secret_backend(manifest: Manifest, settings: StackSettings, secret: str) -> 
     return resolve_backend(manifest.backend, settings.backend, secret=manifest.secrets[secret].backend)
 
 
+def store_secret_name_in(manifest: Manifest, settings: StackSettings, secret: str) -> str:
+    """The secret's name in the stack's store: its own `store_names` entry for the stack, else the
+    stack's naming rule."""
+    spec = manifest.secrets.get(secret)
+    explicit = spec.store_names.get(settings.stack) if spec is not None else None
+    return explicit or settings.store_secret_name(secret)
+
+
 def _by_name(binding: Binding) -> str:
     return binding.name
 
@@ -243,7 +251,7 @@ def _bindings(manifest: Manifest, settings: StackSettings, worker_backend: Backe
     for name, slot in slots:
         of = None if slot == "current" else binding
         if on_store:
-            store_name = settings.store_secret_name(secret)
+            store_name = store_secret_name_in(manifest, settings, secret)
             if slot == "previous":
                 store_name = previous_store_secret_name(store_name)
             out.append(Binding(name, secret, STORE, store_name, slot=slot, of=of))
@@ -280,7 +288,7 @@ def build_desired_state(manifest: Manifest, settings: StackSettings, digest: str
     store_secrets: list[StoreSecret] = []
     for name in sorted(in_store):
         spec = manifest.secrets[name]
-        current = StoreSecret(secret=name, store_secret_name=settings.store_secret_name(name),
+        current = StoreSecret(secret=name, store_secret_name=store_secret_name_in(manifest, settings, name),
                               scopes=tuple(sorted(spec.scopes)), comment=store_comment(name, manifest),
                               external=spec.external)
         store_secrets.append(current)

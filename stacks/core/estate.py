@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .backends import Backend
-from .desired_state import DesiredState, WorkerState, build_desired_state, stack_secret_names
+from .desired_state import DesiredState, WorkerState, build_desired_state, stack_secret_names, store_secret_name_in
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
 from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
@@ -112,6 +112,12 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
                 hint = did_you_mean(listed, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
                 out.error(loc("workers", wname, "stacks", i), f"Worker '{wname}' names unknown stack '{listed}'",
                           hint + f" (a stack exists when Pulumi.{listed}.yaml does)")
+    for sname, spec in m.secrets.items():
+        for listed in spec.store_names:
+            if listed not in estate.stacks:
+                hint = did_you_mean(listed, estate.stacks) or f"known stacks: {', '.join(sorted(estate.stacks))}"
+                out.error(loc("secrets", sname, "store_names", listed),
+                          f"secret '{sname}' names its store secret in unknown stack '{listed}'", hint)
 
     for secret, spec in m.secrets.items():
         for listed in spec.gateways:
@@ -258,8 +264,8 @@ def _check_account(estate: Estate, account: str, stack_names: list[str], desired
         secrets = stack_secret_names(m, name)
         # A secret with overlap is two store secrets: its value and its previous value.
         names = [(secret, store_name) for secret in secrets
-                 for store_name in ([settings.store_secret_name(secret)]
-                                    + ([previous_store_secret_name(settings.store_secret_name(secret))]
+                 for store_name in ([store_secret_name_in(m, settings, secret)]
+                                    + ([previous_store_secret_name(store_secret_name_in(m, settings, secret))]
                                        if m.secrets[secret].overlap_days is not None and not m.secrets[secret].external
                                        else []))]
         potential[name] = len(names)

@@ -107,6 +107,9 @@ class SecretSpec(_Strict):
                     "previous value for this many days after a rotation (a signing or encryption key)")
     gateways: dict[str, list[GatewayKeySpec]] = Field(
         default_factory=dict, description="stack -> the AI Gateways that use it as a BYOK provider key")
+    store_names: dict[str, str] = Field(default_factory=dict,
+                                        description="stack -> its store secret's name there, where the stack's "
+                                                    "`secretName` rule does not give it (a name made by hand)")
 
 
 class WranglerSpec(_Strict):
@@ -151,7 +154,7 @@ class WorkerSpec(_Strict):
 # Keys added after the first release: left out of the digest while at their default, so a
 # manifest that does not use them keeps the digest (and passes the promotion gate) it had.
 _SECRET_OPTIONAL: dict[str, Any] = {"backend": None, "fallback": False, "external": False, "generate": None,
-                                    "overlap_days": None, "gateways": {}}
+                                    "overlap_days": None, "gateways": {}, "store_names": {}}
 _WORKER_OPTIONAL: dict[str, Any] = {"backend": None, "fallback": False}
 
 
@@ -365,6 +368,11 @@ def check_manifest_rules(m: Manifest, doc: YamlDocument) -> ProblemCollector:
             out.error(_loc(doc, "secrets", name, "overlap_days"),
                       f"secret '{name}' is external: the plane never sets its value, so it cannot keep the previous one",
                       "remove `overlap_days`, or drop `external: true` and set its value in the stack config")
+        for stack, store_name in spec.store_names.items():
+            if not is_secret_name(store_name):
+                out.error(_loc(doc, "secrets", name, "store_names", stack), f"store name '{store_name}' of secret "
+                          f"'{name}' (stack {stack}) is not accepted by Secrets Store",
+                          "use 1-255 letters, digits, '_' or '-' (no spaces)")
         if spec.external and spec.fallback:
             out.error(_loc(doc, "secrets", name, "fallback"),
                       f"secret '{name}' is external: a fallback copy needs a value the plane owns",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..core.desired_state import STORE, DesiredState, byok_keys, stack_secret_names
+from ..core.desired_state import STORE, DesiredState, byok_keys, stack_secret_names, store_secret_name_in
 from ..core.estate import Estate
 from ..core.text import md_code, md_text
 from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
@@ -165,7 +165,8 @@ def build_audit(estate: Estate, desired: DesiredState, live: LiveAccount, as_of:
         claimed: set[str] = set()
         for stack_name, stack in estate.stacks.items():
             if stack.settings.account_id == desired.account_id:
-                claimed |= {stack.settings.store_secret_name(s) for s in stack_secret_names(m, stack_name)}
+                claimed |= {store_secret_name_in(m, stack.settings, s) for s in stack_secret_names(m, stack_name)}
+                claimed |= {s.store_secret_name for s in estate.desired_state(stack_name).store_secrets}
                 claimed |= {k.store_secret_name for k in byok_keys(m, stack_name)}
         for orphan in sorted(set(store) - claimed):
             report.orphans.append(Orphan(f"store {store_id}", orphan, "store secret"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..core.desired_state import store_secret_name_in
 from ..core.estate import Estate
 from ..core.naming import FALLBACK_SUFFIX, PREVIOUS_SUFFIX, is_binding_name, previous_store_secret_name
 from ..core.text import one_line, yaml_scalar
@@ -27,7 +28,7 @@ def draft_import(estate: Estate, stack: str, worker: str, script: str, live: Liv
             bindings.setdefault(name, binding)
     m = estate.manifest.manifest
     settings = estate.stacks[stack].settings
-    by_store_name = {settings.store_secret_name(s): s for s in m.secrets}
+    by_store_name = {store_secret_name_in(m, settings, s): s for s in m.secrets}
     by_store_name.update({previous_store_secret_name(n): s for n, s in list(by_store_name.items())})
     found: list[tuple[str, str, str]] = []  # binding name, type, secret name it maps to
 

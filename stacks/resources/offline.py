@@ -221,12 +221,17 @@ def stack_config(namespace_values: Mapping[str, Any], secret_keys: list[str]) ->
 def run_program(project_dir: Path, stack: str, config: Mapping[str, Any], secret_keys: list[str],
                 preview: bool = True, program: Callable[[], Any] | None = None,
                 stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
-                store_secret_names: list[str] | None = None, shortcuts: bool = True) -> ProgramRun:
+                store_secret_names: list[str] | None = None, shortcuts: bool = True,
+                manifest_file: str | None = None) -> ProgramRun:
     """Run `__main__.py` (or `program`) in a fresh Pulumi context under mocks. `store_secret_names`:
     the secrets the mocked store lookup finds (external secrets are looked up by name);
-    `shortcuts`: see sdk_shortcuts."""
+    `shortcuts`: see sdk_shortcuts; `manifest_file`: the manifest the program reads (default: the
+    project's)."""
 
     def _run() -> ProgramRun:
+        if manifest_file is not None:
+            from .program import MANIFEST
+            MANIFEST.set(manifest_file)
         invokes: list[tuple[str, dict[str, Any]]] = []
         mocks = _Mocks(invokes, stack_outputs, store_secret_names)
         monitor = _RecordingMonitor(mocks, fast=shortcuts)

@@ -58,7 +58,8 @@ def assumed_promotion_source(estate: Estate, stack: str, backend: Backend | None
                                         "backend": source_backend or estate.manifest.manifest.backend}}
 
 
-def build_plan(estate: Estate, stack: str, backend: Backend | None = None) -> dict[str, Any]:
+def build_plan(estate: Estate, stack: str, backend: Backend | None = None,
+               manifest_file: str | None = None) -> dict[str, Any]:
     config, secret_keys, missing = plan_config(estate, stack, backend)
     promotion = assumed_promotion_source(estate, stack, backend)
     outputs = {promotion["from"]: promotion["assumes"]} if promotion else None
@@ -66,7 +67,7 @@ def build_plan(estate: Estate, stack: str, backend: Backend | None = None) -> di
     externals = [s.store_secret_name for s in desired.store_secrets if s.external]
     # Offline, external store secrets are assumed to exist; `pulumi preview` looks them up.
     run = run_program(estate.project_dir, stack, config, secret_keys, stack_outputs=outputs,
-                      store_secret_names=externals)
+                      store_secret_names=externals, manifest_file=manifest_file)
     # The program logs the estate's warnings too (`pulumi preview` shows them): each once here.
     warnings = [p for p in estate.problems.warnings if "value(s) not set" not in p.message]
     seen = {p.render() for p in estate.problems.warnings}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ from ..core.text import one_line
 from ..core.values import missing_values, oversized_values
 from .component import SecretsPlane
 
+# The manifest the program reads: the project's, always, under `pulumi`; the offline plan sets it
+# for its own run in-process (`plan --manifest FILE`), in the context that run alone sees.
+MANIFEST: contextvars.ContextVar[str] = contextvars.ContextVar("secrets_plane_manifest", default=MANIFEST_FILE)
+
 
 def run(project_dir: Path) -> SecretsPlane:
     stack = pulumi.get_stack()
@@ -28,7 +33,7 @@ def run(project_dir: Path) -> SecretsPlane:
     except CloudflareOperationError as exc:
         raise pulumi.RunError(str(exc)) from None
     try:
-        estate = load_estate(project_dir, MANIFEST_FILE)
+        estate = load_estate(project_dir, MANIFEST.get())
         for warning in estate.problems.warnings:
             if "value(s) not set" not in warning.message:  # checked below against the real config
                 pulumi.log.warn(warning.render())

@@ -47,11 +47,16 @@ class LocalPlan:
     dev_vars: dict[str, str] = field(default_factory=dict)  # binding -> value
     store: list[tuple[str, str, str, str]] = field(default_factory=list)  # binding, store id, secret name, value
     placeholders: list[str] = field(default_factory=list)  # secrets given a placeholder
+    kept_values: list[str] = field(default_factory=list)   # bindings whose value in .dev.vars is kept as it is
     managed: set[str] = field(default_factory=set)  # every name the manifest gives this Worker
 
 
 def local_plan(estate: Estate, stack: str, worker_name: str, directory: Path, values: dict[str, str],
-               use_placeholders: bool, store_id: str | None) -> LocalPlan:
+               use_placeholders: bool, store_id: str | None, existing: dict[str, str] | None = None) -> LocalPlan:
+    """`existing`: what `.dev.vars` holds now, by binding name. A value not given keeps the one
+    there (a developer's real local value is never overwritten by a placeholder); placeholders
+    fill only what neither gives."""
+    existing = existing or {}
     worker = estate.desired_worker(stack, worker_name)
     desired = estate.desired_state(stack)
     spec = estate.manifest.manifest.workers[worker_name]
@@ -70,6 +75,9 @@ def local_plan(estate: Estate, stack: str, worker_name: str, directory: Path, va
     for b in worker.bindings:
         external = estate.manifest.manifest.secrets[b.secret].external
         value = values.get(b.secret)
+        if value is None and b.kind == TEXT and b.name in existing:
+            value = existing[b.name]
+            plan.kept_values.append(b.name)
         if value is None:
             if use_placeholders or external:
                 value = placeholder(b.secret)

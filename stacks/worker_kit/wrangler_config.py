@@ -103,6 +103,24 @@ def _merged_required(current: list[str], entries: WranglerEntries) -> list[str]:
     return [n for n in current if n not in entries.managed] + entries.required
 
 
+def _same(current: list[Any], wanted: list[Any]) -> bool:
+    """Wrangler reads both lists as sets (the names a Worker needs, the bindings it has): the
+    same entries in another order are in step, and left as they are."""
+    def key(item: Any) -> str:
+        return json.dumps(item, sort_keys=True)
+    return sorted(map(key, current)) == sorted(map(key, wanted))
+
+
+def unmanaged_required(path: Path, text: str, env: str | None, entries: WranglerEntries) -> list[str]:
+    """The names in the env's `secrets.required` the manifest does not give this Worker: kept
+    as they are, and said so."""
+    data = _parse(path, text)
+    section = (data.get("env") or {}).get(env) if env else data
+    secrets = section.get(SECRETS) if isinstance(section, dict) else None
+    required = secrets.get(REQUIRED) if isinstance(secrets, dict) else None
+    return sorted(str(n) for n in required or [] if str(n) not in entries.managed)
+
+
 def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
     """The config text with the Worker's entries under (env.)secrets_store_secrets and
     (env.)secrets.required, other entries kept."""
@@ -133,9 +151,10 @@ def _render_toml(path: Path, text: str, env: str | None, entries: WranglerEntrie
     secrets = container.get(SECRETS)
     current_required = [str(n) for n in secrets.get(REQUIRED, [])] if isinstance(secrets, Table) else []
     required = _merged_required(current_required, entries)
-    if current == store and current_required == required:
+    same_store, same_required = _same(current, store), _same(current_required, required)
+    if same_store and same_required:
         return text  # already right: leave the bytes alone
-    if current != store:
+    if not same_store:
         if not store:
             del container[KEY]
         else:
@@ -148,7 +167,7 @@ def _render_toml(path: Path, text: str, env: str | None, entries: WranglerEntrie
                 container[KEY] = aot
             else:
                 container.append(KEY, aot)
-    if current_required != required:
+    if not same_required:
         if secrets is None:
             secrets = tomlkit.table()
             container.append(SECRETS, secrets)
@@ -213,7 +232,7 @@ def _render_json(path: Path, text: str, env: str | None, entries: WranglerEntrie
     current = [dict(e) for e in container.get(KEY) or []]
     current_required = list((container.get(SECRETS) or {}).get(REQUIRED) or [])
     store, required = _merged_store(current, entries), _merged_required(current_required, entries)
-    if current == store and current_required == required:
+    if _same(current, store) and _same(current_required, required):
         return text
     if store:
         container[KEY] = store
