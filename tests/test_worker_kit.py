@@ -619,3 +619,16 @@ def test_types_declare_the_previous_binding_of_a_secret_with_overlap(project: Pa
     assert "readSecretCandidates(env, \"NAME\")" in out
     assert '"WEBHOOK_SIGNING_SECRET", "WEBHOOK_SIGNING_SECRET_PREVIOUS"]' in out, "memoized like its binding"
     assert "SLACK_SIGNING_SECRET_PREVIOUS" not in out
+
+
+def test_sync_never_writes_through_a_linked_wrangler_config(worker: Path, project: Path) -> None:
+    """A wrangler.toml that is a link (to a shared file elsewhere) is read, never written through."""
+    pin(project, "staging", "store")
+    shared = project / "shared-wrangler.toml"
+    (worker / "wrangler.toml").rename(shared)
+    (worker / "wrangler.toml").symlink_to(shared)
+    original = shared.read_text()
+    code, _, err = cli("wrangler", "sync", "--stack", "staging", "--worker", "api", "--config",
+                       str(worker / "wrangler.toml"), "--env", "staging", project=project)
+    assert code == 1 and "is a symbolic link" in err, err
+    assert shared.read_text() == original and (worker / "wrangler.toml").is_symlink()

@@ -29,6 +29,7 @@ from tree_sitter import Language, Node, Parser
 from ..core.errors import PlaneError, did_you_mean
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.naming import fallback_binding_name
+from ..files import write_text
 from .worker_types import fallback_copies
 
 ENV_OBJECT = re.compile(r"^(env|this\.env|[A-Za-z_$][\w$]*\.env)$")
@@ -546,7 +547,7 @@ def run_codemod(estate: Estate, paths: list[Path], worker: str, accessor: Path, 
                                     for f in files])
     if write:
         for r in report.changed:
-            r.path.write_text(r.after)
+            write_text(r.path, r.after)  # never through a link (files.py)
         out = sys.stdout
     else:
         for r in report.changed:

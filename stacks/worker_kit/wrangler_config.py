@@ -26,6 +26,7 @@ from ..core.desired_state import DesiredState, WorkerState
 from ..core.errors import PlaneError
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.json_source import load_json_text
+from ..files import write_text
 
 KEY = "secrets_store_secrets"
 SECRETS = "secrets"
@@ -299,5 +300,5 @@ def sync(path: Path, env: str | None, entries: WranglerEntries, write: bool) -> 
         if path.suffix.lower() == ".jsonc":
             raise PlaneError.at(str(path), "", "sync would drop the comments of a .jsonc file",
                                 "apply the diff from `wrangler check` by hand, or use wrangler.toml")
-        path.write_text(after)
+        write_text(path, after)  # never through a link (files.py)
     return result
