@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .api.permissions import APPLY, COMMANDS, READ_ONLY
+from .api.permissions import APPLY, BYOK_APPLY, BYOK_READ, COMMANDS, READ_ONLY
 from .cli import build_parser
 from .core.manifest import GatewayKeySpec, GenerateSpec, Manifest, SecretSpec, WorkerSpec, WranglerSpec
 from .core.schema import manifest_schema
@@ -167,6 +167,8 @@ def permissions_reference() -> str:
             else "custom"
         shown = f"`{command}`" if command.startswith("pulumi") else f"`python -m stacks {command}`"
         rows.append(f"| {shown} | {', '.join(permissions)} | {token} |")
+    rows.append(f"| any of the above, on a stack with AI Gateway BYOK keys | also {', '.join(BYOK_APPLY)} for the "
+                f"apply token, {', '.join(BYOK_READ)} for the read-only one | both |")
     return "\n".join(rows) + "\n"
 
 
