@@ -32,6 +32,7 @@ from bench.engine import Engine
 from bench.estate import ACCOUNT, STACK, STORE_ID, manifest, write_project
 from bench.scenarios import Program, seeded_fake
 from stacks.api.client import make_client
+from stacks.core.desired_state import DesiredState
 from stacks.core.estate import load_estate
 from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE
 from stacks.core.scope import Scope, drifted
@@ -134,28 +135,28 @@ class Workflow:
     def setup(self, data: dict[str, Any], values: dict[str, str] | None = None) -> None:
         self.engine.apply("setup", self.program.run(data, values))
 
-    def preview_job(self, change: str, data: dict[str, Any], values: dict[str, str] | None = None) -> Job:
-        job = Job(change, "preview (pull request; production after merge)")
+    def _scoped_preflight(self, job: Job, data: dict[str, Any], values: dict[str, str] | None,
+                          refresh: bool) -> tuple[ProgramRun, DesiredState, Scope]:
+        """The steps every job starts with: the program, its scope, preflight on that scope."""
         run = self.program.run(data, values)
         estate, desired = self._desired(data)
-        scope = self._scope(job, run, desired, refresh=False)
+        scope = self._scope(job, run, desired, refresh=refresh)
         report = self._counted(job, "preflight", lambda: run_preflight(estate.manifest.manifest, desired,
                                                                         self._live(), scope=scope))
         if report.blockers:
-            raise AssertionError(f"{change}: preflight found blockers: {report.blockers[:3]}")
+            raise AssertionError(f"{job.change}: preflight found blockers: {report.blockers[:3]}")
+        return run, desired, scope
+
+    def preview_job(self, change: str, data: dict[str, Any], values: dict[str, str] | None = None) -> Job:
+        job = Job(change, "preview (pull request; production after merge)")
+        _, _, scope = self._scoped_preflight(job, data, values, refresh=False)
         self._counted(job, "pulumi preview", self._invoke)
         job.scope = scope.describe()
         return job
 
     def apply_job(self, change: str, data: dict[str, Any], values: dict[str, str] | None = None) -> Job:
         job = Job(change, "apply (each stack)")
-        run = self.program.run(data, values)
-        estate, desired = self._desired(data)
-        scope = self._scope(job, run, desired, refresh=True)
-        report = self._counted(job, "preflight", lambda: run_preflight(estate.manifest.manifest, desired,
-                                                                        self._live(), scope=scope))
-        if report.blockers:
-            raise AssertionError(f"{change}: preflight found blockers: {report.blockers[:3]}")
+        run, desired, scope = self._scoped_preflight(job, data, values, refresh=True)
 
         def up() -> None:
             self._invoke()

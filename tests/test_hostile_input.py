@@ -279,7 +279,7 @@ def test_an_echoed_request_is_scrubbed_in_every_encoding(host: Any, fake: Any) -
 def _api_error(message: str) -> Exception:
     import cloudflare
 
-    request = httpx.Request("PATCH", "https://api.cloudflare.com/client/v4/x")
+    request = httpx.Request("PATCH", "http://127.0.0.1/client/v4/x")  # built, never sent
     response = httpx.Response(400, request=request, json={"errors": [{"code": 10021, "message": message}]})
     return cloudflare.BadRequestError(message, response=response,
                                       body={"errors": [{"code": 10021, "message": message}]})

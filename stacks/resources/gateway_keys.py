@@ -31,7 +31,6 @@ half (gateway_keys_provider.py) loads when an operation runs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 
 from .outputs import known_output
 from .worker_bindings import _contains_unknown
+from .write_plan import value_hash
 
 if TYPE_CHECKING:
     from .gateway_keys_provider import GatewayKeyWriter
@@ -48,10 +48,6 @@ if TYPE_CHECKING:
 REPLACE_KEYS = ("account_id", "gateway_id", "provider_slug", "alias", "store_id", "secret_name")
 # What the config holds: a change is one PUT of the config.
 CONFIG_KEYS = ("default_config", "rate_limit", "rate_limit_period")
-
-
-def value_digest(value: Any) -> str:
-    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
 
 
 def _writer() -> GatewayKeyWriter:
@@ -76,7 +72,7 @@ class GatewayProviderKeyProvider(ResourceProvider):
         changed = bool(replaces) or bool(olds.get("drift"))
         changed = changed or any(olds.get(k) != news.get(k) for k in (*CONFIG_KEYS, "comment"))
         changed = changed or _contains_unknown(news.get("value")) or \
-            value_digest(olds.get("value")) != value_digest(news.get("value"))
+            value_hash(olds.get("value")) != value_hash(news.get("value"))
         # One config per provider and alias on a gateway: the old key goes before its successor comes.
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
 

@@ -19,7 +19,8 @@ from ..api.gateway import GatewayApi, ProviderConfig
 from ..api.permissions import BYOK_APPLY
 from ..core.naming import BYOK_TYPE, byok_resource, urn
 from .engine_log import ENGINE
-from .gateway_keys import CONFIG_KEYS, REPLACE_KEYS, value_digest
+from .gateway_keys import CONFIG_KEYS, REPLACE_KEYS
+from .write_plan import value_hash
 
 
 def _now() -> str:
@@ -67,7 +68,7 @@ class GatewayKeyWriter:
         if olds.get("drift") or not olds.get("config_id") or not olds.get("secret_id"):
             return UpdateResult(outs=self._converge(news, olds.get("config_id")))
         s = KeySession(news, "apply")
-        value_changed = value_digest(olds.get("value")) != value_digest(news.get("value"))
+        value_changed = value_hash(olds.get("value")) != value_hash(news.get("value"))
         try:
             if value_changed or olds.get("comment") != news.get("comment"):
                 # A rotation: the key changes in place, where the gateway looks it up. Nothing else.
