@@ -504,6 +504,33 @@ def test_adopt_store_writes_the_import_document(project: Path, fake, monkeypatch
     assert f"pulumi import --file {out_file} --stack staging --protect=false --generate-code=false --yes" in proc.stderr
 
 
+
+def test_adopt_store_imports_a_previous_value_under_its_own_resource(project: Path, fake,  # type: ignore[no-untyped-def]
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t")
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", fake.base_url)
+    with_overlap(project)
+    fake.add_store(ACCOUNT, STORE_ID)
+    fake.add_store_secret(STORE_ID, StoreSecret(id="a1" * 16, name=f"{HOOK}_STAGING", scopes=["workers"]))
+    fake.add_store_secret(STORE_ID, StoreSecret(id="b2" * 16, name=f"{HOOK}_STAGING_PREVIOUS", scopes=["workers"]))
+    pin = project / "Pulumi.staging.yaml"
+    pin.write_text(pin.read_text() + "  secrets-plane:backend: store\n")
+    out_file = project / "adopt.json"
+    proc = stacks_cli(project, "adopt-store", "--stack", "staging", "--output", str(out_file))
+    assert proc.returncode == 0, proc.stderr
+    named = {r["name"]: r["id"].rsplit("/", 1)[1] for r in json.loads(out_file.read_text())["resources"]}
+    assert named == {f"secret-{HOOK}": "a1" * 16, f"secret-{HOOK}.previous": "b2" * 16}
+    assert set(named) <= set(registered_urns(project, "staging", "store")), "the names the program registers"
+
+
+def test_no_secret_name_gives_the_resource_of_another_secrets_previous_value() -> None:
+    """`secret-X` with overlap next to a secret named `X-previous`: two resources, two names."""
+    from stacks.core.naming import is_secret_name, store_secret_resource
+    assert is_secret_name("X-previous")
+    assert store_secret_resource("X", previous=True) != store_secret_resource("X-previous")
+    suffix = store_secret_resource("X", previous=True).removeprefix("secret-")
+    assert not is_secret_name(suffix), "the previous resource's name is no secret's resource name"
+
 def test_creating_a_name_that_exists_says_to_adopt() -> None:
     """The error hook bound to every store secret: the provider's "already exists" becomes advice."""
     hint = adopt_store_hint("prod", ["creating: 409 secret_name_already_exists"], "create", "OPENAI_API_KEY")
