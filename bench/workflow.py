@@ -20,6 +20,7 @@ store secret's create or update (engine.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +33,17 @@ from bench.engine import Engine
 from bench.estate import ACCOUNT, STACK, STORE_ID, manifest, write_project
 from bench.scenarios import Program, seeded_fake
 from stacks.api.client import make_client
+from stacks.core import naming
 from stacks.core.desired_state import DesiredState
 from stacks.core.estate import load_estate
-from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE
-from stacks.core.scope import Scope, drifted
+from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, store_secret_resource
+from stacks.core.scope import Scope
 from stacks.live.account import LiveAccount
 from stacks.live.audit import build_audit
 from stacks.live.canary import run_canary
 from stacks.live.preflight import run_preflight
+from stacks.ops.pulumi_cli import PulumiResult
+from stacks.ops.scope import derive_scope
 from stacks.resources.offline import ProgramRun, reveal
 
 WINDOW = 1200
@@ -72,6 +76,7 @@ class Workflow:
         self.engine = Engine(fake, ACCOUNT, STORE_ID)
         self.program = Program(workdir)
         self.runs = 0
+        self.listed_as_of: str | None = None  # the stack output the last apply recorded
 
     def close(self) -> None:
         self.engine.close()
@@ -117,14 +122,24 @@ class Workflow:
         return sorted(scripts), sorted(secrets)
 
     def _scope(self, job: Job, run: ProgramRun, desired: Any, refresh: bool) -> Scope:
-        record = {urn.rsplit("::", 1)[1]: state.get("served_as_of") for urn, state in self.engine.state.items()}
-        listing = self._counted(job, "scope", lambda: self._live().deployed_on())
-        changed = drifted(record, listing, [w.script_name for w in desired.workers])
-        if changed and refresh:
-            self._counted(job, "scope", lambda: self.engine.refresh_only(changed))
-        self._counted(job, "scope", self._invoke)  # `pulumi preview --json`
-        workers, secrets = self._would_write(run)
-        return Scope(False, "", tuple(sorted(set(workers) | set(changed))), tuple(secrets), tuple(changed))
+        """`stacks scope` itself (ops/scope.py), its `pulumi` commands answered from the engine: the
+        stack outputs (what the last apply recorded), a targeted refresh, the preview's steps."""
+        def pulumi(args: Any, _project: Path) -> PulumiResult:
+            if args[0] == "stack":
+                record = {u.rsplit("::", 1)[1]: st.get("served_as_of") for u, st in self.engine.state.items()
+                          if BINDINGS_TYPE in u}
+                return PulumiResult(0, json.dumps({"served_as_of": record, "listed_as_of": self.listed_as_of}), "")
+            if args[0] == "refresh":
+                self.engine.refresh_only([a.rsplit("::", 1)[1] for a in args if "::" in a])
+                return PulumiResult(0, "", "")
+            self._invoke()  # `pulumi preview --json`
+            workers, secrets = self._would_write(run)
+            steps = [{"op": "update", "urn": naming.urn(STACK, BINDINGS_TYPE, w)} for w in workers]
+            steps += [{"op": "update", "urn": naming.urn(STACK, STORE_SECRET_TYPE, store_secret_resource(x))} for x in secrets]
+            return PulumiResult(0, json.dumps({"steps": steps}), "")
+
+        return self._counted(job, "scope", lambda: derive_scope(self.workdir, STACK, desired, self._live(),
+                                                               refresh=refresh, run=pulumi)).scope
 
     def _desired(self, data: dict[str, Any]) -> tuple[Any, Any]:
         self.runs += 1
@@ -163,6 +178,7 @@ class Workflow:
             self.engine.apply(change, run)
 
         self._counted(job, "pulumi up", up)
+        self.listed_as_of = scope.listed_as_of  # what the program exports from the scope file
         self._counted(job, "preview --expect-no-changes", self._invoke)
         if self._would_write(run) != ([], []):
             raise AssertionError(f"{change}: a second preview still finds changes")
@@ -205,6 +221,9 @@ def workflow_jobs(workdir: Path, s: int, w: int, k: int) -> list[Job]:
     jobs: list[Job] = []
     try:
         flow.setup(base)
+        # The stack as an earlier version of the plane left it: no listing recorded yet, so this run
+        # reads the whole listing back to the oldest record, and records how far it reached.
+        jobs.append(flow.apply_job("the first run that records its listing (no change)", base))
         jobs.append(flow.preview_job("no-op merge", base))
         jobs.append(flow.apply_job("no-op merge", base))
         rotated = {LEGACY_ROTATED: "rotated-1"}
@@ -215,6 +234,8 @@ def workflow_jobs(workdir: Path, s: int, w: int, k: int) -> list[Job]:
         jobs.append(flow.apply_job("add one Worker", grown, rotated))
         jobs.append(flow.preview_job("the flip (legacy -> store)", flipped, rotated))
         jobs.append(flow.apply_job("the flip (legacy -> store)", flipped, rotated))
+        # The flip's own deploys are newer than its listing: the next run lists them once more.
+        jobs.append(flow.apply_job("the first run after the flip (no change)", flipped, rotated))
         again = {**rotated, "S000": "rotated-2"}
         jobs.append(flow.preview_job("one store rotation (S000)", flipped, again))
         jobs.append(flow.apply_job("one store rotation (S000)", flipped, again))

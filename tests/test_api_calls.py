@@ -22,7 +22,7 @@ from test_worker_bindings import UNMANAGED, seed_store, store_props
 from stacks.api.client import make_client
 from stacks.cli import main
 from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, store_secret_resource, urn
-from stacks.core.scope import Scope, drifted, oldest
+from stacks.core.scope import SCOPE_FILE_ENV, Scope, cutoff, drifted, newest, oldest
 from stacks.live.account import LiveAccount
 
 
@@ -259,3 +259,74 @@ def test_the_listing_reads_newest_deployment_first_and_stops_at_the_oldest_recor
     assert len(fake.calls) - before == 1
     assert drifted(record, live.deployed_on(), scripts) == ["w123"], "the whole listing says the same"
     assert fake.requests[-1].query.get("order_by") is None and len(fake.calls) - before == 4  # 3 pages
+
+
+def test_the_listing_stops_where_the_last_applied_run_listed_whatever_the_number_of_workers(  # type: ignore[no-untyped-def]
+        fake: FakeCloudflare) -> None:
+    scripts = [f"w{i:03d}" for i in range(250)]
+    for script in scripts:  # deployed one after another, over years: the oldest record reaches back to the first
+        fake.add_script(ACCOUNT, script, UNMANAGED)
+        fake.deploy(ACCOUNT, script, UNMANAGED)
+    record = {name: script.deployments[-1].created_on for (_, name), script in fake.scripts.items()}
+    live = LiveAccount(ACCOUNT, make_client("t", fake.base_url))
+    before = len(fake.calls)
+    listing = live.deployed_on(oldest(record, scripts))
+    assert len(fake.calls) - before == 3, "back to the oldest record: every page"
+    reached = newest(listing)
+    assert reached == record["w249"]
+    assert cutoff(record, reached, scripts) == reached and cutoff(record, None, scripts) == oldest(record, scripts)
+    before = len(fake.calls)
+    assert drifted(record, live.deployed_on(cutoff(record, reached, scripts)), scripts) == []
+    assert len(fake.calls) - before == 1, "back to where the last run listed: one page"
+    fake.deploy(ACCOUNT, "w007", UNMANAGED)  # a `wrangler deploy` of an old Worker, after that run
+    before = len(fake.calls)
+    assert drifted(record, live.deployed_on(cutoff(record, reached, scripts)), scripts) == ["w007"]
+    assert len(fake.calls) - before == 1
+    assert cutoff(record, "not a time", scripts) == oldest(record, scripts), "an unreadable record reads further back"
+
+
+@pytest.mark.usefixtures("pulumi_log")
+@pytest.mark.parametrize("refresh", [True, False])
+def test_the_scope_file_vouches_for_its_listing_only_when_every_drifted_worker_was_refreshed(  # type: ignore[no-untyped-def]
+        api, project, tmp_path, monkeypatch, refresh: bool) -> None:
+    state = seed_healthy(api, "staging", "store")
+    _pin_store(project)
+    record = _record(api)
+    for i in range(150):  # Workers the plane does not manage, deployed before the last applied run listed
+        api.add_script(ACCOUNT, f"other-{i:03d}", UNMANAGED)
+        api.deploy(ACCOUNT, f"other-{i:03d}", UNMANAGED)
+    outputs = {**record, "listed_as_of": api.scripts[(ACCOUNT, "other-149")].deployments[-1].created_on}
+    target = state.workers[0].script_name
+    api.now = "2026-11-21T09:00:00Z"
+    api.deploy(ACCOUNT, target, api.scripts[(ACCOUNT, target)].latest.bindings)  # drift since the last run
+    _stand_in(tmp_path, monkeypatch, outputs, _steps())
+    before = len(api.calls)
+    code, _, err = cli(project, "scope", "--stack", "staging", "--output", str(project / "scope.json"),
+                       *([] if refresh else ["--no-refresh"]))
+    assert code == 0, err
+    assert api.calls[before:] == [("GET", f"/accounts/{ACCOUNT}/workers/workers")], \
+        "one page: back to where the last applied run listed, not to the oldest record"
+    scope = Scope.from_json(json.loads((project / "scope.json").read_text()))
+    assert scope.drifted == (target,)
+    assert scope.listed_as_of == ("2026-11-21T09:00:00Z" if refresh else None)
+    refreshed = [c["argv"] for c in _pulumi_calls() if c["argv"][0] == "refresh"]
+    assert bool(refreshed) == refresh
+
+
+def test_the_apply_records_how_far_its_scope_listed(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from conftest import ROOT, stack_config
+
+    from stacks.resources.offline import run_program
+    path = tmp_path / "scope.json"
+    path.write_text(json.dumps(Scope(False, "", listed_as_of="2026-11-21T09:00:00Z").as_json()))
+    for env, expected in ((str(path), "2026-11-21T09:00:00Z"), (str(tmp_path / "missing.json"), None), (None, None)):
+        if env is None:
+            monkeypatch.delenv(SCOPE_FILE_ENV, raising=False)
+        else:
+            monkeypatch.setenv(SCOPE_FILE_ENV, env)
+        result = run_program(ROOT, "staging", stack_config("staging", backend="legacy"), ["secrets-plane:values"])
+        assert result.outputs["listed_as_of"] == expected
+    path.write_text('{"full": false, "listed_as_of": "yesterday"}')
+    monkeypatch.setenv(SCOPE_FILE_ENV, str(path))
+    result = run_program(ROOT, "staging", stack_config("staging", backend="legacy"), ["secrets-plane:values"])
+    assert result.outputs["listed_as_of"] is None, "a scope file that is not one records nothing"

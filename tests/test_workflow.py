@@ -67,6 +67,8 @@ def test_applies_refresh_what_changed_first_and_prove_nothing_is_left() -> None:
         assert again["with"] == {"command": "preview", "stack-name": f"${{{{ env.PULUMI_ORG }}}}/secrets-plane/{stack}",
                                  "expect-no-changes": True}
         assert steps.index(again) == steps.index(up) + 1, "the check runs right after the apply"
+        # The apply records how far the scope's listing reached, and the check sees the same output.
+        assert up["env"]["SECRETS_PLANE_SCOPE"] == again["env"]["SECRETS_PLANE_SCOPE"] == "scope.json"
         assert steps[-1]["run"] == f".venv/bin/python -m stacks canary --stack {stack} --scope scope.json"
     for job, stack in (("preview", "staging"), ("production-preview", "prod")):
         steps = jobs[job]["steps"]

@@ -12,12 +12,19 @@ Two records, both kept by Pulumi for the stack:
   known to be made by (its `created_on` when the plane read it, or the second its own write
   answered). The Workers API's listing of Workers says when each Worker's newest deployment was
   made (`deployed_on`); every change of what a Worker serves is a new deployment, so a later
-  `deployed_on` is exactly "changed since the plane last looked" (`drifted`).
+  `deployed_on` is exactly "changed since the plane last looked" (`drifted`);
+- how far the last drift check reached: the stack output `listed_as_of`, the newest `deployed_on`
+  the last applied run's listing held (Cloudflare's clock, never this machine's). Every Worker
+  deployed by then was compared with the record, and the drifted ones refreshed into the state
+  before that apply, so the next listing stops there (`cutoff`): one page on an everyday run,
+  whatever the number of Workers. A run that cannot vouch for its listing (drift found and not
+  refreshed, or no listing) records none, and the next run reads back to the oldest record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +46,7 @@ class Scope:
     workers: tuple[str, ...] = ()
     store_secrets: tuple[str, ...] = ()
     drifted: tuple[str, ...] = ()  # of `workers`: changed by someone else since the plane read them
+    listed_as_of: str | None = None  # for the apply to record (`listed_as_of`); None: this run vouches for none
 
     @classmethod
     def everything(cls, reason: str) -> Scope:
@@ -66,7 +74,8 @@ class Scope:
 
     def as_json(self) -> dict[str, Any]:
         return {"full": self.full, "reason": self.reason, "workers": list(self.workers),
-                "store_secrets": list(self.store_secrets), "drifted": list(self.drifted)}
+                "store_secrets": list(self.store_secrets), "drifted": list(self.drifted),
+                "listed_as_of": self.listed_as_of}
 
     @classmethod
     def from_json(cls, data: Any) -> Scope:
@@ -79,8 +88,11 @@ class Scope:
             if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
                 raise ValueError(f"`{key}` is not a list of names")
             lists[key] = tuple(items)
+        listed = data.get("listed_as_of")
+        if listed is not None and _time(listed if isinstance(listed, str) else None) is None:
+            raise ValueError("`listed_as_of` is not a time")
         return cls(data["full"], str(data.get("reason") or ""), lists["workers"], lists["store_secrets"],
-                   lists["drifted"])
+                   lists["drifted"], listed)
 
 
 def _time(text: str | None) -> dt.datetime | None:
@@ -124,6 +136,22 @@ def oldest(record: Mapping[str, str | None], scripts: Iterable[str]) -> str | No
     return min(stamps)[1] if stamps else None
 
 
+def cutoff(record: Mapping[str, str | None], listed_as_of: str | None, scripts: Iterable[str]) -> str | None:
+    """How far back this run's listing reads: the later of the oldest record (`oldest`) and how far
+    the last applied run's listing reached (`listed_as_of`). None: the whole listing."""
+    floor, checked = oldest(record, scripts), _time(listed_as_of)
+    if checked is None or listed_as_of is None:
+        return floor
+    when = _time(floor)
+    return listed_as_of if when is None or checked > when else floor
+
+
+def newest(listing: Mapping[str, str | None]) -> str | None:
+    """The newest `deployed_on` a listing held: how far it reached."""
+    stamps = [(when, text) for text in listing.values() if text and (when := _time(text)) is not None]
+    return max(stamps)[1] if stamps else None
+
+
 def written(steps: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     """(scripts, secrets) that a preview's steps write: a bindings resource is named by its script
     (naming.bindings_resource), a store secret by its secret (naming.store_secret_resource)."""
@@ -150,3 +178,25 @@ def record_of(outputs: Mapping[str, Any]) -> dict[str, str | None] | None:
     if not isinstance(raw, Mapping):
         return None
     return {str(k): (v if isinstance(v, str) else None) for k, v in raw.items()}
+
+
+def listed_as_of_of(outputs: Mapping[str, Any]) -> str | None:
+    """`listed_as_of` from the stack outputs; None when absent or not a time (the listing then reads
+    back to the oldest record)."""
+    raw = outputs.get("listed_as_of")
+    return raw if isinstance(raw, str) and _time(raw) is not None else None
+
+
+SCOPE_FILE_ENV = "SECRETS_PLANE_SCOPE"
+
+
+def listed_as_of_in(text: str | None) -> str | None:
+    """What an apply records as `listed_as_of`: the scope file's (the file `stacks scope` wrote for
+    this run, named by SECRETS_PLANE_SCOPE). Anything unreadable records none, which is safe: the
+    next run reads further back."""
+    if not text:
+        return None
+    try:
+        return Scope.from_json(json.loads(text)).listed_as_of
+    except ValueError:
+        return None

@@ -2,8 +2,10 @@
 
 1. The record: `pulumi stack output --json` (`served_as_of`, per script). None, or unreadable: the
    full check, said so (and, applying, a full `pulumi refresh`).
-2. Drift: the Workers API's listing of Workers (100 a page); a Worker deployed since the record is
-   refreshed (`pulumi refresh --target`, two calls each), so the apply repairs what it lost.
+2. Drift: the Workers API's listing of Workers (100 a page, newest deployment first, back to where
+   the last applied run's listing reached: `listed_as_of`); a Worker deployed since the record is
+   refreshed (`pulumi refresh --target`, two calls each), so the apply repairs what it lost. The
+   scope file carries how far this listing reached, for the apply to record.
 3. What the run writes: `pulumi preview --json`, without refresh: the engine's own diff of its
    state against the manifest, the stack file and the values (core/scope.py).
 
@@ -21,7 +23,7 @@ from pathlib import Path
 from ..core.desired_state import DesiredState
 from ..core.errors import PlaneError
 from ..core.naming import BINDINGS_TYPE, urn
-from ..core.scope import Scope, drifted, oldest, record_of, written
+from ..core.scope import Scope, cutoff, drifted, listed_as_of_of, newest, record_of, written
 from ..live.account import LiveAccount
 from .pulumi_cli import PulumiResult, pulumi_said, run_pulumi
 
@@ -58,12 +60,13 @@ def derive_scope(project: Path, stack: str, desired: DesiredState, live: LiveAcc
     if not everything:
         outputs = _json(run(["stack", "output", "--json", "--stack", stack], project))
         record = record_of(outputs) if isinstance(outputs, dict) else None
+        reached_before = listed_as_of_of(outputs) if isinstance(outputs, dict) else None
         if record is None:
             why = ("the stack outputs could not be read" if not isinstance(outputs, dict) else
                    "the stack outputs hold no `served_as_of` record yet (its first apply by this version records it)")
             out.scope = Scope.everything(why)
         else:
-            listing = live.deployed_on(oldest(record, scripts))
+            listing = live.deployed_on(cutoff(record, reached_before, scripts))
             changed = drifted(record, listing, scripts)
             out.said.append(f"{len(changed)} of {len(scripts)} Worker(s) deployed since the plane last read them"
                             + (f": {', '.join(changed)}" if changed else ""))
@@ -76,8 +79,10 @@ def derive_scope(project: Path, stack: str, desired: DesiredState, live: LiveAcc
                 out.scope = Scope.everything("the preview's JSON could not be read")
             else:
                 workers, secrets = written(steps.get("steps") or [])
+                # Vouched for only when every drifted Worker is in the state now (refreshed).
+                reached = newest(listing) if refresh or not changed else None
                 out.scope = Scope(False, "", tuple(sorted(set(workers) | set(changed))), tuple(secrets),
-                                  tuple(changed))
+                                  tuple(changed), reached)
                 return out
     return _full_refresh(out, project, stack, refresh, run)
 

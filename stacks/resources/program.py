@@ -15,6 +15,7 @@ from ..core.errors import CloudflareOperationError, PlaneError
 from ..core.estate import MANIFEST_FILE, Estate, load_estate
 from ..core.naming import COMPONENT_NAME
 from ..core.promotion import gate_message, promotion_problems
+from ..core.scope import SCOPE_FILE_ENV, listed_as_of_in
 from ..core.stack_config import StackSettings, load_runtime_settings
 from ..core.text import one_line
 from ..core.values import missing_values, oversized_values
@@ -57,9 +58,23 @@ def run(project_dir: Path) -> SecretsPlane:
     # The record the next run's drift check reads (core/scope.py): per script, the time its newest
     # deployment was known to be made by (no value, no name of one).
     pulumi.export("served_as_of", {script: res.served_as_of for script, res in plane.bindings.items()})
+    pulumi.export("listed_as_of", _listed_as_of())
     if settings.promotion_override:
         pulumi.export("promotion_override", settings.promotion_override)
     return plane
+
+
+def _listed_as_of() -> str | None:
+    """How far this run's drift check reached, from the scope file the workflow names (SECRETS_PLANE_SCOPE).
+    A run without one (a local `pulumi up`) records none: the next drift check reads further back."""
+    path = os.environ.get(SCOPE_FILE_ENV)
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return listed_as_of_in(text)
 
 
 def _desired_state(estate: Estate, settings: StackSettings) -> DesiredState:
