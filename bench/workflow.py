@@ -37,7 +37,7 @@ from stacks.core import naming
 from stacks.core.desired_state import DesiredState
 from stacks.core.estate import load_estate
 from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, store_secret_resource
-from stacks.core.scope import Scope
+from stacks.core.scope import Scope, listed_as_of_in
 from stacks.live.account import LiveAccount
 from stacks.live.audit import build_audit
 from stacks.live.canary import run_canary
@@ -178,7 +178,8 @@ class Workflow:
             self.engine.apply(change, run)
 
         self._counted(job, "pulumi up", up)
-        self.listed_as_of = scope.listed_as_of  # what the program exports from the scope file
+        # What the program exports from the scope file the workflow names (SECRETS_PLANE_SCOPE).
+        self.listed_as_of = listed_as_of_in(json.dumps(scope.as_json()))
         self._counted(job, "preview --expect-no-changes", self._invoke)
         if self._would_write(run) != ([], []):
             raise AssertionError(f"{change}: a second preview still finds changes")

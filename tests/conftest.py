@@ -124,10 +124,15 @@ def api(fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> FakeCloudflare
     return fake
 
 
+def host_env(fake: FakeCloudflare, token: str = "test-token", **extra: str) -> dict[str, str]:
+    """The environment a provider host runs with against the fake API."""
+    return {"CLOUDFLARE_API_TOKEN": token, "CLOUDFLARE_BASE_URL": fake.base_url, "SECRETS_PLANE_HTTP_TIMEOUT": "2",
+            **extra}
+
+
 @pytest.fixture
 def host(fake: FakeCloudflare) -> Iterator[ProviderHost]:
-    h = ProviderHost({"CLOUDFLARE_API_TOKEN": "test-token", "CLOUDFLARE_BASE_URL": fake.base_url,
-                      "SECRETS_PLANE_HTTP_TIMEOUT": "2"})
+    h = ProviderHost(host_env(fake))
     yield h
     h.close()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, STORE_ID, canary
+from conftest import ACCOUNT, STORE_ID, canary, host_env
 from fake_cloudflare import FakeCloudflare
 from provider_host import HostError, ProviderHost
 from pulumi.dynamic.dynamic import serialize_provider
@@ -40,8 +40,7 @@ class ByokHost(ProviderHost):
 
 @pytest.fixture
 def byok_host(fake: FakeCloudflare) -> Iterator[ByokHost]:
-    h = ByokHost({"CLOUDFLARE_API_TOKEN": "test-token", "CLOUDFLARE_BASE_URL": fake.base_url,
-                  "SECRETS_PLANE_HTTP_TIMEOUT": "2"})
+    h = ByokHost(host_env(fake))
     yield h
     h.close()
 

@@ -12,7 +12,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID, canary, leak_scan, stack_config
+from conftest import ACCOUNT, CANARY_PREFIX, ROOT, STORE_ID, canary, host_env, leak_scan, stack_config
 from fake_cloudflare import Fault
 from provider_host import HostError, ProviderHost
 from test_worker_bindings import UNMANAGED, legacy_props, store_spec
@@ -69,8 +69,7 @@ def test_program_outputs_and_unmarked_inputs_carry_no_value(stack: str, backend:
 
 
 def test_provider_debug_logs_and_errors_carry_no_value(fake) -> None:  # type: ignore[no-untyped-def]
-    host = ProviderHost({"CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_BASE_URL": fake.base_url,
-                         "CLOUDFLARE_LOG": "debug", "SECRETS_PLANE_HTTP_TIMEOUT": "2"})
+    host = ProviderHost(host_env(fake, "t", CLOUDFLARE_LOG="debug"))
     try:
         fake.add_script(ACCOUNT, "w", UNMANAGED)
         state, _ = host.up("w", None, legacy_props("w", ["A", "B"]))

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, host_env
 from fake_cloudflare import Fault
 from provider_host import HostError, ProviderHost
 from test_in_flight import applied, rotated
@@ -80,8 +80,7 @@ def test_a_policy_names_each_limits_quota(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.fixture
 def quick_host(fake):  # type: ignore[no-untyped-def]
     """A provider host whose SDK does not retry: each 429 below is the last answer."""
-    h = ProviderHost({"CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_BASE_URL": fake.base_url,
-                      "SECRETS_PLANE_HTTP_TIMEOUT": "2", "SECRETS_PLANE_MAX_RETRIES": "0"})
+    h = ProviderHost(host_env(fake, "t", SECRETS_PLANE_MAX_RETRIES="0"))
     yield h
     h.close()
 

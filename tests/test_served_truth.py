@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, CANARY_PREFIX, FIGURES
+from conftest import ACCOUNT, CANARY_PREFIX, FIGURES, host_env
 from fake_cloudflare import FakeCloudflare, Script
 from provider_host import HostError, ProviderHost
 from test_worker_bindings import UNMANAGED, legacy_props, olds, seed_store, store_props
@@ -17,8 +17,7 @@ NEW_CODE = b"export default { fetch() { return new Response('work in progress') 
 
 
 def _host(fake: FakeCloudflare, engine: bool = False) -> ProviderHost:
-    return ProviderHost({"CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_BASE_URL": fake.base_url,
-                         "SECRETS_PLANE_HTTP_TIMEOUT": "2"}, engine=engine)
+    return ProviderHost(host_env(fake, "t"), engine=engine)
 
 
 @pytest.fixture
