@@ -70,7 +70,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    estate = load_estate(_project(args), args.manifest, require_values=args.require_values)
+    try:
+        estate = load_estate(_project(args), args.manifest, require_values=args.require_values)
+    except PlaneError as exc:
+        raise PlaneError(_by_file(exc.problems)) from None
     m = estate.manifest.manifest
     for warning in estate.problems.warnings:
         print(warning.render(), file=sys.stderr)
@@ -82,6 +85,12 @@ def _validate(args: argparse.Namespace) -> int:
         for overlap in estate.desired_state(stack).overlaps:
             print(terminal(f"  {stack}: {overlap.describe()}"))
     return 0
+
+
+def _by_file(problems: Sequence[Problem]) -> list[Problem]:
+    """Every error of one run, grouped by file (in the order the files first appear), by line."""
+    order = {file: i for i, file in reversed(list(enumerate(p.location.file for p in problems)))}
+    return sorted(problems, key=lambda p: (order[p.location.file], p.location.line or 0))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -637,7 +646,8 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--stack", help="the stack (Pulumi.<stack>.yaml)")
 
-    p = command("validate", "check the manifest and every Pulumi.<stack>.yaml")
+    p = command("validate", "check the manifest and every Pulumi.<stack>.yaml: every error in one run, by file and "
+                "line")
     p.add_argument("--require-values", action="store_true",
                    help="a value missing from a stack file is an error (when values are not in ESC)")
     p.set_defaults(func=cmd_validate)

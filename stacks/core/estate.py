@@ -13,7 +13,7 @@ from .desired_state import DesiredState, WorkerState, build_desired_state, stack
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
 from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
-from .manifest import LoadedManifest, load_manifest
+from .manifest import LoadedManifest, read_manifest_file
 from .naming import previous_store_secret_name, script_name
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
@@ -79,11 +79,8 @@ def load_estate(project_dir: Path, manifest_file: str = MANIFEST_FILE, require_v
 
 def _load_estate(project_dir: Path, manifest_file: str, require_values: bool) -> Estate:
     errors: list[Problem] = []
-    manifest: LoadedManifest | None = None
-    try:
-        manifest = load_manifest(project_dir / manifest_file, manifest_file)
-    except PlaneError as exc:
-        errors.extend(exc.problems)
+    manifest, manifest_errors = read_manifest_file(project_dir / manifest_file, manifest_file)
+    errors.extend(manifest_errors)
     stacks: dict[str, LoadedStack] = {}
     names = discover_stacks(project_dir)
     if not names:
@@ -95,12 +92,24 @@ def _load_estate(project_dir: Path, manifest_file: str, require_values: bool) ->
         except PlaneError as exc:
             errors.extend(exc.problems)
     if errors or manifest is None:
+        if manifest is not None and stacks:
+            errors.extend(_spanning_errors(Estate(project_dir, manifest, stacks), set(names) - set(stacks)))
         raise PlaneError(errors)
     estate = Estate(project_dir, manifest, stacks)
     estate.problems.extend(manifest.warnings)
     check_estate(estate, estate.problems, require_values)
     estate.problems.raise_if_errors()
     return estate
+
+
+def _spanning_errors(estate: Estate, unread: set[str]) -> list[Problem]:
+    """The rules that span the files, run beside errors in them, so one run reports them all:
+    over the stack files that loaded and the manifest's stand-in (what they say of a broken entry,
+    or of a stack whose file did not load, is left out: that is the error already shown)."""
+    out = ProblemCollector()
+    check_estate(estate, out, require_values=False)
+    return [p for p in out.errors if not estate.manifest.about_broken(p)
+            and not any(f"unknown stack '{name}'" in p.message for name in unread)]
 
 
 def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) -> None:
