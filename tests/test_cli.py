@@ -168,3 +168,29 @@ def test_validate_reports_every_independent_mistake_in_one_run_grouped_by_file(p
     _has(lines, "secrets.HUBSPOT_ACCESS_TOKEN.rotation_days: error: Input should be greater than 0",
          "workers.api.secrets[1]: error: Worker 'api' binds unknown secret 'NOT_DECLARED_ANYWHERE'",
          "config.secrets-plane:accountId: error: accountId is not a Cloudflare account id")
+
+
+def test_validate_announces_every_external_secret_each_stack_needs(project: Path) -> None:
+    import yaml
+    path = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["secrets"]["GONG_ACCESS_KEY"]["external"] = True  # legacy: set on each Worker by someone else
+    data["secrets"]["SLACK_SIGNING_SECRET"].update(external=True, backend="store")  # in the store, by name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = subprocess.run([sys.executable, "-m", "stacks", "validate"], cwd=project, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if "binds external secret" in line]
+    for stack, script in (("prod", "ascend-v5"), ("staging", "ascend-v5-staging")):
+        legacy = [line for line in said if f"stack '{stack}' binds external secret 'GONG_ACCESS_KEY'" in line]
+        assert len(legacy) == 1, proc.stderr
+        assert ": warning: " in legacy[0] and "must already exist on Worker" in legacy[0] and script in legacy[0]
+        assert f"wrangler secret put GONG_ACCESS_KEY --name {script}" in legacy[0]
+        store = [line for line in said if f"stack '{stack}' binds external secret 'SLACK_SIGNING_SECRET'" in line]
+        assert len(store) == 1 and "through the store" in store[0] and "wrangler secrets-store secret create" in store[0]
+    # The same needs, worded by the one rule plan uses.
+    plan = json.loads(subprocess.run([sys.executable, "-m", "stacks", "plan", "--stack", "prod", "--format", "json"],
+                                     cwd=project, capture_output=True, text=True, timeout=120, check=True).stdout)
+    for need in plan["externals"]:
+        assert any(f"'{need['secret']}'" in line and need["where"] in line and need["commands"][0] in line
+                   for line in said), (need, said)

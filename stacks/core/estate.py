@@ -169,7 +169,7 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
         desired_by_stack[name] = desired
         _check_values(estate, name, desired, out, require_values)
         _check_env_var_counts(estate, desired, out)
-        _check_external_store_secrets(estate, desired, out)
+        _check_external_needs(estate, desired, out)
 
     _check_fallback_use(estate, desired_by_stack, out)
     _check_fallback_skips_external(estate, desired_by_stack, out)
@@ -205,17 +205,20 @@ def _check_env_var_counts(estate: Estate, desired: DesiredState, out: ProblemCol
                       "combined)", "move some secrets to the store (`backend: store`) or drop fallback copies")
 
 
-def _check_external_store_secrets(estate: Estate, desired: DesiredState, out: ProblemCollector) -> None:
-    """An external secret bound through the store is looked up by name at apply: until someone
-    creates it, `pulumi up` fails. Say so before, with the command that creates it."""
+def _check_external_needs(estate: Estate, desired: DesiredState, out: ProblemCollector) -> None:
+    """Every external secret the stack binds must exist before the apply, by the rule plan and
+    diff show (externals.py): in the store by name (else `pulumi up` fails), or on each Worker
+    (else the Worker runs without it). Say so before, with the commands that make each one."""
     for need in external_needs(desired):
-        if need.kind != "store":
-            continue
         bound = f" (bound by {', '.join(need.scripts)})" if need.scripts else ""
+        if need.kind == "store":
+            how, outcome = f"through the store{bound}", "or the apply fails"
+        else:
+            how, outcome = "as a Worker secret", "or the Worker runs without it (the plane binds it, never sets it)"
         out.warning(estate.manifest.location("secrets", need.secret, "external"),
-                    f"stack '{desired.stack}' binds external secret '{need.secret}' through the store{bound}: it must "
-                    f"already exist {need.where(desired)}, or the apply fails",
-                    f"create it: {need.commands(desired)[0]} (wrangler asks for the value)")
+                    f"stack '{desired.stack}' binds external secret '{need.secret}' {how}: it must "
+                    f"already exist {need.where(desired)}, {outcome}",
+                    f"create it: {'; '.join(need.commands(desired))} (wrangler asks for the value)")
 
 
 def _check_fallback_skips_external(estate: Estate, desired_by_stack: dict[str, DesiredState],
