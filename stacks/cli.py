@@ -196,10 +196,17 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     scope = _scope(args)
     with Progress(f"preflight {stack}", len(desired.workers)) as progress:
         report = run_preflight(estate.manifest.manifest, desired, LiveAccount(desired.account_id), progress.step,
-                               scope=scope)
+                               scope=scope, others=_other_stacks_scripts(estate, stack))
     report.calls = PACER.total.requests - before
     print(render_json(report) if args.format == "json" else render_text(report))
     return 0 if report.ok else 1
+
+
+def _other_stacks_scripts(estate: Estate, stack: str) -> frozenset[str]:
+    """The scripts the other stacks bind and this one does not."""
+    own = {w.script_name for w in estate.desired_state(stack).workers}
+    return frozenset(w.script_name for other in estate.stacks if other != stack
+                     for w in estate.desired_state(other).workers if w.script_name not in own)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
