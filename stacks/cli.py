@@ -70,7 +70,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    estate = load_estate(_project(args), args.manifest, require_values=args.require_values)
+    try:
+        estate = load_estate(_project(args), args.manifest, require_values=args.require_values)
+    except PlaneError as exc:
+        raise PlaneError(_by_file(exc.problems)) from None
     m = estate.manifest.manifest
     for warning in estate.problems.warnings:
         print(warning.render(), file=sys.stderr)
@@ -82,6 +85,12 @@ def _validate(args: argparse.Namespace) -> int:
         for overlap in estate.desired_state(stack).overlaps:
             print(terminal(f"  {stack}: {overlap.describe()}"))
     return 0
+
+
+def _by_file(problems: Sequence[Problem]) -> list[Problem]:
+    """Every error of one run, grouped by file (in the order the files first appear), by line."""
+    order = {file: i for i, file in reversed(list(enumerate(p.location.file for p in problems)))}
+    return sorted(problems, key=lambda p: (order[p.location.file], p.location.line or 0))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -187,10 +196,17 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     scope = _scope(args)
     with Progress(f"preflight {stack}", len(desired.workers)) as progress:
         report = run_preflight(estate.manifest.manifest, desired, LiveAccount(desired.account_id), progress.step,
-                               scope=scope)
+                               scope=scope, others=_other_stacks_scripts(estate, stack))
     report.calls = PACER.total.requests - before
     print(render_json(report) if args.format == "json" else render_text(report))
     return 0 if report.ok else 1
+
+
+def _other_stacks_scripts(estate: Estate, stack: str) -> frozenset[str]:
+    """The scripts the other stacks bind and this one does not."""
+    own = {w.script_name for w in estate.desired_state(stack).workers}
+    return frozenset(w.script_name for other in estate.stacks if other != stack
+                     for w in estate.desired_state(other).workers if w.script_name not in own)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -637,7 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--stack", help="the stack (Pulumi.<stack>.yaml)")
 
-    p = command("validate", "check the manifest and every Pulumi.<stack>.yaml")
+    p = command("validate", "check the manifest and every Pulumi.<stack>.yaml: every error in one run, by file and "
+                "line")
     p.add_argument("--require-values", action="store_true",
                    help="a value missing from a stack file is an error (when values are not in ESC)")
     p.set_defaults(func=cmd_validate)

@@ -125,3 +125,72 @@ def test_plan_runs_the_program_on_the_manifest_given_with_manifest(project: Path
     shipped = subprocess.run([sys.executable, "-m", "stacks", "plan", "--stack", "staging", "--format", "json"],
                              cwd=project, capture_output=True, text=True, timeout=120)
     assert shipped.returncode == 0 and "ascend-billing-staging" not in shipped.stdout
+
+
+def _validate_in(project: Path) -> list[str]:
+    before = {p.name: p.read_bytes() for p in project.iterdir()}
+    proc = subprocess.run([sys.executable, "-m", "stacks", "validate"], cwd=project, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert {p.name: p.read_bytes() for p in project.iterdir()} == before, "validate touches nothing"
+    lines = proc.stderr.splitlines()
+    files = [line.split(":", 1)[0] for line in lines]
+    assert files == sorted(files, key=lambda f: f != "secrets_manifest.yaml"), "grouped by file"
+    manifest_lines = [int(line.split(":")[1]) for line in lines if line.startswith("secrets_manifest.yaml:")]
+    assert manifest_lines == sorted(manifest_lines), "by line within the file"
+    assert not any("HUBSPOT_ACCESS_TOKEN" in line and "rotation_days" not in line for line in lines), \
+        "nothing said about the stand-in for the broken secret"
+    return lines
+
+
+def _has(lines: list[str], *messages: str) -> None:
+    for message in messages:
+        assert any(message in line and line.split(":")[1].isdigit() for line in lines), (message, lines)
+
+
+def test_validate_reports_every_independent_mistake_in_one_run_grouped_by_file(project: Path) -> None:
+    manifest = project / "secrets_manifest.yaml"
+    shipped = manifest.read_text()
+    # A schema error in one secret, a rule across files in another, a mistake in a stack file.
+    broken = shipped.replace("rotation_days: 90", "rotation_days: -1", 1)
+    broken = broken.replace("    rotation_days: 365\n", "    rotation_days: 365\n    store_names: {stagign: X}\n", 1)
+    manifest.write_text(broken)
+    stack = project / "Pulumi.staging.yaml"
+    stack.write_text(stack.read_text().replace("5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b", "not-an-account"))
+    lines = _validate_in(project)
+    _has(lines, "secrets.HUBSPOT_ACCESS_TOKEN.rotation_days: error: Input should be greater than 0",
+         "secrets.SALESFORCE_CLIENT_ID.store_names.stagign: error: secret 'SALESFORCE_CLIENT_ID' names its store "
+         "secret in unknown stack 'stagign'",
+         "config.secrets-plane:accountId: error: accountId is not a Cloudflare account id")
+    # A rule of the manifest alone, beside the schema error and the stack file's mistake.
+    manifest.write_text(broken.replace("      - SALESFORCE_CLIENT_ID\n", "      - NOT_DECLARED_ANYWHERE\n", 1))
+    lines = _validate_in(project)
+    _has(lines, "secrets.HUBSPOT_ACCESS_TOKEN.rotation_days: error: Input should be greater than 0",
+         "workers.api.secrets[1]: error: Worker 'api' binds unknown secret 'NOT_DECLARED_ANYWHERE'",
+         "config.secrets-plane:accountId: error: accountId is not a Cloudflare account id")
+
+
+def test_validate_announces_every_external_secret_each_stack_needs(project: Path) -> None:
+    import yaml
+    path = project / "secrets_manifest.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["secrets"]["GONG_ACCESS_KEY"]["external"] = True  # legacy: set on each Worker by someone else
+    data["secrets"]["SLACK_SIGNING_SECRET"].update(external=True, backend="store")  # in the store, by name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = subprocess.run([sys.executable, "-m", "stacks", "validate"], cwd=project, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if "binds external secret" in line]
+    for stack, script in (("prod", "ascend-v5"), ("staging", "ascend-v5-staging")):
+        legacy = [line for line in said if f"stack '{stack}' binds external secret 'GONG_ACCESS_KEY'" in line]
+        assert len(legacy) == 1, proc.stderr
+        assert ": warning: " in legacy[0] and "must already exist on Worker" in legacy[0] and script in legacy[0]
+        assert f"wrangler secret put GONG_ACCESS_KEY --name {script}" in legacy[0]
+        store = [line for line in said if f"stack '{stack}' binds external secret 'SLACK_SIGNING_SECRET'" in line]
+        assert len(store) == 1 and "through the store" in store[0] and "wrangler secrets-store secret create" in store[0]
+    # The same needs, worded by the one rule plan uses.
+    plan = json.loads(subprocess.run([sys.executable, "-m", "stacks", "plan", "--stack", "prod", "--format", "json"],
+                                     cwd=project, capture_output=True, text=True, timeout=120, check=True).stdout)
+    for need in plan["externals"]:
+        assert any(f"'{need['secret']}'" in line and need["where"] in line and need["commands"][0] in line
+                   for line in said), (need, said)

@@ -187,9 +187,11 @@ def test_external_store_secrets_are_each_said_after_a_legacy_one(tmp_path: Path)
                                                  "secrets": ["A_LEGACY_EXT", "B_STORE_EXT"]}}},
                     {"staging": {"backend": "store", **STORE}})
     _, warnings = outcome(project)
-    said = [w for w in warnings if "binds external secret" in w]
-    assert len(said) == 1 and "'B_STORE_EXT' through the store (bound by a)" in said[0], warnings
-    assert "create it: wrangler secrets-store secret create" in said[0]
+    said = sorted((w for w in warnings if "binds external secret" in w), key=lambda w: "B_STORE_EXT" in w)
+    assert len(said) == 2 and "'A_LEGACY_EXT' as a Worker secret: it must already exist on Worker a" in said[0]
+    assert "create it: wrangler secret put A_LEGACY_EXT --name a" in said[0], warnings
+    assert "'B_STORE_EXT' through the store (bound by a)" in said[1], warnings
+    assert "create it: wrangler secrets-store secret create" in said[1]
 
 
 def test_a_worker_fallback_names_only_its_own_external_store_bindings(tmp_path: Path) -> None:

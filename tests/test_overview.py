@@ -59,7 +59,10 @@ def test_overview_agrees_with_the_plan_of_every_stack(project: Path, phased_or_n
         plan = json.loads(cli(target, "plan", "--stack", stack, "--format", "json"))
         assert columns[stack]["backend"] == plan["backend"] and columns[stack]["mode"] == plan["mode"]
         store = plan["store"]
-        assert columns[stack]["store"] == ("none" if store is None else f"adopt {store['id']}")
+        adopted = yaml.safe_load((target / f"Pulumi.{stack}.yaml").read_text())["config"]["secrets-plane:store"]["adopt"]
+        # The store the stack file names, also when nothing of the stack is on it (a legacy stack).
+        assert columns[stack]["store"] == (f"adopt {adopted} (not used: nothing of the stack is on it)"
+                                           if store is None else f"adopt {store['id']}")
         for worker in plan["workers"]:
             assert overview["scripts"][worker["worker"]][stack] == worker["script_name"]
             names = {b["name"] for b in worker["bindings"]}
@@ -72,13 +75,15 @@ def test_overview_agrees_with_the_plan_of_every_stack(project: Path, phased_or_n
                 assert cell["kind"] == expected_kind(b), (worker["worker"], b, cell)
                 assert cell["target"] == b.get("store_secret_name", "")
                 assert cell["copy"] == (f"{b['name']}_FALLBACK" in names)
+                assert cell["copy_binding"] == (f"{b['name']}_FALLBACK" if cell["copy"] else "")
     every = {(w, b, s) for (w, b), per in cells.items() for s, cell in per.items() if cell is not None}
     assert every == seen, "the overview shows exactly what the plans declare"
     if shape == "phased":
         assert cells[("dev", "OPENAI_API_KEY")]["staging"]["kind"] == STORE_KIND
         assert cells[("api", "OPENAI_API_KEY")]["prod"]["kind"] == LEGACY, "production is held back"
         assert cells[("api", "OPENAI_API_KEY")]["staging"] == {"kind": STORE_KIND, "copy": True,
-                                                               "target": "OPENAI_API_KEY_STAGING"}
+                                                               "target": "OPENAI_API_KEY_STAGING",
+                                                               "copy_binding": "OPENAI_API_KEY_FALLBACK"}
         assert cells[("api", "GONG_ACCESS_KEY")]["staging"]["kind"] == LEGACY_EXTERNAL
         assert cells[("dev", "ANTHROPIC_API_KEY")]["prod"] is None, "dev exists in staging only"
 
@@ -95,11 +100,11 @@ def test_text_and_markdown_say_what_json_says(phased: Path) -> None:
     text = cli(phased, "overview")
     markdown = cli(phased, "overview", "--format", "markdown")
     for row in overview["bindings"]:
-        labels = ["-" if c is None else c["kind"] + (" + copy" if c["copy"] else "") for c in
+        labels = ["-" if c is None else c["kind"] + (f" + copy `{row['binding']}_FALLBACK`" if c["copy"] else "") for c in
                   (row["cells"][s] for s in ("prod", "staging"))]
         assert f"| `{row['worker']}` | `{row['binding']}` | {labels[0]} | {labels[1]} |" in markdown
         line = next(x for x in text.splitlines() if x.startswith(f"{row['worker']}.{row['binding']} "))
-        assert line.split()[1:] == " ".join(labels).split(), line
+        assert line.split()[1:] == " ".join(labels).replace("`", "").split(), line
 
 
 def test_the_html_page_shows_each_backend_in_its_colour_in_a_real_browser(phased: Path, tmp_path: Path) -> None:
@@ -127,7 +132,8 @@ def test_the_html_page_shows_each_backend_in_its_colour_in_a_real_browser(phased
         want = expected[(cell["worker"], cell["binding"], cell["stack"])]
         kind = "absent" if want is None else want["kind"]
         assert cell["kind"] == kind
-        assert cell["text"] == ("-" if want is None else kind + (" + copy" if want["copy"] else ""))
+        assert cell["text"] == ("-" if want is None else kind + (f" + copy {cell['binding']}_FALLBACK" if want["copy"]
+                                                                 else ""))
         x, y, w, h = cell["box"]
         # A point in the cell's padding, clear of its text and borders.
         pixel = image.pixel(int(x + 3), int(y + h / 2))
@@ -138,3 +144,16 @@ def test_the_html_page_shows_each_backend_in_its_colour_in_a_real_browser(phased
         x, y, w, h = swatch["box"]
         assert image.pixel(int(x + 2), int(y + h / 2)) == tuple(int(colours[swatch["kind"]][i:i + 2], 16)
                                                                for i in (1, 3, 5))
+
+
+def test_every_rendering_names_the_configured_store_and_the_copy_the_code_reads(phased: Path) -> None:
+    """A legacy stack whose file adopts a store has that store (not "none"), said to be unused;
+    a fallback copy is shown by the binding name the accessor reads."""
+    text, page = cli(phased, "overview"), cli(phased, "overview", "--format", "html")
+    prod = next(line for line in text.splitlines() if line.startswith("  prod: "))
+    assert "store adopt 9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e (not used: nothing of the stack is on it)" in prod, prod
+    assert "store none" not in text and ">none<" not in page
+    assert "adopt 9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e (not used: nothing of the stack is on it)" in page
+    api = next(line for line in text.splitlines() if line.startswith("api.OPENAI_API_KEY "))
+    assert api.split()[1:] == ["legacy", "store", "+", "copy", "OPENAI_API_KEY_FALLBACK"], api
+    assert "store + copy OPENAI_API_KEY_FALLBACK</td>" in page

@@ -19,6 +19,7 @@ from fake_cloudflare import FakeCloudflare, RateLimit, StoreSecret
 from live_states import seed_healthy
 
 from stacks.cli import main
+from stacks.core.estate import load_estate
 
 OTHER_STORE = "ffeeddccbbaa99887766554433221100"
 
@@ -187,6 +188,22 @@ def test_a_worker_that_does_not_exist(api, project) -> None:  # type: ignore[no-
     (block,) = report["blockers"]
     assert block["message"] == f"script 'ascend-context' does not exist in account {ACCOUNT}"
     assert report["calls"] == 1 + 2 * 2, "a missing script is not read"
+
+
+def test_a_missing_script_is_never_guessed_as_another_stacks(api, project) -> None:  # type: ignore[no-untyped-def]
+    healthy(api, project, "staging", "legacy")
+    healthy(api, project, "prod", "legacy")
+    del api.scripts[(ACCOUNT, "ascend-v5")]
+    code, report = preflight(project, "prod")
+    assert code == 1
+    (block,) = report["blockers"]
+    assert block["message"] == f"script 'ascend-v5' does not exist in account {ACCOUNT}"
+    staging = {w.script_name for w in load_estate(project).desired_state("staging").workers}
+    prod = {w.script_name for w in load_estate(project).desired_state("prod").workers}
+    assert not any(f"'{script}'" in block["fix"] for script in staging - prod), "staging's scripts are not prod's"
+    api.scripts[(ACCOUNT, "ascend-v5x")] = api.scripts[(ACCOUNT, "ascend-context")]
+    (block,) = preflight(project, "prod")[1]["blockers"]  # type: ignore[index]
+    assert "did you mean 'ascend-v5x'?" in block["fix"], "a script no other stack binds is still proposed"
 
 
 def test_a_managed_name_taken_by_another_kind_of_binding(api, project) -> None:  # type: ignore[no-untyped-def]

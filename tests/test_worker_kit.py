@@ -184,6 +184,16 @@ def test_wrangler_errors_are_located(project: Path, tmp_path: Path) -> None:
     assert code == 1 and "TOML parse error" in err and "Traceback" not in err
 
 
+def test_a_toml_syntax_error_has_its_line_and_column(project: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "wrangler.toml"
+    broken.write_text('name = "api"\nmain = "src/index.ts"\n[vars\nLOG_LEVEL = "debug"\n')
+    code, out, err = cli("wrangler", "check", "--stack", "prod", "--worker", "api", "--config", str(broken),
+                         project=project)
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith(f"{broken}:3: error: TOML parse error (") and "at line 3, column 6" in err, err
+    assert "debug" not in err, "what the file holds is not quoted"
+
+
 def test_an_env_that_deploys_another_script_is_an_error_naming_both(worker: Path, project: Path) -> None:
     """The finding: `wrangler check --stack prod --env staging` said "in sync" for the staging script."""
     pin(project, "prod", "store")

@@ -13,7 +13,7 @@ from .desired_state import DesiredState, WorkerState, build_desired_state, stack
 from .errors import Location, PlaneError, Problem, ProblemCollector, did_you_mean
 from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
-from .manifest import LoadedManifest, load_manifest
+from .manifest import LoadedManifest, read_manifest_file
 from .naming import previous_store_secret_name, script_name
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
@@ -79,11 +79,8 @@ def load_estate(project_dir: Path, manifest_file: str = MANIFEST_FILE, require_v
 
 def _load_estate(project_dir: Path, manifest_file: str, require_values: bool) -> Estate:
     errors: list[Problem] = []
-    manifest: LoadedManifest | None = None
-    try:
-        manifest = load_manifest(project_dir / manifest_file, manifest_file)
-    except PlaneError as exc:
-        errors.extend(exc.problems)
+    manifest, manifest_errors = read_manifest_file(project_dir / manifest_file, manifest_file)
+    errors.extend(manifest_errors)
     stacks: dict[str, LoadedStack] = {}
     names = discover_stacks(project_dir)
     if not names:
@@ -95,12 +92,24 @@ def _load_estate(project_dir: Path, manifest_file: str, require_values: bool) ->
         except PlaneError as exc:
             errors.extend(exc.problems)
     if errors or manifest is None:
+        if manifest is not None and stacks:
+            errors.extend(_spanning_errors(Estate(project_dir, manifest, stacks), set(names) - set(stacks)))
         raise PlaneError(errors)
     estate = Estate(project_dir, manifest, stacks)
     estate.problems.extend(manifest.warnings)
     check_estate(estate, estate.problems, require_values)
     estate.problems.raise_if_errors()
     return estate
+
+
+def _spanning_errors(estate: Estate, unread: set[str]) -> list[Problem]:
+    """The rules that span the files, run beside errors in them, so one run reports them all:
+    over the stack files that loaded and the manifest's stand-in (what they say of a broken entry,
+    or of a stack whose file did not load, is left out: that is the error already shown)."""
+    out = ProblemCollector()
+    check_estate(estate, out, require_values=False)
+    return [p for p in out.errors if not estate.manifest.about_broken(p)
+            and not any(f"unknown stack '{name}'" in p.message for name in unread)]
 
 
 def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) -> None:
@@ -160,7 +169,7 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
         desired_by_stack[name] = desired
         _check_values(estate, name, desired, out, require_values)
         _check_env_var_counts(estate, desired, out)
-        _check_external_store_secrets(estate, desired, out)
+        _check_external_needs(estate, desired, out)
 
     _check_fallback_use(estate, desired_by_stack, out)
     _check_fallback_skips_external(estate, desired_by_stack, out)
@@ -196,17 +205,20 @@ def _check_env_var_counts(estate: Estate, desired: DesiredState, out: ProblemCol
                       "combined)", "move some secrets to the store (`backend: store`) or drop fallback copies")
 
 
-def _check_external_store_secrets(estate: Estate, desired: DesiredState, out: ProblemCollector) -> None:
-    """An external secret bound through the store is looked up by name at apply: until someone
-    creates it, `pulumi up` fails. Say so before, with the command that creates it."""
+def _check_external_needs(estate: Estate, desired: DesiredState, out: ProblemCollector) -> None:
+    """Every external secret the stack binds must exist before the apply, by the rule plan and
+    diff show (externals.py): in the store by name (else `pulumi up` fails), or on each Worker
+    (else the Worker runs without it). Say so before, with the commands that make each one."""
     for need in external_needs(desired):
-        if need.kind != "store":
-            continue
         bound = f" (bound by {', '.join(need.scripts)})" if need.scripts else ""
+        if need.kind == "store":
+            how, outcome = f"through the store{bound}", "or the apply fails"
+        else:
+            how, outcome = "as a Worker secret", "or the Worker runs without it (the plane binds it, never sets it)"
         out.warning(estate.manifest.location("secrets", need.secret, "external"),
-                    f"stack '{desired.stack}' binds external secret '{need.secret}' through the store{bound}: it must "
-                    f"already exist {need.where(desired)}, or the apply fails",
-                    f"create it: {need.commands(desired)[0]} (wrangler asks for the value)")
+                    f"stack '{desired.stack}' binds external secret '{need.secret}' {how}: it must "
+                    f"already exist {need.where(desired)}, {outcome}",
+                    f"create it: {'; '.join(need.commands(desired))} (wrangler asks for the value)")
 
 
 def _check_fallback_skips_external(estate: Estate, desired_by_stack: dict[str, DesiredState],

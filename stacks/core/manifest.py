@@ -195,15 +195,26 @@ def _drop_defaults(entry: dict[str, Any], defaults: dict[str, Any]) -> None:
 
 
 class LoadedManifest:
-    """A validated manifest with the document it came from (for line numbers) and its warnings."""
+    """A validated manifest with the document it came from (for line numbers) and its warnings.
 
-    def __init__(self, manifest: Manifest, doc: YamlDocument, warnings: list[Any]):
+    `broken` names the entries (`secrets.X`, `workers.Y`) a manifest with errors had to stand in
+    for so the rules could still run over the rest: what the rules say about them is left out."""
+
+    def __init__(self, manifest: Manifest, doc: YamlDocument, warnings: list[Any],
+                 broken: frozenset[str] = frozenset()):
         self.manifest = manifest
         self.doc = doc
         self.warnings = warnings
+        self.broken = broken
 
     def location(self, *path: str | int) -> Location:
         return Location(self.doc.file, format_path(tuple(path)), self.doc.line_of(tuple(path)))
+
+    def about_broken(self, problem: Problem) -> bool:
+        """Whether a problem is about an entry that stood in for a broken one (and so says nothing)."""
+        path = problem.location.path
+        return problem.location.file == self.doc.file and any(
+            path == entry or path.startswith((entry + ".", entry + "[")) for entry in self.broken)
 
 
 _PYDANTIC_HINTS = {
@@ -305,25 +316,92 @@ def load_manifest(path: Path, label: str | None = None) -> LoadedManifest:
     return loaded
 
 
+def read_manifest_file(path: Path, label: str) -> tuple[LoadedManifest | None, list[Problem]]:
+    """`load_manifest` that gives back every error with the stand-in manifest (see read_manifest)."""
+    try:
+        return load_manifest(path, label), []
+    except PlaneError as exc:
+        first = exc.problems
+    try:
+        doc = load_yaml_file(path, label)
+    except PlaneError:
+        return None, first
+    return read_manifest(doc)
+
+
 def parse_manifest(doc: YamlDocument) -> LoadedManifest:
+    loaded, errors = read_manifest(doc)
+    if errors or loaded is None:
+        raise PlaneError(errors)
+    return loaded
+
+
+def read_manifest(doc: YamlDocument) -> tuple[LoadedManifest | None, list[Problem]]:
+    """Every error of the manifest in one pass, and the manifest to check the stack files against.
+
+    A schema error in one secret or Worker would hide every rule about the others: the rules run
+    on a stand-in (a broken secret keeps its name with neutral fields, so what binds it still
+    resolves; a broken Worker is left out), and `broken` says which entries stood in. The
+    manifest comes back only when its rules pass (on the stand-in): the rules across the files
+    need one."""
     if doc.data is None or doc.data == {}:
-        raise PlaneError.at(doc.file, "", "manifest is empty",
-                            "declare `version: 1`, `backend`, `secrets` and `workers` (see docs/manifest.md)")
+        return None, [Problem(Location(doc.file), "manifest is empty",
+                              "declare `version: 1`, `backend`, `secrets` and `workers` (see docs/manifest.md)")]
     if not isinstance(doc.data, dict):
-        raise PlaneError.at(doc.file, "", "the manifest must be a YAML mapping at the top level",
-                            "start the file with `version: 1`", line=1)
+        return None, [Problem(Location(doc.file, "", 1), "the manifest must be a YAML mapping at the top level",
+                              "start the file with `version: 1`")]
     todos = _todos(doc)
+    errors = list(todos)
+    todo_paths = {p.location.path for p in todos}
     try:
         manifest = Manifest.model_validate(doc.data)
+        broken: frozenset[str] = frozenset()
     except ValidationError as exc:
-        todo_paths = {p.location.path for p in todos}
-        raise PlaneError(todos + [p for p in pydantic_problems(exc, doc, model=Manifest).errors
-                                  if p.location.path not in todo_paths]) from None
-    if todos:
-        raise PlaneError(todos)
+        schema = pydantic_problems(exc, doc, model=Manifest).errors
+        errors += [p for p in schema if p.location.path not in todo_paths]
+        paths = [tuple(err["loc"]) for err in exc.errors(include_input=False, include_url=False)]
+        paths += [("secrets", name) for name in _todo_names(doc)]
+        stand_in = _stand_in(doc.data, paths)
+        if stand_in is None:
+            return None, errors
+        manifest, broken = stand_in
+    else:
+        if todos:
+            broken = frozenset(f"secrets.{name}" for name in _todo_names(doc))
     problems = check_manifest_rules(manifest, doc)
-    problems.raise_if_errors()
-    return LoadedManifest(manifest, doc, problems.warnings)
+    loaded = LoadedManifest(manifest, doc, problems.warnings, broken)
+    errors += [p for p in problems.errors if not loaded.about_broken(p)]
+    # The rules across files build each stack's state, which needs a manifest its own rules pass.
+    return (loaded if not problems.errors else None), errors
+
+
+_STAND_IN_SECRET = {"description": "-", "owner": "-", "provider": "-", "rotation_days": 1}
+
+
+def _stand_in(data: dict[str, Any], paths: list[tuple[Any, ...]]) -> tuple[Manifest, frozenset[str]] | None:
+    """The manifest with each broken secret or Worker stood in for, or None when an error lies
+    outside them (the version, the backend, the `secrets` mapping itself)."""
+    secrets = data.get("secrets")
+    workers = data.get("workers")
+    bad_secrets: set[str] = set()
+    bad_workers: set[str] = set()
+    for path in paths:
+        if len(path) >= 2 and path[0] == "secrets" and isinstance(secrets, dict) and path[1] in secrets:
+            bad_secrets.add(str(path[1]))
+        elif len(path) >= 2 and path[0] == "workers" and isinstance(workers, dict) and path[1] in workers:
+            bad_workers.add(str(path[1]))
+        else:
+            return None
+    copy = dict(data)
+    if bad_secrets and isinstance(secrets, dict):
+        copy["secrets"] = {k: (dict(_STAND_IN_SECRET) if k in bad_secrets else v) for k, v in secrets.items()}
+    if bad_workers and isinstance(workers, dict):
+        copy["workers"] = {k: v for k, v in workers.items() if k not in bad_workers}
+    try:
+        manifest = Manifest.model_validate(copy)
+    except ValidationError:
+        return None
+    return manifest, frozenset({f"secrets.{k}" for k in bad_secrets} | {f"workers.{k}" for k in bad_workers})
 
 
 TODO = "TODO"
@@ -344,6 +422,12 @@ def _todos(doc: YamlDocument) -> list[Problem]:
             if isinstance(spec, dict) and spec.get(key) == TODO:
                 out.append(Problem(_loc(doc, "secrets", name, key), f"{key} of '{name}' is still TODO (a draft)", hint))
     return out
+
+
+def _todo_names(doc: YamlDocument) -> list[str]:
+    secrets = doc.data.get("secrets") if isinstance(doc.data, dict) else None
+    return sorted(name for name, spec in (secrets.items() if isinstance(secrets, dict) else [])
+                  if isinstance(spec, dict) and any(spec.get(key) == TODO for key in _TODO_HINTS))
 
 
 def _loc(doc: YamlDocument, *path: str | int) -> Location:

@@ -9,6 +9,8 @@ from typing import Any
 
 from .desired_state import STORE, DesiredState
 from .estate import Estate
+from .naming import fallback_binding_name
+from .stack_config import StoreSetting
 
 # What a binding is in one stack (a cell of the overview).
 STORE_KIND = "store"
@@ -25,7 +27,7 @@ class StackColumn:
     backend: str          # what the flag says for the stack (its pin, else the manifest's)
     pin: str | None       # the stack's own `secrets-plane:backend`, if any
     mode: str             # legacy | store | mixed: where its credentials live
-    store: str            # "adopt <id>", "create '<name>'", or "none"
+    store: str            # "adopt <id>", "create '<name>'", or "none"; "(not used)" after one nothing is on
     secret_name: str      # the store secret naming rule
     promote_from: str | None
     store_secrets: int
@@ -37,9 +39,10 @@ class Cell:
     kind: str             # one of KINDS
     copy: bool = False    # a fallback copy (<binding>_FALLBACK, secret_text) beside it
     target: str = ""      # the store secret name, for a store binding
+    copy_binding: str = ""  # the copy's binding name, the one the Worker's code reads when the store fails
 
     def label(self) -> str:
-        return self.kind + (" + copy" if self.copy else "")
+        return self.kind + (f" + copy {self.copy_binding}" if self.copy else "")
 
 
 @dataclass
@@ -69,10 +72,12 @@ class Overview:
         return asdict(self)
 
 
-def _store_text(desired: DesiredState) -> str:
-    if desired.store is None:
+def _store_text(setting: StoreSetting | None, desired: DesiredState) -> str:
+    """The store the stack file names, used or not: a legacy stack that adopts one has a store."""
+    if setting is None:
         return "none"
-    return f"adopt {desired.store.id}" if desired.store.mode == "adopt" else f"create '{desired.store.name}'"
+    text = f"adopt {setting.adopt}" if setting.adopt else f"create '{setting.create}'"
+    return text if desired.store is not None else text + " (not used: nothing of the stack is on it)"
 
 
 def build_overview(estate: Estate) -> Overview:
@@ -82,7 +87,7 @@ def build_overview(estate: Estate) -> Overview:
     for s in names:
         settings = estate.stacks[s].settings
         d = desired[s]
-        columns.append(StackColumn(s, d.account_id, d.backend, settings.backend, d.mode, _store_text(d),
+        columns.append(StackColumn(s, d.account_id, d.backend, settings.backend, d.mode, _store_text(settings.store, d),
                                    settings.secret_name, settings.promote_from, len(d.store_secrets), len(d.workers)))
     rows: dict[tuple[str, str], BindingRow] = {}
     scripts: dict[str, dict[str, str]] = {}
@@ -98,8 +103,9 @@ def build_overview(estate: Estate) -> Overview:
                     kind = STORE_EXTERNAL if estate.manifest.manifest.secrets[b.secret].external else STORE_KIND
                 else:
                     kind = LEGACY_EXTERNAL if b.external else LEGACY
-                copy = f"{b.name}_FALLBACK" in copies
-                row.cells[s] = Cell(kind, copy, b.store_secret_name or "")
+                copy_binding = fallback_binding_name(b.name)
+                copy = copy_binding in copies
+                row.cells[s] = Cell(kind, copy, b.store_secret_name or "", copy_binding if copy else "")
     for row in rows.values():
         for s in names:
             row.cells.setdefault(s, None)

@@ -84,9 +84,12 @@ def _cause(exc: CloudflareOperationError) -> BaseException | None:
 
 
 def run_preflight(manifest: Manifest, desired: DesiredState, live: LiveAccount,
-                  step: Callable[[str], None] = lambda _: None, scope: Scope | None = None) -> PreflightReport:
+                  step: Callable[[str], None] = lambda _: None, scope: Scope | None = None,
+                  others: frozenset[str] = frozenset()) -> PreflightReport:
     """`scope`: only the Workers a run writes (core/scope.py), with the account-level reads (scripts,
-    store, quota) when it writes anything; None: every Worker."""
+    store, quota) when it writes anything; None: every Worker. `others`: the scripts other stacks
+    bind, never proposed for a script of this one (a typo fixed to them would write to another
+    stack's Worker)."""
     said = scope.describe() if scope is not None else ""
     scope = scope or Scope.everything("no scope given")
     workers = [w for w in desired.workers if scope.has_worker(w.script_name)]
@@ -94,7 +97,7 @@ def run_preflight(manifest: Manifest, desired: DesiredState, live: LiveAccount,
                              store_secrets=len(desired.store_secrets), scope=said)
     if scope.empty:
         return report  # nothing is written: nothing can fail halfway
-    scripts = _check_scripts(desired, live, report, workers) if workers else {}
+    scripts = _check_scripts(desired, live, report, workers, others) if workers else {}
     if desired.store is not None:
         _check_store(manifest, desired, live, report)
     for worker in workers:
@@ -110,7 +113,7 @@ def _permission_blocker(report: PreflightReport, what: str, permission: str) -> 
 
 
 def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightReport,
-                   workers: list[WorkerState]) -> dict[str, Any] | None:
+                   workers: list[WorkerState], others: frozenset[str]) -> dict[str, Any] | None:
     try:
         scripts = live.scripts()
     except CloudflareOperationError as exc:
@@ -120,7 +123,7 @@ def _check_scripts(desired: DesiredState, live: LiveAccount, report: PreflightRe
         raise
     for worker in workers:
         if worker.script_name not in scripts:
-            guess = did_you_mean(worker.script_name, scripts)
+            guess = did_you_mean(worker.script_name, [s for s in scripts if s not in others])
             report.block(_subject(worker), f"script '{worker.script_name}' does not exist in account {desired.account_id}",
                          f"deploy it first (wrangler deploy), or fix workers.{worker.worker}.script_name in "
                          "secrets_manifest.yaml" + (f" ({guess})" if guess else ""))

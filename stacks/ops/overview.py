@@ -29,7 +29,7 @@ def render_text(o: Overview) -> str:
                      f"{c.store}, secret names {c.secret_name}, {c.workers} Worker(s), {c.store_secrets} store "
                      f"secret(s){promote}")
     width = max([len(f"{r.worker}.{r.binding}") for r in o.bindings] + [10])
-    col = max([len(n) for n in names] + [len("legacy (external) + copy")])
+    col = max([len(n) for n in names] + [len(_label(c)) for r in o.bindings for c in r.cells.values()])
     lines.append("")
     lines.append((f"{'binding':<{width}}  " + "  ".join(f"{n:<{col}}" for n in names)).rstrip())
     for r in o.bindings:
@@ -54,11 +54,17 @@ def render_markdown(o: Overview) -> str:
     def cell(text: str) -> str:
         return md_text(text, table=True)
 
+    def binding_cell(c: Cell | None) -> str:
+        # The copy's binding name is a name the code reads: a code span, as every other name here.
+        if c is None or not c.copy:
+            return cell(_label(c))
+        return f"{cell(c.kind)} + copy {code(c.copy_binding)}"
+
     lines = ["| stack | account | backend | pin | credentials | store | secret names |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {code(c.stack)} | {code(c.account)} | {cell(c.backend)} | {cell(c.pin or '-')} | {cell(c.mode)} | "
               f"{cell(c.store)} | {code(c.secret_name)} |" for c in o.stacks]
     lines += ["", "| Worker | binding | " + " | ".join(code(n) for n in names) + " |", "|---|---|" + "---|" * len(names)]
-    lines += [f"| {code(r.worker)} | {code(r.binding)} | " + " | ".join(cell(_label(r.cells[n])) for n in names) + " |"
+    lines += [f"| {code(r.worker)} | {code(r.binding)} | " + " | ".join(binding_cell(r.cells[n]) for n in names) + " |"
               for r in o.bindings]
     lines += ["", "| secret | " + " | ".join(code(n) for n in names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {code(s.secret)}{' (external)' if s.external else ''} | "

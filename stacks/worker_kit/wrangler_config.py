@@ -134,10 +134,7 @@ def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> 
 
 
 def _render_toml(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
-    try:
-        doc = tomlkit.parse(text)
-    except Exception as exc:  # tomlkit raises several parse error types
-        raise PlaneError.at(str(path), "", f"TOML parse error: {type(exc).__name__}", "fix the file's syntax") from None
+    doc = _parse_toml(path, text)
     container: Any = doc
     if env:
         envs = doc.get("env")
@@ -249,12 +246,23 @@ def _render_json(path: Path, text: str, env: str | None, entries: WranglerEntrie
     return json.dumps(data, indent=indent) + "\n"
 
 
+def _parse_toml(path: Path, text: str) -> tomlkit.TOMLDocument:
+    """The TOML document, or an error at the line and column tomlkit stopped at. Its own message
+    is not shown: it quotes the text it met, which may be a value under [vars]."""
+    try:
+        return tomlkit.parse(text)
+    except Exception as exc:  # tomlkit raises several parse error types
+        line, col = getattr(exc, "line", None), getattr(exc, "col", None)
+        # tomlkit counts columns from 0; editors and wrangler count from 1.
+        where = f" at line {line}, column {col + 1}" if isinstance(line, int) and isinstance(col, int) else ""
+        raise PlaneError.at(str(path), "", f"TOML parse error ({type(exc).__name__}){where}",
+                            "fix the file's syntax there (wrangler cannot read it either)",
+                            line=line if isinstance(line, int) else None) from None
+
+
 def _parse(path: Path, text: str) -> dict[str, Any]:
     if path.suffix.lower() == ".toml":
-        try:
-            return dict(tomlkit.parse(text).unwrap())
-        except Exception as exc:  # tomlkit raises several parse error types
-            raise PlaneError.at(str(path), "", f"TOML parse error: {type(exc).__name__}", "fix the file's syntax") from None
+        return dict(_parse_toml(path, text).unwrap())
     data = load_json_text(strip_jsonc(text), str(path), "fix the file's syntax")
     return data if isinstance(data, dict) else {}
 
