@@ -38,6 +38,7 @@ from stacks.core.desired_state import DesiredState
 from stacks.core.estate import load_estate
 from stacks.core.naming import BINDINGS_TYPE, STORE_SECRET_TYPE, store_secret_resource
 from stacks.core.scope import Scope, listed_as_of_in
+from stacks.core.verified import verified_of
 from stacks.live.account import LiveAccount
 from stacks.live.audit import build_audit
 from stacks.live.canary import run_canary
@@ -183,7 +184,11 @@ class Workflow:
         self._counted(job, "preview --expect-no-changes", self._invoke)
         if self._would_write(run) != ([], []):
             raise AssertionError(f"{change}: a second preview still finds changes")
-        canary = self._counted(job, "canary", lambda: run_canary(desired, self._live(), {}, wait_s=0, scope=scope))
+        # The stack output `verified` the canary reads (program.py), from the state the apply left.
+        verified = verified_of({"verified": {u.rsplit("::", 1)[1]: st.get("verified") for u, st in self.engine.state.items()
+                                             if BINDINGS_TYPE in u}})
+        canary = self._counted(job, "canary", lambda: run_canary(desired, self._live(), {}, wait_s=0, scope=scope,
+                                                                 verified=None if scope.full else verified))
         if not canary.ok:
             raise AssertionError(f"{change}: canary failed: {canary.mismatches[:3]}")
         job.scope = scope.describe()

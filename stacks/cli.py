@@ -129,9 +129,20 @@ def cmd_canary(args: argparse.Namespace) -> int:
     health = {name: w.health_url[stack] for name, w in estate.manifest.manifest.workers.items()
               if stack in w.health_url}
     scope = _scope(args)
+    verified = None
+    if args.scope and scope is not None and not scope.full:
+        # After the apply of a scoped run: the versions its writes read back (core/verified.py).
+        from .core.verified import verified_of
+        from .ops.scope import stack_outputs
+
+        outputs = stack_outputs(project, stack)
+        verified = verified_of(outputs)
+        if outputs is None:
+            print(f"canary {stack}: the stack outputs could not be read: every served version is read",
+                  file=sys.stderr)
     with Progress(f"canary {stack}", len(desired.workers)) as progress:
         report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait, step=progress.step,
-                            scope=scope)
+                            scope=scope, verified=verified)
     print(render(report))
     return 0 if report.ok else 1
 

@@ -330,3 +330,105 @@ def test_the_apply_records_how_far_its_scope_listed(tmp_path, monkeypatch) -> No
     monkeypatch.setenv(SCOPE_FILE_ENV, str(path))
     result = run_program(ROOT, "staging", stack_config("staging", backend="legacy"), ["secrets-plane:values"])
     assert result.outputs["listed_as_of"] is None, "a scope file that is not one records nothing"
+
+
+# ---- the canary after a write: what the write read back is not read again ------------------------
+
+def _store_desired(scripts: list[str], secrets: list[str], secret_name: str = "{}_STAGING") -> Any:
+    from stacks.core.desired_state import STORE, Binding, DesiredState, StoreRef, StoreSecret, WorkerState
+
+    return DesiredState(
+        "staging", ACCOUNT, "store", "digest", StoreRef("adopt", STORE_ID),
+        tuple(StoreSecret(s, secret_name.format(s), ("workers",), "") for s in secrets),
+        tuple(WorkerState(f"worker-{script}", script, tuple(Binding(s, s, STORE, secret_name.format(s))
+                                                              for s in secrets)) for script in scripts))
+
+
+def _worker_calls(fake: FakeCloudflare, since: int) -> list[str]:
+    """What the calls since `since` read of each Worker: `deployments` or `versions`."""
+    return sorted(f"{path.split('/')[-2]}:{path.rsplit('/', 1)[1]}"
+                  for method, path in fake.calls[since:] if method == "GET" and path.endswith(("/deployments", "/versions")))
+
+
+def test_a_settings_write_records_the_version_it_read_back_and_a_race_records_none(  # type: ignore[no-untyped-def]
+        fake: FakeCloudflare, host: ProviderHost) -> None:
+    from stacks.core.verified import bindings_digest
+
+    for script in ("w", "v"):
+        fake.add_script(ACCOUNT, script, UNMANAGED)
+    seed_store(fake, ["A", "B"])
+    state, _ = host.up("w", None, store_props("w", ["A", "B"]))
+    served = fake.scripts[(ACCOUNT, "w")].deployment
+    assert served is not None and served.versions == [{"version_id": state["verified"]["version"], "percentage": 100.0}], "what serves"
+    live = {b["name"]: b for b in fake.scripts[(ACCOUNT, "w")].latest.bindings}
+    assert state["verified"]["digest"] == bindings_digest(live, ["A", "B"])
+    assert state["verified"]["unmanaged_secrets"] == {"SENTRY_DSN": "secret_text"}
+    # A deploy between the provider's read and its write: the run cannot vouch for what serves.
+    fake.now = None
+
+    def deploy(account: str, script: str) -> None:
+        fake.deploy(account, script, [*fake.scripts[(account, script)].bindings,
+                                      {"type": "r2_bucket", "name": "UPLOADS", "bucket_name": "up"}])
+
+    fake.before_settings_write = deploy
+    raced, _ = host.up("v", None, store_props("v", ["A", "B"]))
+    assert raced.get("verified") is None and "UPLOADS" in fake.bindings(ACCOUNT, "v"), "restored, and not vouched for"
+
+
+def test_the_canary_reads_only_the_deployment_of_a_worker_serving_what_its_write_read_back(  # type: ignore[no-untyped-def]
+        fake: FakeCloudflare, host: ProviderHost) -> None:
+    from stacks.core.verified import verified_of
+    from stacks.live.canary import run_canary
+
+    scripts = ["w", "v"]
+    for script in scripts:
+        fake.add_script(ACCOUNT, script, UNMANAGED)
+    seed_store(fake, ["A", "B"])
+    states = {script: host.up(script, None, store_props(script, ["A", "B"]))[0] for script in scripts}
+    verified = verified_of({"verified": {script: st["verified"] for script, st in states.items()}})
+    scope = Scope(False, workers=tuple(scripts))
+    desired_state = _store_desired(scripts, ["A", "B"])
+
+    def canary(record: Any, want: Any = desired_state) -> tuple[Any, list[str]]:
+        before = len(fake.calls)
+        report = run_canary(want, _live(fake), {}, wait_s=0, scope=scope, verified=record)
+        return report, _worker_calls(fake, before)
+
+    report, reads = canary(verified)
+    assert report.ok, report.mismatches
+    assert reads == ["v:deployments", "w:deployments"], "one read per written Worker: what serves"
+    assert any("'SENTRY_DSN' is not in the manifest" in note for note in report.notes), "the same notes"
+    full, reads = canary(None)
+    assert full.ok and reads == ["v:deployments", "v:versions", "w:deployments", "w:versions"]
+    assert full.checked == report.checked and full.notes == report.notes, "the record gives the same report"
+    # A `wrangler deploy` of w that drops store binding B: another version serves, read whole.
+    fake.deploy(ACCOUNT, "w", [b for b in fake.scripts[(ACCOUNT, "w")].bindings if b["name"] != "B"])
+    report, reads = canary(verified)
+    assert reads == ["v:deployments", "w:deployments", "w:versions"]
+    assert [(m.worker, m.binding, m.found) for m in report.mismatches] == [("w", "B", "absent")]
+    # A manifest that wants other store secrets than the record holds: read whole, and found wrong.
+    report, reads = canary(verified, _store_desired(scripts, ["A", "B"], "{}_PROD"))
+    assert "v:versions" in reads and {m.worker for m in report.mismatches} >= {"w", "v"}
+
+
+@pytest.mark.usefixtures("pulumi_log")
+def test_the_canary_of_a_scoped_run_takes_the_record_from_the_stack_outputs(  # type: ignore[no-untyped-def]
+        api, project, tmp_path, monkeypatch) -> None:
+    from stacks.api.workers import public
+    from stacks.core.verified import verify
+
+    state = seed_healthy(api, "staging", "store")
+    _pin_store(project)
+    target = state.workers[0]
+    latest = api.scripts[(ACCOUNT, target.script_name)].latest
+    record = verify(latest.id, {b["name"]: public(b) for b in latest.bindings}, [b.name for b in target.bindings])
+    scope = project / "scope.json"
+    for outputs, read in (({**_record(api), "verified": {target.script_name: record.as_json()}}, {"deployments"}),
+                          (_record(api), {"deployments", "versions"})):
+        _stand_in(tmp_path, monkeypatch, outputs, _steps((BINDINGS_TYPE, target.script_name)))
+        assert cli(project, "scope", "--stack", "staging", "--output", str(scope), "--force")[0] == 0
+        before = len(api.calls)
+        code, out, err = cli(project, "canary", "--stack", "staging", "--scope", str(scope))
+        assert code == 0, out + err
+        assert {path.rsplit("/", 1)[1] for _, path in api.calls[before:] if f"/{target.script_name}/" in path} == read
+    assert ["stack", "output", "--json", "--stack", "staging"] in [c["argv"] for c in _pulumi_calls()]

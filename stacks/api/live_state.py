@@ -64,9 +64,12 @@ class LiveState:
         return ", ".join(f"{vid} ({pct:g}%)" for vid, pct in self.split)
 
 
-def read_live(api: WorkerApi, page: Sequence[VersionFacts] | None = None) -> LiveState:
-    """The Worker as it serves now. `page`: the newest versions, when the caller has just listed them."""
-    deployment = api.deployment()
+def read_live(api: WorkerApi, page: Sequence[VersionFacts] | None = None,
+              deployments: Sequence[DeploymentInfo] | None = None) -> LiveState:
+    """The Worker as it serves now. `page`: the newest versions, when the caller has just listed them;
+    `deployments`: its deployments listing, when the caller has just read it."""
+    listing = list(deployments) if deployments is not None else api.deployments()
+    deployment = listing[0] if listing else None
     newest = list(page) if page is not None else api.versions()
     versions = {version.id: version for version in newest}
     for version_id in deployment.version_ids if deployment else []:

@@ -25,6 +25,7 @@ from .stack_config import StackSettings
 BindingKind = Literal["secret_text", "secrets_store_secret"]
 TEXT: BindingKind = "secret_text"
 STORE: BindingKind = "secrets_store_secret"
+SECRET_TYPES: tuple[BindingKind, ...] = (TEXT, STORE)  # the binding types that hold a credential
 # Which value of its secret a binding (or store secret) holds: the current one, or the one before
 # the last rotation of a secret with `overlap_days` (equal to the current one outside a window).
 Slot = Literal["current", "previous"]

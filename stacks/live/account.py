@@ -27,7 +27,7 @@ from ..api.client import make_client, worker_gone
 from ..api.listing import every_item
 from ..api.live_state import LiveState, read_live
 from ..api.permissions import READ_ONLY
-from ..api.workers import WorkerApi, iso_time
+from ..api.workers import DeploymentInfo, WorkerApi, iso_time
 from ..core.errors import CloudflareOperationError
 
 
@@ -44,8 +44,6 @@ def _when(text: str | None) -> dt.datetime | None:
         return None
 
 
-# The binding types that carry a credential.
-SECRET_TYPES = ("secret_text", "secrets_store_secret")
 RETRIED = (408, 409, 429)  # and every 5xx: what the SDK retries
 T = TypeVar("T")
 
@@ -82,6 +80,7 @@ class LiveAccount:
         self._client = client or make_client()
         self._reached = False
         self._workers: dict[str, LiveState | None] = {}
+        self._deployments: dict[str, list[DeploymentInfo] | None] = {}
         self._stores: dict[str, str] | None = None
 
     @property
@@ -118,8 +117,11 @@ class LiveAccount:
         """What the Worker serves (and its latest version), or None when it does not exist. Read
         once per command."""
         if script not in self._workers:
+            if script in self._deployments and self._deployments[script] is None:
+                return None  # its deployments read found no such script
+            known = self._deployments.get(script)
             try:
-                self._workers[script] = self._worker_call(script, read_live)
+                self._workers[script] = self._worker_call(script, lambda api: read_live(api, deployments=known))
             except APIError as exc:
                 if worker_gone(exc):
                     self._workers[script] = None
@@ -127,6 +129,22 @@ class LiveAccount:
                 raise describe_failure(exc, "reading the deployment of", f"script '{script}'",
                                        "Check the script name in secrets_manifest.yaml.") from None
         return self._workers[script]
+
+    def deployment(self, script: str) -> tuple[bool, DeploymentInfo | None]:
+        """(the script exists, its active deployment): one call, kept for a later `worker` read."""
+        if script in self._workers:
+            state = self._workers[script]
+            return state is not None, state.deployment if state else None
+        if script not in self._deployments:
+            try:
+                self._deployments[script] = self._worker_call(script, lambda api: api.deployments())
+            except APIError as exc:
+                if not worker_gone(exc):
+                    raise describe_failure(exc, "reading the deployment of", f"script '{script}'",
+                                           "Check the script name in secrets_manifest.yaml.") from None
+                self._deployments[script] = None
+        listing = self._deployments[script]
+        return listing is not None, listing[0] if listing else None
 
     def version_source(self, script: str, version_id: str) -> dict[str, Any]:
         """One version whole (code and settings), as the write path reads it to copy it."""

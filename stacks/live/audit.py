@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..core.desired_state import STORE, DesiredState, byok_keys, stack_secret_names, store_secret_name_in
+from ..core.desired_state import SECRET_TYPES, STORE, DesiredState, byok_keys, stack_secret_names, store_secret_name_in
 from ..core.estate import Estate
 from ..core.text import md_code, md_text
-from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
+from .account import LiveAccount, LiveStoreSecret
 from .canary import binding_ok, describe_binding, resolve_store_id
 from .gateways import check_for_canary
 

@@ -8,15 +8,18 @@ serves two). Store secrets created a moment ago can be `pending`: the canary wai
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from ..core.desired_state import STORE, Binding, DesiredState, StoreSecret
+from ..api.live_state import LiveState
+from ..api.workers import VersionFacts
+from ..core.desired_state import SECRET_TYPES, STORE, Binding, DesiredState, StoreSecret, WorkerState
 from ..core.scope import Scope
-from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
+from ..core.verified import Verified, bindings_digest
+from .account import LiveAccount, LiveStoreSecret
 from .gateways import check_for_canary
 
 HEALTH_TIMEOUT_S = 5.0
@@ -93,11 +96,38 @@ def wait_for_active(specs: Sequence[StoreSecret], live: LiveAccount, store_id: s
         waited += step
 
 
+def expected_shape(b: Binding, store_id: str | None) -> dict[str, Any]:
+    """The binding as a served version holds it when it is as desired (what binding_ok accepts)."""
+    if b.kind == STORE:
+        return {"name": b.name, "type": STORE, "store_id": store_id, "secret_name": b.store_secret_name}
+    return {"name": b.name, "type": b.kind}
+
+
+def _served(worker: WorkerState, live: LiveAccount, store_id: str | None, record: Verified | None) -> LiveState | None:
+    """The Worker's deployment, read live; its version's bindings from the record when it serves the
+    recorded version alone and the record holds what the manifest wants (core/verified.py), else read.
+    None: no such script."""
+    if record is not None:
+        exists, deployment = live.deployment(worker.script_name)
+        if not exists:
+            return None
+        expected = {b.name: expected_shape(b, store_id) for b in worker.bindings}
+        if (deployment is not None and deployment.traffic == frozenset({(record.version, 100.0)})
+                and bindings_digest(expected, expected) == record.digest):
+            held = {**{n: {"name": n, "type": t} for n, t in record.unmanaged_secrets.items()}, **expected}
+            version = VersionFacts(record.version, 0, None, held, {})
+            return LiveState(worker.script_name, deployment, {record.version: version}, None)
+    return live.worker(worker.script_name)
+
+
 def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, str],
                wait_s: float = DEFAULT_WAIT_S, sleep: Callable[[float], None] = time.sleep,
-               step: Callable[[str], None] = lambda _: None, scope: Scope | None = None) -> CanaryReport:
+               step: Callable[[str], None] = lambda _: None, scope: Scope | None = None,
+               verified: Mapping[str, Verified] | None = None) -> CanaryReport:
     """`scope`: only what the run wrote or found changed (core/scope.py), every deployed version of
-    each of those Workers; None: every Worker and store secret."""
+    each of those Workers; None: every Worker and store secret. `verified`: the stack's record of the
+    versions the plane read back (core/verified.py): a Worker that serves its recorded version alone
+    costs its deployment read, nothing more."""
     report = CanaryReport(desired.stack)
     if scope is not None:
         report.notes.append(f"scope: {scope.describe()}")
@@ -130,9 +160,10 @@ def run_canary(desired: DesiredState, live: LiveAccount, health_urls: dict[str, 
         checked, wrong = check_for_canary(desired, live, store_id, live.store_secrets(store_id) if store_id else {})
         report.checked += checked
         report.mismatches += [Mismatch("(ai gateway)", m.key, m.expected, m.found) for m in wrong]
+    records = verified or {}
     for worker in workers:
         report.checked += 1
-        served = live.worker(worker.script_name)
+        served = _served(worker, live, store_id, records.get(worker.script_name))
         step(worker.script_name)
         if served is None:
             report.mismatches.append(Mismatch(worker.script_name, "-", "Worker exists", "no such script"))

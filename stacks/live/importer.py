@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from ..core.desired_state import store_secret_name_in
+from ..core.desired_state import SECRET_TYPES, store_secret_name_in
 from ..core.estate import Estate
 from ..core.naming import FALLBACK_SUFFIX, PREVIOUS_SUFFIX, is_binding_name, previous_store_secret_name
 from ..core.text import one_line, yaml_scalar
-from .account import SECRET_TYPES, LiveAccount
+from .account import LiveAccount
 
 
 def _guess_provider(name: str) -> str:

@@ -21,7 +21,7 @@ import cloudflare
 
 from ..api.live_state import LiveState
 from ..api.permissions import STORE_READ, WORKERS_READ
-from ..core.desired_state import TEXT, DesiredState, WorkerState, store_comment
+from ..core.desired_state import SECRET_TYPES, TEXT, DesiredState, WorkerState, store_comment
 from ..core.errors import CloudflareOperationError, did_you_mean
 from ..core.externals import external_needs
 from ..core.limits import ENV_VAR_TYPES, STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
@@ -29,7 +29,7 @@ from ..core.manifest import Manifest
 from ..core.scope import Scope
 from ..core.stack_config import NAMESPACE
 from ..resources.version_copies import refusals
-from .account import SECRET_TYPES, LiveAccount, LiveStoreSecret
+from .account import LiveAccount, LiveStoreSecret
 from .gateways import check_for_preflight
 
 

@@ -51,6 +51,15 @@ def _json(result: PulumiResult) -> object | None:
     return parsed
 
 
+def stack_outputs(project: Path, stack: str, run: Runner = _run) -> dict[str, object] | None:
+    """`pulumi stack output --json` for the stack; None when it cannot be read (no CLI, no stack)."""
+    try:
+        outputs = _json(run(["stack", "output", "--json", "--stack", stack], project))
+    except PlaneError:
+        return None  # the Pulumi CLI is not there: the caller reads without a record
+    return outputs if isinstance(outputs, dict) else None
+
+
 def derive_scope(project: Path, stack: str, desired: DesiredState, live: LiveAccount, *, everything: bool = False,
                  refresh: bool = True, run: Runner = _run) -> ScopeRun:
     """The scope of this run; with `refresh`, the drifted Workers (or all, when the scope is full)

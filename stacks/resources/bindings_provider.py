@@ -44,6 +44,7 @@ from ..api.ratelimit import PACER, Wait
 from ..api.workers import VersionFacts, WorkerApi
 from ..core.limits import BULK_OPERATIONS_MAX, ENV_VAR_TYPES, WORKER_ENV_VARS_MAX
 from ..core.naming import BINDINGS_TYPE, bindings_resource, urn
+from ..core.verified import Verified, verify
 from .engine_log import ENGINE
 from .version_copies import RolloutWrite
 from .write_plan import (
@@ -82,6 +83,7 @@ class Session:
         self.versions = 0
         self.landed: list[str] = []  # what this operation has written, for an error that stops it halfway
         self.seen_deployed_on: str | None = None  # the active deployment's created_on, when it was read
+        self.verified: Verified | None = None  # the version this operation read back as serving what it wrote
         stats = PACER.thread_stats()
         self._waited_before = stats.waited_s
 
@@ -169,6 +171,8 @@ class BindingsWriter:
         stamps = props.get("value_changed_at") or {}
         outs["value_changed_at"] = {n: t for n, t in stamps.items() if n in {b["name"] for b in found}}
         outs["served_as_of"] = live.deployment.created_on if live.deployment else None
+        alone = live.served[0][0] if not live.in_flight and live.served else None
+        outs["verified"] = verify(alone.id, alone.bindings, names).as_json() if alone else None
         return ReadResult(id_, outs)
 
     # ---- apply --------------------------------------------------------------------------------
@@ -211,6 +215,8 @@ class BindingsWriter:
             # (core/scope.py): no write keeps the last record; None says "read it next time".
             "served_as_of": (olds.get("served_as_of") if chg.empty
                              else s.api.deployed_by or s.seen_deployed_on),
+            # What the canary need not read again (core/verified.py); a write it cannot vouch for records none.
+            "verified": olds.get("verified") if chg.empty else (s.verified.as_json() if s.verified else None),
         }
 
     def _bulk_apply(self, s: Session, specs: list[dict[str, Any]], values: Mapping[str, str], chg: Changes,
@@ -273,7 +279,8 @@ class BindingsWriter:
         if not write.needed:
             # The latest version already is what the manifest wants: done only if it is what serves.
             live = self._live(s, newest)
-            if live.latest_serves_all:
+            if live.latest_serves_all and live.latest is not None:
+                s.verified = verify(live.latest.id, live.latest.bindings, {x["name"] for x in specs})
                 return write.external_missing, unmanaged
             return RolloutWrite(s, specs, values, chg, previously, message).apply(live), unmanaged
         try:
@@ -285,7 +292,8 @@ class BindingsWriter:
         s.versions += 1
         s.landed.append("the settings write made (1 new version)")
         wrong, dropped = missing_after(write, result)
-        self._check_after_write(s, newest[0], result, wrong, dropped, set(chg.removed) | {x["name"] for x in specs})
+        self._check_after_write(s, newest[0], result, wrong, dropped, set(chg.removed) | {x["name"] for x in specs},
+                                {x["name"] for x in specs})
         return write.external_missing, unmanaged
 
     @staticmethod
@@ -298,10 +306,11 @@ class BindingsWriter:
         return live
 
     def _check_after_write(self, s: Session, replaced: VersionFacts, result: Mapping[str, Any],
-                           wrong: list[str], dropped: list[str], ours: set[str]) -> None:
+                           wrong: list[str], dropped: list[str], ours: set[str], managed: set[str]) -> None:
         """Did a deploy land between our read and our write (its new bindings would be missing from
         ours), and did the write drop an inherited binding? One versions listing says; repairs are
-        one more write, inheriting from the version that had them."""
+        one more write, inheriting from the version that had them. When nothing raced and nothing
+        needs repair, the listing's newest version is ours: recorded as read back (`s.verified`)."""
         try:
             versions = s.api.versions()
         except APIError as exc:
@@ -329,6 +338,8 @@ class BindingsWriter:
                 f"{s.action}: the write to {s.subject} dropped {', '.join(dropped)} (bindings the plane does not "
                 "manage) and a deploy landed on top of the write without them, and restoring could undo that deploy: "
                 "re-deploy the Worker with wrangler.")
+        elif len(since) == 1 and since[0].by_plane and set(since[0].bindings) == set(result):
+            s.verified = verify(since[0].id, since[0].bindings, managed)
 
     @staticmethod
     def _lost_to_a_deploy(since: list[VersionFacts], result: Mapping[str, Any],
@@ -436,4 +447,4 @@ class BindingsWriter:
             raise s.fail(exc, "writing bindings of") from None
         s.landed.append("the settings write made (1 new version)")
         _, dropped = missing_after(write, result)
-        self._check_after_write(s, newest[0], result, [], dropped, managed)
+        self._check_after_write(s, newest[0], result, [], dropped, managed, set())

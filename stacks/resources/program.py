@@ -59,6 +59,9 @@ def run(project_dir: Path) -> SecretsPlane:
     # deployment was known to be made by (no value, no name of one).
     pulumi.export("served_as_of", {script: res.served_as_of for script, res in plane.bindings.items()})
     pulumi.export("listed_as_of", _listed_as_of())
+    # Per script, the version the plane last read back and a digest of its managed bindings (names
+    # and shapes only, core/verified.py): the canary does not read that version's bindings again.
+    pulumi.export("verified", {script: res.verified for script, res in plane.bindings.items()})
     if settings.promotion_override:
         pulumi.export("promotion_override", settings.promotion_override)
     return plane

@@ -111,6 +111,7 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
     unmanaged: pulumi.Output[list[str]]
     last_apply: pulumi.Output[dict[str, Any]]
     served_as_of: pulumi.Output[str | None]
+    verified: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self,
@@ -137,6 +138,7 @@ class WorkerSecretBindings(pulumi.dynamic.Resource, module="secrets-plane", name
             "unmanaged": None,
             "last_apply": None,
             "served_as_of": None,
+            "verified": None,
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["values"]))
         super().__init__(WorkerSecretBindingsProvider(), resource_name, props, opts)
