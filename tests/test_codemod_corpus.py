@@ -328,3 +328,81 @@ def test_the_rewritten_sources_compile_with_typescript_and_workers_types(corpus_
         (root / "src" / file).write_text('import type { Env } from "./lib/secrets";\n' + text)
         assert tsc(root, worker).returncode != 0
         (root / "src" / file).write_text(text)
+
+
+SHAPES_TS = """import { DurableObject } from "cloudflare:workers";
+
+interface Env {
+  TOKEN: string | SecretsStoreSecret;
+  NOTES: KVNamespace;
+}
+
+async function sign(request: Request, bindings: Env): Promise<string> {
+  return request.url + bindings.TOKEN.length;
+}
+
+export function later(env: Env): Promise<string> {
+  return env.TOKEN.get().then((value) => value.trim());
+}
+
+export class Room extends DurableObject<Env> {
+  async fetch(request: Request): Promise<Response> {
+    const note = await this.env.NOTES.get("k");
+    return new Response(this.env.TOKEN.length + (note ?? ""));
+  }
+}
+
+export default {
+  async fetch(request, e) {
+    if (!e.TOKEN) return new Response("unset", { status: 500 });
+    return new Response((await sign(request, e)) + (await later(e)) + process.env.TOKEN);
+  },
+} satisfies ExportedHandler<Env>;
+
+declare const process: { env: Record<string, string | undefined> };
+"""
+
+SHAPES_MJS = """export default {
+  async fetch(request, env) {
+    const key = await env.TOKEN.get();
+    return new Response(key + (await helper(env)));
+  },
+};
+
+async function helper(bindings) {
+  return bindings.TOKEN;
+}
+"""
+
+
+def test_each_shape_of_env_rewritten_type_checks(corpus_project: Path) -> None:
+    """A handler's env under another name, a helper handed it, a Durable Object's this.env, a store
+    read kept as a promise in a function that is not async, a presence test, process.env beside
+    them: the rewrite compiles under the dual-shape Env that the original fails."""
+    need_node()
+    manifest = corpus_project / "secrets_manifest.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["secrets"]["TOKEN"] = {"description": "shapes", "owner": "corpus", "provider": "corpus", "rotation_days": 90}
+    data["workers"]["shapes"] = {"script_name": "shapes", "stacks": ["staging"], "secrets": ["TOKEN"]}
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    root = corpus_project / "shapes"
+    (root / "src" / "lib").mkdir(parents=True)
+    shutil.copy(ROOT / "worker-kit" / "secrets.ts", root / "src" / "lib" / "secrets.ts")
+    (root / "src" / "index.ts").write_text(SHAPES_TS)
+    (root / "src" / "worker.mjs").write_text(SHAPES_MJS)
+    shapes = Worker(["index.ts", "worker.mjs"], ["TOKEN"])
+    unrouted = tsc(root, shapes)
+    assert unrouted.returncode != 0 and "SecretsStoreSecret" in unrouted.stdout
+    code, out, _ = codemod(corpus_project, "shapes", "--write")
+    assert code == 0 and out.startswith("codemod worker shapes: 5 secret read(s) found in 2 file(s), 5 rewritten now "
+                                        "(2 a store read `.get()`, the call replaced)"), out
+    ts = (root / "src" / "index.ts").read_text()
+    assert 'return request.url + (await readSecret(bindings.TOKEN, "TOKEN")).length;' in ts
+    assert 'return readSecret(env.TOKEN, "TOKEN").then((value) => value.trim());' in ts
+    assert 'return new Response((await readSecret(this.env.TOKEN, "TOKEN")).length + (note ?? ""));' in ts
+    assert "if (!e.TOKEN) return" in ts and "+ process.env.TOKEN);" in ts
+    mjs = (root / "src" / "worker.mjs").read_text()
+    assert 'const key = await readSecret(env.TOKEN, "TOKEN");' in mjs
+    assert 'return await readSecret(bindings.TOKEN, "TOKEN");' in mjs
+    proc = tsc(root, shapes)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
