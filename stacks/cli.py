@@ -803,7 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
         "its declaration says otherwise; `this.env`; `this.ctx.env`; `<ctx>.env` where ctx is a parameter named c "
         "or context, or typed Context, EventContext or AppLoadContext (Hono, Pages, Remix). Never `process.env`, "
         "never another object's `env`. A store read, `env.NAME.get()`, becomes `readSecret(env.NAME, \"NAME\")`, the "
-        "call replaced (the accessor calls .get() itself); a presence test (`!env.NAME`, `if (env.NAME)`) is kept. "
+        "call replaced (the accessor calls .get() itself); a presence test (`!env.NAME`, `if (env.NAME)`) is kept, a default when absent (`env.NAME || x`) listed. "
         "A file that does not parse is listed, left as it is, and its reads are not counted. The accessor file "
         "must exist before its import is written: copy worker-kit/secrets.ts there.")
     p.add_argument("paths", nargs="+", help="TypeScript or JavaScript files or folders (.ts, .tsx, .js, .mjs, .jsx)")

@@ -261,8 +261,10 @@ def test_a_store_read_passes_the_fallback_copy_and_is_counted_as_one(tmp_path: P
     ("env.TOKEN.get", "`.get` taken without a call"),
     ("env.TOKEN.get(\"key\")", "`.get(...)` called with arguments is no Secrets Store read"),
     ("env.TOKEN?.get()", "optional chaining (`?.get()`)"),
+    ("(env.TOKEN) || \"dev\"", "a default when the binding is absent (`||`)"),
+    ("env.TOKEN ?? \"dev\"", "a default when the binding is absent (`??`)"),
 ])
-def test_a_store_read_that_is_not_a_plain_call_is_left_with_why(tmp_path: Path, read: str, reason: str) -> None:
+def test_a_read_that_is_not_a_plain_value_is_left_with_why(tmp_path: Path, read: str, reason: str) -> None:
     source = f"export async function f(env: Env) {{\n  return {read};\n}}\n"
     after, sites = rewrite(tmp_path, source)
     assert after == source

@@ -27,8 +27,9 @@ same promise of a string, so no `await` is added or taken away and the function 
 async. Every other read is listed for a person with file:line:col and why (a function that is not
 async, module scope, a class field, a destructuring with defaults or rest or in a parameter list,
 optional chaining, `.get` not called or called with arguments, an env handed to code outside the
-scanned files). A presence or shape check (`!env.NAME`, `typeof env.NAME`) reads no value and is
-kept: it holds for both shapes.
+scanned files, a default when the binding is absent: `env.NAME || "x"`). A presence or shape check
+(`!env.NAME`, `typeof env.NAME`, `if (env.A && env.B)`) reads no value and is kept: it holds for
+both shapes.
 
 Files: `.ts`, `.tsx`, `.js`, `.mjs` and `.jsx` (not `.d.ts`, not `node_modules`, not the accessor),
 parsed by tree-sitter's TypeScript grammar (`.ts`) or its TSX grammar (`.tsx`, and JavaScript,
@@ -380,6 +381,19 @@ def _presence_test(node: Node) -> bool:
     return False
 
 
+def _default_when_absent(node: Node) -> str:
+    """`env.NAME || "x"`, `env.NAME ?? "x"`: the operator, when the read is the left operand whose
+    value is used with a default (the accessor would throw where the code means the default)."""
+    current = node
+    while current.parent is not None and current.parent.type == "parenthesized_expression":
+        current = current.parent
+    parent = current.parent
+    if parent is None or parent.type != "binary_expression" or parent.child_by_field_name("left") != current:
+        return ""
+    operator = parent.child_by_field_name("operator")
+    return operator.type if operator is not None and operator.type in ("||", "??") else ""
+
+
 def _relative_import(file: Path, accessor: Path) -> str:
     rel = os.path.relpath(accessor.with_suffix(""), file.parent).replace(os.sep, "/")
     return rel if rel.startswith(".") else f"./{rel}"
@@ -492,6 +506,11 @@ class _Rewrite:
         if parent.type == "assignment_expression" and parent.child_by_field_name("left") == node:
             return
         if _presence_test(node):
+            return
+        default = _default_when_absent(node)
+        if default:
+            self.site(node, name, False, f"a default when the binding is absent (`{default}`): the accessor throws on an "
+                                         "absent binding; decide what a missing secret means here, then route it by hand")
             return
         if _is_optional(node):
             self.site(node, name, False, "optional chaining (`?.`): the accessor throws when the binding is absent; "
