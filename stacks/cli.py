@@ -806,12 +806,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     p = command("codemod", "route a Worker's secret reads through the accessor (tree-sitter)")
-    p.add_argument("paths", nargs="+", help="TypeScript files or folders")
+    p.epilog = (
+        "The Worker's env is: a parameter or variable typed as the Env (or as any type in the files that declares "
+        "one of the Worker's binding names); a handler's env parameter (the second of fetch, scheduled, queue, "
+        "email, tail, trace, test), whatever its name; a parameter of a function in the files that a call hands the "
+        "env to; a variable taken from the env; `import { env } from \"cloudflare:workers\"`; a name `env` unless "
+        "its declaration says otherwise; `this.env`; `this.ctx.env`; `<ctx>.env` where ctx is a parameter named c "
+        "or context, or typed Context, EventContext or AppLoadContext (Hono, Pages, Remix). Never `process.env`, "
+        "never another object's `env`. A store read, `env.NAME.get()`, becomes `readSecret(env.NAME, \"NAME\")`, the "
+        "call replaced (the accessor calls .get() itself); a presence test (`!env.NAME`, `if (env.NAME)`) is kept, a default when absent (`env.NAME || x`) listed. "
+        "A file that does not parse is listed, left as it is, and its reads are not counted. The accessor file "
+        "must exist before its import is written: copy worker-kit/secrets.ts there.")
+    p.add_argument("paths", nargs="+", help="TypeScript or JavaScript files or folders (.ts, .tsx, .js, .mjs, .jsx)")
     p.add_argument("--worker", required=True)
     p.add_argument("--accessor", required=True, help="path of the accessor module (secrets.ts) in the Worker project")
     p.add_argument("--write", action="store_true", help="rewrite files; without it, print a unified diff")
     p.add_argument("--check", action="store_true",
-                   help="for CI: exit 1 when a read is left for a person or a file would change")
+                   help="for CI: exit 1 when a read is left for a person, a file does not parse, the accessor "
+                        "file is missing or a file would change")
     p.set_defaults(func=cmd_codemod)
     return parser
 

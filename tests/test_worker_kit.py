@@ -353,7 +353,7 @@ def test_codemod_diff_then_write_then_idempotent(worker: Path) -> None:
     code, diff, report = codemod(worker)
     assert code == 0 and diff.startswith("--- a/")
     assert {p: p.read_text() for p in before} == before, "without --write nothing changes"
-    assert ("codemod worker api: 12 secret read(s) found, 11 rewritten now, 0 already through the accessor "
+    assert ("codemod worker api: 12 secret read(s) found in 9 file(s), 11 rewritten now, 0 already through the accessor "
             "(91% through the accessor), 0 fallback argument(s) added; 2 site(s) left for a person; 6 file(s) would "
             "change") in report
     assert "slack.ts:6:10: SLACK_BOT_TOKEN: inside non-async function `slackConfigured`" in report
@@ -450,6 +450,7 @@ def test_codemod_counts_what_it_did_and_checks_for_ci(tmp_path: Path, project: P
     src = tmp_path / "src"
     src.mkdir()
     (src / "lib").mkdir()
+    shutil.copy(ROOT / "worker-kit" / "secrets.ts", src / "lib" / "secrets.ts")
     (src / "a.ts").write_text(
         "interface Bindings { OPENAI_API_KEY: string; ANTHROPIC_API_KEY: string }\n"
         "export async function a(env: Env, b: Bindings, name: string) {\n"
@@ -461,11 +462,13 @@ def test_codemod_counts_what_it_did_and_checks_for_ci(tmp_path: Path, project: P
     args = ("codemod", str(src), "--worker", "api", "--accessor", str(src / "lib" / "secrets.ts"))
     code, _, err = cli(*args, project=project)
     assert code == 0
-    assert err.splitlines()[0] == ("codemod worker api: 2 secret read(s) found, 1 rewritten now, 0 already through the "
-                                   "accessor (50% through the accessor), 0 fallback argument(s) added; 2 site(s) left "
-                                   "for a person; 1 file(s) would change")
+    assert err.splitlines()[0] == ("codemod worker api: 2 secret read(s) found in 1 file(s), 1 rewritten now, 0 already "
+                                   "through the accessor (50% through the accessor), 0 fallback argument(s) added; 3 "
+                                   "site(s) left for a person; 1 file(s) would change")
     assert err.splitlines()[1:] == [
         f"  {src / 'a.ts'}:3:9: OPENAI_API_KEY: destructuring with a rest element",
+        f"  {src / 'a.ts'}:3:27: (env): the rest element `...rest` holds the env's other bindings, secrets among them: "
+        "their reads are not visible here; route them by hand",
         f"  {src / 'a.ts'}:5:13: (dynamic): a key computed at run time (`env[name]`) may read a secret: route it through "
         "readSecret by hand"]
     assert cli(*args, "--check", project=project)[0] == 1
@@ -474,8 +477,8 @@ def test_codemod_counts_what_it_did_and_checks_for_ci(tmp_path: Path, project: P
         '  return await readSecret(env.OPENAI_API_KEY, "OPENAI_API_KEY");\n'
         "}\n")
     code, out, err = cli(*args, "--check", project=project)
-    assert code == 0 and err == ("codemod worker api: nothing to change: 1 secret read(s), every one through the "
-                                 "accessor (100%)\n")
+    assert code == 0 and err == ("codemod worker api: nothing to change: 1 secret read(s) in 1 file(s), every one "
+                                 "through the accessor (100%)\n")
 
 
 def test_codemod_keeps_the_fallback_argument_on_destructured_reads(tmp_path: Path) -> None:
