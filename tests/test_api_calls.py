@@ -432,3 +432,20 @@ def test_the_canary_of_a_scoped_run_takes_the_record_from_the_stack_outputs(  # 
         assert code == 0, out + err
         assert {path.rsplit("/", 1)[1] for _, path in api.calls[before:] if f"/{target.script_name}/" in path} == read
     assert ["stack", "output", "--json", "--stack", "staging"] in [c["argv"] for c in _pulumi_calls()]
+
+
+def test_a_deploy_that_raced_the_write_and_lost_nothing_is_still_not_vouched_for(  # type: ignore[no-untyped-def]
+        fake: FakeCloudflare, host: ProviderHost) -> None:
+    """The race check's rule: a record only when no version came between the read and the write."""
+    fake.add_script(ACCOUNT, "w", UNMANAGED)
+    seed_store(fake, ["A"])
+    fake.now = None
+
+    def deploy(account: str, script: str) -> None:
+        fake.deploy(account, script, [dict(b, namespace_id="kv2") if b["name"] == "CACHE" else b
+                                      for b in fake.scripts[(account, script)].bindings])
+
+    fake.before_settings_write = deploy
+    state, _ = host.up("w", None, store_props("w", ["A"]))
+    assert fake.bindings(ACCOUNT, "w")["CACHE"]["namespace_id"] == "kv2", "the racing deploy kept"
+    assert state.get("verified") is None

@@ -52,11 +52,8 @@ def _json(result: PulumiResult) -> object | None:
 
 
 def stack_outputs(project: Path, stack: str, run: Runner = _run) -> dict[str, object] | None:
-    """`pulumi stack output --json` for the stack; None when it cannot be read (no CLI, no stack)."""
-    try:
-        outputs = _json(run(["stack", "output", "--json", "--stack", stack], project))
-    except PlaneError:
-        return None  # the Pulumi CLI is not there: the caller reads without a record
+    """`pulumi stack output --json` for the stack; None when it answers no JSON object (no stack yet)."""
+    outputs = _json(run(["stack", "output", "--json", "--stack", stack], project))
     return outputs if isinstance(outputs, dict) else None
 
 
@@ -67,11 +64,11 @@ def derive_scope(project: Path, stack: str, desired: DesiredState, live: LiveAcc
     scripts = [w.script_name for w in desired.workers]
     out = ScopeRun(Scope.everything("asked for with --all"))
     if not everything:
-        outputs = _json(run(["stack", "output", "--json", "--stack", stack], project))
-        record = record_of(outputs) if isinstance(outputs, dict) else None
-        reached_before = listed_as_of_of(outputs) if isinstance(outputs, dict) else None
+        outputs = stack_outputs(project, stack, run)
+        record = record_of(outputs) if outputs is not None else None
+        reached_before = listed_as_of_of(outputs) if outputs is not None else None
         if record is None:
-            why = ("the stack outputs could not be read" if not isinstance(outputs, dict) else
+            why = ("the stack outputs could not be read" if outputs is None else
                    "the stack outputs hold no `served_as_of` record yet (its first apply by this version records it)")
             out.scope = Scope.everything(why)
         else:
