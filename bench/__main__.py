@@ -232,7 +232,7 @@ def main() -> int:
                      ci.cost.rate_limited])
         lines += table(["change", "API calls", "wall-clock", "paced (waited for the window)", "429 answers"], rows)
         out("")
-        out(f"The CI run above, step by step: the refresh read {ci.refresh_calls} calls "
+        out(f"The pacing run above (no job of the workflow, which reads only what it writes: see below), step by step: the refresh read {ci.refresh_calls} calls "
             f"({ci.refresh_calls / w:.2f} per Worker), the flip wrote {ci.flip_calls}, the canary read "
             f"{ci.canary_calls} ({ci.canary_calls / w:.2f} per Worker); it spanned {ci.windows} limit window(s) and "
             f"the provider told the engine of {ci.waits_shown} wait(s) as they happened. "

@@ -4,7 +4,7 @@
   secrets-bulk writes, Worker versions, resources created/updated/deleted;
 - timed: the same account with 100 ms per request and Cloudflare's limit (1,200 requests per 5
   minutes, then 429 for five minutes), each scenario in a fresh limit window;
-- one CI run: refresh, the flip and the canary in ONE window, where pacing has to work;
+- pacing: a full refresh, the flip and a full canary back to back, where pacing has to work (no job of the workflow: bench/workflow.py counts those);
 - a staged rollout of the shipped estate (phased adoption), counted step by step.
 """
 
@@ -137,7 +137,7 @@ def timed(workdir: Path, s: int, w: int, k: int) -> list[Cost]:
 
 @dataclass
 class CiRun:
-    """One CI run under the real limit, and what each of its steps cost."""
+    """A full refresh, the flip and a full canary under the real limit, and what each of its steps cost."""
 
     cost: Cost
     refresh_calls: int
@@ -179,7 +179,7 @@ def ci_run(workdir: Path, s: int, w: int, k: int) -> CiRun:
             if not report.ok:
                 raise AssertionError(f"canary failed after the flip: {report.mismatches[:3]}")
 
-        cost = engine.measure("one CI run: refresh + flip + canary", work)
+        cost = engine.measure("pacing: a full refresh, the flip and a full canary", work)
         shown = sum(1 for _, _, m in engine.host.engine.messages[told:] if "waiting for the window" in m)
         return CiRun(cost, steps["refresh"], steps["flip"], steps["canary"], fake.ratelimit.windows, shown)
     finally:
