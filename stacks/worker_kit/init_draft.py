@@ -21,7 +21,8 @@ from ..core.manifest import leaves_project
 from ..core.naming import is_binding_name, is_secret_name, store_secret_name
 from ..core.text import yaml_scalar
 from ..core.yaml_source import decode_text
-from .wrangler_config import REQUIRED, SECRETS, _parse, deployed_names
+from .config_edit import REQUIRED, SECRETS
+from .wrangler_config import _parse, deployed_names
 
 TODO = "TODO"
 PROD_NAMES = ("prod", "production")
