@@ -41,6 +41,7 @@ class DraftWorker:
     secrets: dict[str, set[str]] = field(default_factory=dict)  # stack -> secret_text binding names
     store: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # stack -> binding -> (store id, name)
     local: set[str] = field(default_factory=set)            # names in .dev.vars / .env (and their examples)
+    local_env: dict[str, set[str]] = field(default_factory=dict)  # wrangler env -> names in its .dev.vars.<env>
     plain_vars: dict[str, set[str]] = field(default_factory=dict)  # stack -> its `vars` (plain text, not secrets)
     skipped: list[str] = field(default_factory=list)        # why lines of those were not taken as names
 
@@ -51,7 +52,9 @@ class DraftWorker:
         elsewhere = {name for names in self.plain_vars.values() for name in names} | {
             name for bindings in self.store.values() for name in bindings}
         store = set(self.store.get(stack, {}))
-        return sorted(store | self.secrets.get(stack, set()) | (self.local - elsewhere))
+        # wrangler dev --env E reads .dev.vars.E instead of .dev.vars when there is one.
+        local = self.local_env.get(self.envs.get(stack) or "", self.local)
+        return sorted(store | self.secrets.get(stack, set()) | (local - elsewhere))
 
 
 def _env_for(stack: str, envs: list[str]) -> tuple[bool, str | None]:
@@ -112,10 +115,13 @@ def read_config(path: Path, stacks: list[str], base: Path) -> DraftWorker:
             else set()
         worker.store[stack] = {str(e.get("binding")): (str(e.get("store_id", "")), str(e.get("secret_name", "")))
                                for e in section.get("secrets_store_secrets") or [] if isinstance(e, dict)}
-    for local in LOCAL_FILES:
-        dotfile = path.parent / local
+    read = {local: _read_local(worker, path.parent / local) for local in LOCAL_FILES if (path.parent / local).is_file()}
+    worker.local = set().union(*read.values())
+    examples = set().union(*(names for local, names in read.items() if local.endswith(EXAMPLE_SUFFIX)))
+    for env in sorted(set(worker.envs.values())):
+        dotfile = path.parent / f".dev.vars.{env}"
         if dotfile.is_file():
-            _read_local(worker, dotfile)
+            worker.local_env[env] = _read_local(worker, dotfile) | examples
     if not worker.scripts:
         raise PlaneError.at(str(path), "env", f"no wrangler env of this config deploys any of the stacks "
                             f"{', '.join(stacks)}", "name the stacks with --stacks (an env of the same name, or the top "
@@ -123,20 +129,21 @@ def read_config(path: Path, stacks: list[str], base: Path) -> DraftWorker:
     return worker
 
 
-def _read_local(worker: DraftWorker, dotfile: Path) -> None:
+def _read_local(worker: DraftWorker, dotfile: Path) -> set[str]:
     """The names a `.dev.vars` or `.env` binds, never its values: a line that is not a plain
-    `NAME=value` with a non-empty value (a pasted token, a line of a key left unquoted, the `==`
+    `NAME=value` (a pasted token, a line of a key left unquoted, the `==`
     that ends one) is left out and reported by its line number."""
     entries, problems = parse_dotenv(str(dotfile), decode_text(dotfile.read_bytes(), str(dotfile)), lambda name: None)
     worker.skipped += [f"{dotfile}: {p.message}: not taken as a name" for p in problems]
+    names: set[str] = set()
     for entry in entries:
-        # An example file leaves values empty: there the name alone counts.
-        example = dotfile.name.endswith(EXAMPLE_SUFFIX)
-        if not is_binding_name(entry.key) or not (example or entry.value.strip("=")):
-            worker.skipped.append(f"{dotfile}: line {entry.line} is not a NAME=value line with a value (its text is "
+        # `abc==` is the end of a base64 value pasted on its own line, not a name; `NAME=` is a name.
+        if not is_binding_name(entry.key) or (entry.value and not entry.value.strip("=")):
+            worker.skipped.append(f"{dotfile}: line {entry.line} is not a NAME=value line (its text is "
                                   "not shown: it may be part of a value): not taken as a name")
             continue
-        worker.local.add(entry.key)
+        names.add(entry.key)
+    return names
 
 
 def _strip(secret_name: str, stack: str, base_names: set[str]) -> tuple[str, str]:
