@@ -87,10 +87,11 @@ EXPECTED: dict[str, dict[str, tuple[str, dict[str, tuple[str, str | None]]]]] = 
                                                      "prod": ("redirected-config-worker-prod", {})},
     "wsdk-router-worker.wrangler.jsonc": {"staging": ("router-worker-staging", {}), "prod": ("router-worker", {})},
     "wsdk-secrets-store.wrangler.jsonc": {"prod": ("secret-store", {"SECRET": S("secret_name")})},
-    # wrangler dev reads .dev.vars.staging instead of .dev.vars under --env staging
+    # wrangler dev reads .dev.vars.staging instead of .dev.vars under --env staging; MY_DEV_VAR_C,
+    # in prod's only, is left out unmanaged (a Worker binds its secrets in every stack it is in)
     "wsdk-vite-dev-vars.wrangler.jsonc": {
         "staging": ("worker-staging", {n: T for n in ("ENV_NAME", "MY_DEV_VAR_A", "MY_DEV_VAR_B")}),
-        "prod": ("worker", {n: T for n in ("ENV_NAME", "MY_DEV_VAR_A", "MY_DEV_VAR_B", "MY_DEV_VAR_C")})},
+        "prod": ("worker", {n: T for n in ("ENV_NAME", "MY_DEV_VAR_A", "MY_DEV_VAR_B")})},
 }
 LOCAL = {".example.dev.vars": "example.dev.vars"}  # the file names the repositories give them
 
@@ -114,7 +115,7 @@ def _project(tmp_path: Path, name: str) -> Path:
     """The config as its repository has it: in a folder of its own with its local files."""
     stem, suffix = name.split(".wrangler", 1)
     folder = tmp_path / stem
-    folder.mkdir()
+    folder.mkdir(parents=True)
     shutil.copy(CORPUS / name, folder / ("wrangler" + suffix))
     for local in CORPUS.glob(stem + ".*"):
         rest = local.name[len(stem):]
@@ -182,3 +183,10 @@ def test_sync_only_adds_to_its_spans_and_check_then_passes(tmp_path: Path, name:
         assert ops <= {"equal", "insert"}, f"{name} {stack}: sync changed bytes it does not own"
         (tmp_path / path).write_text(after)
         assert render(tmp_path / path, after, env, entries) == after, f"{name} {stack}: check still differs"
+
+
+def test_a_binding_of_some_envs_only_is_left_out_and_said(tmp_path: Path) -> None:
+    config = _project(tmp_path, "wsdk-vite-dev-vars.wrangler.jsonc")
+    text, notes = draft([config], ["staging", "prod"], tmp_path)
+    assert "# left out, unmanaged (never touched): MY_DEV_VAR_C: bound in stack(s) prod only, not in staging" in text
+    assert any("MY_DEV_VAR_C" in n and "left out of the draft" in n for n in notes)

@@ -287,6 +287,15 @@ def draft(configs: list[Path], stacks: list[str], base: Path) -> tuple[str, list
                     notes.append(f"secret {yaml_scalar(secret)}: stack {stack} binds two store secrets for it "
                                  f"({earlier}, {secret_name}): give one binding a secret of its own")
     fitted = fit_backends(kinds, secret_of, stacks)
+    by_key = {w.key: w for w in workers}
+    for pair, kinds_of in kinds.items():
+        # A Worker binds its secrets in every stack it is in: one bound in some of its envs only
+        # would be added where it is not bound today.
+        missing = [st for st in by_key[pair[0]].scripts if st not in kinds_of]
+        if missing and pair not in fitted.unexpressible:
+            fitted.unexpressible[pair] = (f"bound in stack(s) {', '.join(sorted(kinds_of))} only, not in "
+                                          f"{', '.join(missing)}: the manifest binds a Worker's secrets in every "
+                                          "stack it is in")
     kept = {p: s for p, s in secret_of.items() if p not in fitted.unexpressible}
     secrets = sorted(set(kept.values()))
     q = yaml_scalar
@@ -371,6 +380,14 @@ def draft(configs: list[Path], stacks: list[str], base: Path) -> tuple[str, list
         if rule_of[stack] != "{name}":
             notes.append(f"stack {stack}: its store secret names look like {rule_of[stack]}: set `secrets-plane:secretName: "
                          f"'{rule_of[stack]}'` in Pulumi.{stack}.yaml")
+    # Store names are checked over every secret a stack could put in the store (core/estate.py),
+    # so two stacks on one account with the bare rule collide even while both are legacy.
+    bare = [stack for stack in stacks if rule_of[stack] == "{name}"]
+    keeper = next((stack for stack in bare if stack in PROD_NAMES), bare[-1] if bare else None)
+    for stack in bare:
+        if stack != keeper and secrets:
+            notes.append(f"stack {stack}: if it shares an account with stack {keeper}, its store secret names must "
+                         f"differ: set `secrets-plane:secretName: '{{name}}_{stack.upper()}'` in Pulumi.{stack}.yaml")
     for stack in fitted.held_stacks:
         notes.append(f"stack {stack}: every binding is a Worker secret there: hold it back with "
                      f"`secrets-plane:backend: legacy` in Pulumi.{stack}.yaml (the draft's store bindings are other "
