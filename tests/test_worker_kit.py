@@ -134,8 +134,13 @@ def test_check_json_and_jsonc(tmp_path: Path, project: Path) -> None:
     jsonc.write_text('{\n  // scheduler\n  "name": "ascend-scheduler", /* cron */\n  "main": "src/index.ts",\n}\n')
     code, out, _ = cli("wrangler", "check", *args, "--config", str(jsonc), project=project)
     assert code == 1 and '"secrets_store_secrets"' in out
+    before = jsonc.read_text()
     code, _, err = cli("wrangler", "sync", *args, "--config", str(jsonc), project=project)
-    assert code == 1 and "would drop the comments" in err
+    assert code == 0, err
+    after = jsonc.read_text()
+    # The comments and the trailing comma stay; the list goes in after the last member.
+    assert after.startswith(before[:before.index("}\n")]) and after.endswith("  ],\n}\n")
+    assert cli("wrangler", "check", *args, "--config", str(jsonc), project=project)[0] == 0
     plain = tmp_path / "wrangler.json"
     plain.write_text('{\n  "name": "ascend-scheduler",\n  "main": "src/index.ts"\n}\n')
     assert cli("wrangler", "sync", *args, "--config", str(plain), project=project)[0] == 0

@@ -99,7 +99,7 @@ def test_a_single_store_table_of_someone_elses_binding_is_kept() -> None:
 ])
 def test_a_secrets_table_left_empty_is_removed(suffix: str, text: str) -> None:
     after = render(Path("wrangler" + suffix), text, None, NONE)
-    assert after.strip() in ('name = "api"', '{\n  "name": "api"\n}')
+    assert after.strip() in ('name = "api"', '{"name": "api"}')
 
 
 def test_a_secrets_table_with_other_keys_is_kept() -> None:
@@ -107,12 +107,12 @@ def test_a_secrets_table_with_other_keys_is_kept() -> None:
     assert after == 'name = "api"\n[secrets]\nother = 1\n'
 
 
-def test_json_keeps_the_files_tab_indent_and_uses_two_spaces_otherwise() -> None:
+def test_json_keeps_the_files_own_indent() -> None:
     tabbed = render(Path("wrangler.json"), '{\n\t"name": "api",\n\t"secrets": {"required": ["OLD"]}\n}\n', None, NONE)
     assert tabbed == '{\n\t"name": "api"\n}\n'
     spaced = render(Path("wrangler.json"), '{\n    "name": "api",\n    "secrets": {"required": ["OLD"]}\n}\n', None,
                     NONE)
-    assert spaced == '{\n  "name": "api"\n}\n'
+    assert spaced == '{\n    "name": "api"\n}\n'
 
 
 def test_the_diff_marks_a_last_line_without_newline_as_diff_does() -> None:
@@ -293,3 +293,222 @@ required = ["API_KEY_FALLBACK", "MANUAL"]
         text = render(Path("wrangler.json"), json.dumps({"secrets": {"required": order}}), None,
                       WranglerEntries(store=[], required=["A", "B"], managed=frozenset({"A", "B"})))
         assert json.loads(text)["secrets"]["required"] == order
+
+
+# ---- sync edits by spans: every byte outside the lists it changes stays -----------------------
+
+SPAN_ENTRIES = WranglerEntries(store=[{"binding": "API_KEY", "store_id": "s1", "secret_name": "API_KEY_STAGING"}],
+                               required=["TOKEN", "NEW"], managed=frozenset({"API_KEY", "TOKEN", "NEW", "OLD", "GONE"}))
+
+SPAN_CASES = {
+    # comments inside and around both lists, trailing commas, an inline one-line secrets object
+    "comments.jsonc": ("staging", """\
+/* The API. */
+{
+  "name": "api", // its script
+  "env": {
+    "staging": {
+      "name": "api-staging",
+      // store bindings: ours and theirs
+      "secrets_store_secrets": [
+        // the plane's, under prod's name: replaced where it stands
+        { "binding": "API_KEY", "store_id": "s1", "secret_name": "API_KEY" }, // note kept
+        { "binding": "THEIRS", "store_id": "s1", "secret_name": "THEIRS" },
+        { "binding": "GONE", "store_id": "s1", "secret_name": "GONE" },
+      ],
+      "secrets": { "required": ["OLD", "MANUAL", "TOKEN"] }, // inline
+    },
+  },
+}
+""", """\
+/* The API. */
+{
+  "name": "api", // its script
+  "env": {
+    "staging": {
+      "name": "api-staging",
+      // store bindings: ours and theirs
+      "secrets_store_secrets": [
+        // the plane's, under prod's name: replaced where it stands
+        { "binding": "API_KEY", "store_id": "s1", "secret_name": "API_KEY_STAGING" }, // note kept
+        { "binding": "THEIRS", "store_id": "s1", "secret_name": "THEIRS" },
+      ],
+      "secrets": { "required": ["MANUAL", "TOKEN", "NEW"] }, // inline
+    },
+  },
+}
+"""),
+    # strict JSON at four spaces, blank lines, lists absent: added after the last member
+    "strict.json": (None, """\
+{
+    "name": "api",
+
+    "vars": { "MODE": "x" }
+}
+""", """\
+{
+    "name": "api",
+
+    "vars": { "MODE": "x" },
+    "secrets_store_secrets": [
+        {
+            "binding": "API_KEY",
+            "store_id": "s1",
+            "secret_name": "API_KEY_STAGING"
+        }
+    ],
+    "secrets": {
+        "required": ["TOKEN", "NEW"]
+    }
+}
+"""),
+    # a multi-line list keeps its layout; the env the file lacks is added as the env object's last member
+    "lines.jsonc": ("staging", """\
+{
+\t"name": "api",
+\t"secrets": {
+\t\t"required": [
+\t\t\t"TOKEN", // ours
+\t\t\t"MANUAL"
+\t\t]
+\t},
+\t"env": { "production": {} }
+}
+""", """\
+{
+\t"name": "api",
+\t"secrets": {
+\t\t"required": [
+\t\t\t"TOKEN", // ours
+\t\t\t"MANUAL"
+\t\t]
+\t},
+\t"env": { "production": {}, "staging": { "secrets_store_secrets": [{ "binding": "API_KEY", "store_id": "s1", \
+"secret_name": "API_KEY_STAGING" }], "secrets": { "required": ["TOKEN", "NEW"] } } }
+}
+"""),
+    # TOML: the env's new tables go after its last table, never past the next table's banner
+    "banners.toml": ("staging", """\
+name = "api"
+
+# ---- staging ----
+[env.staging]
+name = "api-staging"
+
+[env.staging.vars]
+MODE = "s"  # plain text
+
+# ---- production ----
+[env.production]
+name = "api"
+
+[env.production.secrets]
+required = ["OLD"]
+""", """\
+name = "api"
+
+# ---- staging ----
+[env.staging]
+name = "api-staging"
+
+[env.staging.vars]
+MODE = "s"  # plain text
+
+[[env.staging.secrets_store_secrets]]
+binding = "API_KEY"
+store_id = "s1"
+secret_name = "API_KEY_STAGING"
+
+[env.staging.secrets]
+required = ["TOKEN", "NEW"]
+
+# ---- production ----
+[env.production]
+name = "api"
+
+[env.production.secrets]
+required = ["OLD"]
+"""),
+    # TOML: a table of the list replaced in place, one dropped with its lines, a multi-line array
+    # with comments edited entry by entry
+    "tables.toml": (None, """\
+name = "api"
+
+[[secrets_store_secrets]]
+binding = "API_KEY"
+store_id = "s1"
+secret_name = "API_KEY"
+
+# someone else's
+[[secrets_store_secrets]]
+binding = "THEIRS"
+store_id = "s1"
+secret_name = "THEIRS"
+
+[[secrets_store_secrets]]
+binding = "GONE"
+store_id = "s1"
+secret_name = "GONE"
+
+[secrets]
+required = [
+  "MANUAL", # theirs
+  "OLD",
+  "TOKEN",
+]
+
+# ---- routes ----
+[[routes]]
+pattern = "x"
+""", """\
+name = "api"
+
+[[secrets_store_secrets]]
+binding = "API_KEY"
+store_id = "s1"
+secret_name = "API_KEY_STAGING"
+
+# someone else's
+[[secrets_store_secrets]]
+binding = "THEIRS"
+store_id = "s1"
+secret_name = "THEIRS"
+
+[secrets]
+required = [
+  "MANUAL", # theirs
+  "TOKEN",
+  "NEW",
+]
+
+# ---- routes ----
+[[routes]]
+pattern = "x"
+"""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPAN_CASES))
+def test_sync_changes_only_the_spans_of_its_lists(name: str) -> None:
+    env, before, expected = SPAN_CASES[name]
+    path = Path("wrangler." + name.split(".", 1)[1])
+    after = render(path, before, env, SPAN_ENTRIES)
+    assert after == expected
+    # What check then reads is in step, and a second sync changes nothing.
+    assert render(path, after, env, SPAN_ENTRIES) == after
+
+
+def test_a_list_left_empty_goes_with_its_key_and_only_its_lines() -> None:
+    toml = 'name = "api"\n\n[secrets]\nrequired = ["OLD"]\n\n# banner\n[vars]\nA = "1"\n'
+    assert render(Path("wrangler.toml"), toml, None, NONE) == 'name = "api"\n\n# banner\n[vars]\nA = "1"\n'
+    jsonc = '{\n  "name": "api", // x\n  "secrets": { "required": ["OLD"] }, // gone with it\n  "main": "i.ts"\n}\n'
+    assert render(Path("wrangler.jsonc"), jsonc, None, NONE) == '{\n  "name": "api", // x\n  "main": "i.ts"\n}\n'
+
+
+def test_a_layout_sync_cannot_edit_in_place_is_a_located_error_never_a_broken_file() -> None:
+    # secrets.required given by a dotted key in [env]: no span of the env's own to edit
+    text = 'name = "api"\n[env]\nstaging.secrets.required = ["OLD"]\n'
+    with pytest.raises(PlaneError) as caught:
+        render(Path("wrangler.toml"), text, "staging", ENTRIES)
+    problem = caught.value.problems[0]
+    assert problem.render().startswith("wrangler.toml: env.staging: error: sync cannot edit this layout in place")

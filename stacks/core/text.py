@@ -108,6 +108,37 @@ def ts_comment(text: str) -> str:
     return one_line(text).replace("*/", "*\\/")
 
 
+# ---- wrangler configs (JSON, JSONC, TOML) ----------------------------------------------------
+
+def json_string(text: str) -> str:
+    """A JSON (and JSONC) string literal of `text`: JSON's escapes, ASCII only."""
+    return json.dumps(text, ensure_ascii=True)
+
+
+_BARE_TOML_KEY = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string of `text`: quote, backslash and every control character TOML forbids
+    raw (all but tab, and DEL) escaped; other characters as they are (TOML has no surrogate
+    escapes, so JSON's ASCII form would not do)."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif code < 0x20 and ch != "\t" or code == 0x7F:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(text: str) -> str:
+    """A TOML key part: bare when TOML allows it, else a basic string."""
+    return text if _BARE_TOML_KEY.fullmatch(text) else toml_string(text)
+
+
 # ---- YAML ------------------------------------------------------------------------------------
 
 _PLAIN_YAML = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*", re.ASCII)

@@ -21,7 +21,8 @@ from ..core.manifest import leaves_project
 from ..core.naming import is_binding_name, is_secret_name, store_secret_name
 from ..core.text import yaml_scalar
 from ..core.yaml_source import decode_text
-from .wrangler_config import REQUIRED, SECRETS, _parse, deployed_names
+from .config_edit import REQUIRED, SECRETS
+from .wrangler_config import _parse, deployed_names
 
 TODO = "TODO"
 PROD_NAMES = ("prod", "production")
@@ -40,6 +41,7 @@ class DraftWorker:
     secrets: dict[str, set[str]] = field(default_factory=dict)  # stack -> secret_text binding names
     store: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # stack -> binding -> (store id, name)
     local: set[str] = field(default_factory=set)            # names in .dev.vars / .env (and their examples)
+    local_env: dict[str, set[str]] = field(default_factory=dict)  # wrangler env -> names in its .dev.vars.<env>
     plain_vars: dict[str, set[str]] = field(default_factory=dict)  # stack -> its `vars` (plain text, not secrets)
     skipped: list[str] = field(default_factory=list)        # why lines of those were not taken as names
 
@@ -50,7 +52,9 @@ class DraftWorker:
         elsewhere = {name for names in self.plain_vars.values() for name in names} | {
             name for bindings in self.store.values() for name in bindings}
         store = set(self.store.get(stack, {}))
-        return sorted(store | self.secrets.get(stack, set()) | (self.local - elsewhere))
+        # wrangler dev --env E reads .dev.vars.E instead of .dev.vars when there is one.
+        local = self.local_env.get(self.envs.get(stack) or "", self.local)
+        return sorted(store | self.secrets.get(stack, set()) | (local - elsewhere))
 
 
 def _env_for(stack: str, envs: list[str]) -> tuple[bool, str | None]:
@@ -111,10 +115,13 @@ def read_config(path: Path, stacks: list[str], base: Path) -> DraftWorker:
             else set()
         worker.store[stack] = {str(e.get("binding")): (str(e.get("store_id", "")), str(e.get("secret_name", "")))
                                for e in section.get("secrets_store_secrets") or [] if isinstance(e, dict)}
-    for local in LOCAL_FILES:
-        dotfile = path.parent / local
+    read = {local: _read_local(worker, path.parent / local) for local in LOCAL_FILES if (path.parent / local).is_file()}
+    worker.local = set().union(*read.values())
+    examples = set().union(*(names for local, names in read.items() if local.endswith(EXAMPLE_SUFFIX)))
+    for env in sorted(set(worker.envs.values())):
+        dotfile = path.parent / f".dev.vars.{env}"
         if dotfile.is_file():
-            _read_local(worker, dotfile)
+            worker.local_env[env] = _read_local(worker, dotfile) | examples
     if not worker.scripts:
         raise PlaneError.at(str(path), "env", f"no wrangler env of this config deploys any of the stacks "
                             f"{', '.join(stacks)}", "name the stacks with --stacks (an env of the same name, or the top "
@@ -122,20 +129,21 @@ def read_config(path: Path, stacks: list[str], base: Path) -> DraftWorker:
     return worker
 
 
-def _read_local(worker: DraftWorker, dotfile: Path) -> None:
+def _read_local(worker: DraftWorker, dotfile: Path) -> set[str]:
     """The names a `.dev.vars` or `.env` binds, never its values: a line that is not a plain
-    `NAME=value` with a non-empty value (a pasted token, a line of a key left unquoted, the `==`
+    `NAME=value` (a pasted token, a line of a key left unquoted, the `==`
     that ends one) is left out and reported by its line number."""
     entries, problems = parse_dotenv(str(dotfile), decode_text(dotfile.read_bytes(), str(dotfile)), lambda name: None)
     worker.skipped += [f"{dotfile}: {p.message}: not taken as a name" for p in problems]
+    names: set[str] = set()
     for entry in entries:
-        # An example file leaves values empty: there the name alone counts.
-        example = dotfile.name.endswith(EXAMPLE_SUFFIX)
-        if not is_binding_name(entry.key) or not (example or entry.value.strip("=")):
-            worker.skipped.append(f"{dotfile}: line {entry.line} is not a NAME=value line with a value (its text is "
+        # `abc==` is the end of a base64 value pasted on its own line, not a name; `NAME=` is a name.
+        if not is_binding_name(entry.key) or (entry.value and not entry.value.strip("=")):
+            worker.skipped.append(f"{dotfile}: line {entry.line} is not a NAME=value line (its text is "
                                   "not shown: it may be part of a value): not taken as a name")
             continue
-        worker.local.add(entry.key)
+        names.add(entry.key)
+    return names
 
 
 def _strip(secret_name: str, stack: str, base_names: set[str]) -> tuple[str, str]:
@@ -279,6 +287,15 @@ def draft(configs: list[Path], stacks: list[str], base: Path) -> tuple[str, list
                     notes.append(f"secret {yaml_scalar(secret)}: stack {stack} binds two store secrets for it "
                                  f"({earlier}, {secret_name}): give one binding a secret of its own")
     fitted = fit_backends(kinds, secret_of, stacks)
+    by_key = {w.key: w for w in workers}
+    for pair, kinds_of in kinds.items():
+        # A Worker binds its secrets in every stack it is in: one bound in some of its envs only
+        # would be added where it is not bound today.
+        missing = [st for st in by_key[pair[0]].scripts if st not in kinds_of]
+        if missing and pair not in fitted.unexpressible:
+            fitted.unexpressible[pair] = (f"bound in stack(s) {', '.join(sorted(kinds_of))} only, not in "
+                                          f"{', '.join(missing)}: the manifest binds a Worker's secrets in every "
+                                          "stack it is in")
     kept = {p: s for p, s in secret_of.items() if p not in fitted.unexpressible}
     secrets = sorted(set(kept.values()))
     q = yaml_scalar
@@ -363,6 +380,14 @@ def draft(configs: list[Path], stacks: list[str], base: Path) -> tuple[str, list
         if rule_of[stack] != "{name}":
             notes.append(f"stack {stack}: its store secret names look like {rule_of[stack]}: set `secrets-plane:secretName: "
                          f"'{rule_of[stack]}'` in Pulumi.{stack}.yaml")
+    # Store names are checked over every secret a stack could put in the store (core/estate.py),
+    # so two stacks on one account with the bare rule collide even while both are legacy.
+    bare = [stack for stack in stacks if rule_of[stack] == "{name}"]
+    keeper = next((stack for stack in bare if stack in PROD_NAMES), bare[-1] if bare else None)
+    for stack in bare:
+        if stack != keeper and secrets:
+            notes.append(f"stack {stack}: if it shares an account with stack {keeper}, its store secret names must "
+                         f"differ: set `secrets-plane:secretName: '{{name}}_{stack.upper()}'` in Pulumi.{stack}.yaml")
     for stack in fitted.held_stacks:
         notes.append(f"stack {stack}: every binding is a Worker secret there: hold it back with "
                      f"`secrets-plane:backend: legacy` in Pulumi.{stack}.yaml (the draft's store bindings are other "

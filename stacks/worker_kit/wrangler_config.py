@@ -7,30 +7,28 @@ Worker secrets under `secrets.required`, with which `wrangler deploy` refuses to
 that lacks one (wrangler's `secrets` key, cloudflare/workers-sdk pull request 12732: `wrangler deploy`
 inherits each required secret and fails naming any the Worker lacks).
 Entries for bindings the manifest does not manage are kept as they are; nothing else in the file
-is touched: comments and formatting stay (tomlkit for TOML).
+is touched: every other byte, comment and blank line stays (config_edit edits the lists' spans).
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT, Table
 
 from ..core.desired_state import DesiredState, WorkerState
 from ..core.errors import PlaneError
 from ..core.estate import MANIFEST_FILE, Estate
 from ..core.json_source import load_json_text
 from ..files import write_text
-
-KEY = "secrets_store_secrets"
-SECRETS = "secrets"
-REQUIRED = "required"
+from .config_edit import KEY, REQUIRED, SECRETS, ListPlan, edit_json, edit_toml, plan_list
+from .config_scan import ScanError
 
 
 @dataclass(frozen=True)
@@ -95,21 +93,43 @@ def entries_for(estate: Estate, stack: str, worker_name: str, config: str | None
     return desired_entries(desired, worker, store_id, managed), config, env
 
 
-def _merged_store(current: list[dict[str, str]], entries: WranglerEntries) -> list[dict[str, str]]:
-    kept = [e for e in current if e.get("binding") not in entries.managed]
-    return kept + entries.store
+def _plain_entry(entry: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in dict(entry).items()} if isinstance(entry, dict) else {}
 
 
-def _merged_required(current: list[str], entries: WranglerEntries) -> list[str]:
-    return [n for n in current if n not in entries.managed] + entries.required
+def _plan_of(entries: WranglerEntries) -> Callable[[str, list[Any]], ListPlan]:
+    """Each list's plan: store entries known by their binding, required names by themselves."""
+    def plan_of(which: str, current: list[Any]) -> ListPlan:
+        if which == KEY:
+            return plan_list(current, entries.store, lambda e: str(e.get("binding")), _plain_entry, entries.managed)
+        return plan_list(current, entries.required, str, str, entries.managed)
+    return plan_of
 
 
-def _same(current: list[Any], wanted: list[Any]) -> bool:
-    """Wrangler reads both lists as sets (the names a Worker needs, the bindings it has): the
-    same entries in another order are in step, and left as they are."""
-    def key(item: Any) -> str:
-        return json.dumps(item, sort_keys=True)
-    return sorted(map(key, current)) == sorted(map(key, wanted))
+def _wanted(data: dict[str, Any], env: str | None, entries: WranglerEntries) -> dict[str, Any]:
+    """The config's data as sync means it to read: the two lists changed, nothing else."""
+    wanted = copy.deepcopy(data)
+    section = wanted.setdefault("env", {}).setdefault(env, {}) if env else wanted
+    plan_of = _plan_of(entries)
+    current = section.get(KEY)
+    store = plan_of(KEY, (current if isinstance(current, list) else [current]) if current is not None else []).final
+    secrets = section.get(SECRETS)
+    required = plan_of(REQUIRED, list(secrets.get(REQUIRED) or []) if isinstance(secrets, dict) else []).final
+    if store:
+        section[KEY] = store
+    else:
+        section.pop(KEY, None)
+    if required:
+        section.setdefault(SECRETS, {})[REQUIRED] = required
+    elif isinstance(secrets, dict):
+        secrets.pop(REQUIRED, None)
+        if not secrets:
+            del section[SECRETS]
+    if env and not section and env not in (data.get("env") or {}):
+        del wanted["env"][env]
+        if not wanted["env"] and "env" not in data:
+            del wanted["env"]
+    return wanted
 
 
 def unmanaged_required(path: Path, text: str, env: str | None, entries: WranglerEntries) -> list[str]:
@@ -124,68 +144,31 @@ def unmanaged_required(path: Path, text: str, env: str | None, entries: Wrangler
 
 def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
     """The config text with the Worker's entries under (env.)secrets_store_secrets and
-    (env.)secrets.required, other entries kept."""
+    (env.)secrets.required, other entries kept: only the spans of those lists change
+    (config_edit), and the result must read back as exactly the data wanted."""
     suffix = path.suffix.lower()
-    if suffix == ".toml":
-        return _render_toml(path, text, env, entries)
-    if suffix in (".json", ".jsonc"):
-        return _render_json(path, text, env, entries)
-    raise PlaneError.at(str(path), "", "not a wrangler config", "use wrangler.toml, wrangler.json or wrangler.jsonc")
-
-
-def _render_toml(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
-    doc = _parse_toml(path, text)
-    container: Any = doc
-    if env:
-        envs = doc.get("env")
-        if envs is None:
-            envs = tomlkit.table(is_super_table=True)
-            doc["env"] = envs
-        if env not in envs:
-            envs[env] = tomlkit.table()
-        container = envs[env]
-    current = _plain(container.get(KEY))
-    store = _merged_store(current, entries)
-    secrets = container.get(SECRETS)
-    current_required = [str(n) for n in secrets.get(REQUIRED, [])] if isinstance(secrets, Table) else []
-    required = _merged_required(current_required, entries)
-    same_store, same_required = _same(current, store), _same(current_required, required)
-    if same_store and same_required:
+    if suffix not in (".toml", ".json", ".jsonc"):
+        raise PlaneError.at(str(path), "", "not a wrangler config", "use wrangler.toml, wrangler.json or wrangler.jsonc")
+    data = _parse(path, text)
+    wanted = _wanted(data, env, entries)
+    if wanted == data:
         return text  # already right: leave the bytes alone
-    if not same_store:
-        if not store:
-            del container[KEY]
+    where = f"env.{env}" if env else ""
+    hint = ("write the env's secrets_store_secrets and secrets.required as wrangler's docs do (a table or an "
+            "array under the env), or apply the entries by hand")
+    try:
+        if suffix == ".toml":
+            after = edit_toml(text, env, _plan_of(entries), data)
         else:
-            aot = AoT([])
-            for entry in store:
-                table = tomlkit.table()
-                table.update(entry)
-                aot.append(table)
-            if KEY in container:
-                container[KEY] = aot
-            else:
-                container.append(KEY, aot)
-    if not same_required:
-        if secrets is None:
-            secrets = tomlkit.table()
-            container.append(SECRETS, secrets)
-        if required:
-            secrets[REQUIRED] = required
-        else:
-            secrets.pop(REQUIRED, None)
-            if not secrets:
-                del container[SECRETS]
-    return tomlkit.dumps(doc)
-
-
-def _plain(value: Any) -> list[dict[str, str]]:
-    if value is None:
-        return []
-    if isinstance(value, (AoT, list)):
-        return [{k: str(v) for k, v in dict(item).items()} for item in value]
-    if isinstance(value, Table):
-        return [{k: str(v) for k, v in dict(value).items()}]
-    return []
+            after = edit_json(text, env, _plan_of(entries))
+        read = _parse(path, after)
+    except (ScanError, PlaneError) as exc:
+        why = str(exc) if isinstance(exc, ScanError) else "the edit would not parse"
+        raise PlaneError.at(str(path), where, f"sync cannot edit this layout in place ({why})", hint) from None
+    if read != wanted:
+        raise PlaneError.at(str(path), where, "sync cannot edit this layout in place (the edit would not read back "
+                            "as the entries wanted)", hint)
+    return after
 
 
 def strip_jsonc(text: str) -> str:
@@ -218,32 +201,6 @@ def strip_jsonc(text: str) -> str:
             out.append(ch)
             i += 1
     return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
-
-
-def _render_json(path: Path, text: str, env: str | None, entries: WranglerEntries) -> str:
-    data = load_json_text(strip_jsonc(text), str(path), "fix the file's syntax")
-    if not isinstance(data, dict):
-        raise PlaneError.at(str(path), "", "a wrangler config must be a JSON object", "fix the file")
-    container = data
-    if env:
-        container = data.setdefault("env", {}).setdefault(env, {})
-    current = [dict(e) for e in container.get(KEY) or []]
-    current_required = list((container.get(SECRETS) or {}).get(REQUIRED) or [])
-    store, required = _merged_store(current, entries), _merged_required(current_required, entries)
-    if _same(current, store) and _same(current_required, required):
-        return text
-    if store:
-        container[KEY] = store
-    else:
-        container.pop(KEY, None)
-    if required:
-        container.setdefault(SECRETS, {})[REQUIRED] = required
-    elif SECRETS in container:
-        container[SECRETS].pop(REQUIRED, None)
-        if not container[SECRETS]:
-            del container[SECRETS]
-    indent = "\t" if "\n\t" in text else 2
-    return json.dumps(data, indent=indent) + "\n"
 
 
 def _parse_toml(path: Path, text: str) -> tomlkit.TOMLDocument:
@@ -305,8 +262,5 @@ def sync(path: Path, env: str | None, entries: WranglerEntries, write: bool) -> 
     after = render(path, before, env, entries)
     result = SyncResult(path, before, after)
     if write and result.changed:
-        if path.suffix.lower() == ".jsonc":
-            raise PlaneError.at(str(path), "", "sync would drop the comments of a .jsonc file",
-                                "apply the diff from `wrangler check` by hand, or use wrangler.toml")
         write_text(path, after)  # never through a link (files.py)
     return result
