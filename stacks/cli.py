@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from .core.errors import CloudflareOperationError, PlaneError, Problem
-from .core.estate import MANIFEST_FILE, Estate, load_estate
+from .core.estate import MANIFEST_ENV, MANIFEST_FILE, Estate, load_estate
 from .core.text import terminal
 
 if TYPE_CHECKING:
@@ -280,8 +280,9 @@ def _named_workers(estate: Estate, stack: str, args: argparse.Namespace) -> list
             raise PlaneError.at("--all", "", "--all and --worker name different things", "pass one of them")
         found = [w.worker for w in desired.workers if estate.manifest.manifest.workers[w.worker].wrangler]
         if not found:
-            raise PlaneError.at(MANIFEST_FILE, "workers", f"no Worker of stack {stack} records its wrangler config",
-                                "add `wrangler: {config: PATH}` to each Worker in secrets_manifest.yaml, or pass --worker")
+            raise PlaneError.at(estate.manifest_file, "workers", f"no Worker of stack {stack} records its wrangler config",
+                                f"add `wrangler: {{config: PATH}}` to each Worker in {estate.manifest_file}, or pass "
+                                "--worker")
         return found
     if not args.worker:
         raise PlaneError.at("--worker", "", "this command needs a Worker",
@@ -500,7 +501,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             directory = inside_project(project, spec.wrangler.config,
                                        estate.manifest.location("workers", worker, "wrangler", "config")).parent
         else:
-            raise PlaneError.at(MANIFEST_FILE, f"workers.{worker}.wrangler", "where does this Worker's code live?",
+            raise PlaneError.at(estate.manifest_file, f"workers.{worker}.wrangler", "where does this Worker's code live?",
                                 "pass --dir PATH, or record `wrangler: {config: PATH}` for it in the manifest")
         existing = dev_vars.parse(read_text_no_follow(directory / DEV_VARS) or "")
         plan = local_plan(estate, stack, worker, directory, values, args.placeholders, args.store_id, existing)
@@ -699,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="the full check: every Worker, and a full refresh")
     p.add_argument("--no-refresh", action="store_true",
                    help="refresh nothing (a pull request's preview): the drifted Workers are only named")
-    p.set_defaults(func=cmd_scope)
+    p.set_defaults(func=cmd_scope, needs_pulumi=lambda a: not (a.all and a.no_refresh))
 
     p = command("audit", "every credential, its owner, Workers, last change and live status")
     stack_option(p)
@@ -740,7 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack_option(load)
     load.add_argument("--dry-run", action="store_true",
                       help="check everything and say what would be set (names only); needs no Pulumi CLI")
-    load.set_defaults(func=cmd_values)
+    load.set_defaults(func=cmd_values, needs_pulumi=lambda a: not a.dry_run)
     status = actions.add_parser("status", help="which values the stack needs, has and lacks (nothing decrypted)",
                                 description="which values the stack needs, has and lacks (nothing decrypted)",
                                 parents=[common])
@@ -757,14 +758,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-overlap", action="store_true",
                    help="for a secret with overlap_days: the previous value becomes the new one too, so the old one "
                         "stops working now (a leaked key)")
-    p.set_defaults(func=cmd_rotate)
+    p.set_defaults(func=cmd_rotate, needs_pulumi=lambda a: not a.dry_run)
 
     p = command("retire", "end an overlap window: the previous value stops working, _PREVIOUS holds the current one")
     p.add_argument("name", help="the manifest secret (one with overlap_days)")
     stack_option(p, many=True)
     p.add_argument("--yes", action="store_true", help="apply without pulumi's confirmation prompt")
     p.add_argument("--dry-run", action="store_true", help="say what would be touched and run; needs no Pulumi CLI")
-    p.set_defaults(func=cmd_retire)
+    p.set_defaults(func=cmd_retire, needs_pulumi=lambda a: not a.dry_run)
 
     p = command("diff", "what a change does to credentials, against a git ref (for pull requests)")
     stack_option(p, many=True)
@@ -879,7 +880,12 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        if needs_pulumi(args):
+            from .ops.pulumi_cli import pulumi_executable
+
+            pulumi_executable()  # a missing CLI is said before anything is read, printed or set
+        with _program_reads(args.manifest):
+            return func(args)
     except PlaneError as exc:
         for problem in exc.problems:
             print(problem.render(), file=sys.stderr)
@@ -897,6 +903,27 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise
+
+
+def needs_pulumi(args: argparse.Namespace) -> bool:
+    """Whether the command, with these arguments, runs the Pulumi CLI (its registration says)."""
+    needs: Callable[[argparse.Namespace], bool] = getattr(args, "needs_pulumi", lambda _: False)
+    return needs(args)
+
+
+@contextmanager
+def _program_reads(manifest: str) -> Iterator[None]:
+    """The `pulumi` a command starts (`rotate`'s apply, `scope`'s preview and refresh) runs the
+    program on the manifest the command was given, not the project's default one."""
+    saved = os.environ.get(MANIFEST_ENV)
+    os.environ[MANIFEST_ENV] = manifest
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(MANIFEST_ENV, None)
+        else:
+            os.environ[MANIFEST_ENV] = saved
 
 
 def _closed_pipe() -> int:

@@ -18,6 +18,9 @@ from .naming import previous_store_secret_name, script_name
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
 MANIFEST_FILE = "secrets_manifest.yaml"
+# The manifest the Pulumi program reads when a command that runs it (`rotate`, `retire`, `scope`)
+# was given `--manifest FILE`: the command sets it for the `pulumi` it starts, and nothing else.
+MANIFEST_ENV = "SECRETS_PLANE_MANIFEST"
 
 
 @dataclass
@@ -27,6 +30,11 @@ class Estate:
     stacks: dict[str, LoadedStack]
     problems: ProblemCollector = field(default_factory=ProblemCollector)
     _desired: dict[tuple[str, Backend | None], DesiredState] = field(default_factory=dict, repr=False)
+
+    @property
+    def manifest_file(self) -> str:
+        """The manifest's name as the command was given it (`--manifest`), relative to the project."""
+        return self.manifest.doc.file
 
     def desired_state(self, stack: str, backend: Backend | None = None) -> DesiredState:
         """The stack's desired state (with `backend` pinned, if given), computed once."""
@@ -44,7 +52,7 @@ class Estate:
         worker = next((w for w in workers if w.worker == worker_name), None)
         if worker is None:
             known = [w.worker for w in workers]
-            raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
+            raise PlaneError.at(self.manifest_file, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
                                 did_you_mean(worker_name, known) or f"Workers in {stack}: {', '.join(known)}")
         return worker
 
