@@ -315,3 +315,23 @@ def test_a_missing_pulumi_cli_is_found_before_anything_is_printed(project: Path)
                  ["values", "load", "--stack", "staging", "v.env", "--dry-run"],
                  ["scope", "--stack", "staging", "--all", "--no-refresh"]):
         assert not needs_pulumi(parser.parse_args(argv)), argv
+
+
+def test_under_pulumi_the_program_reads_the_manifest_the_command_names(project: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `rotate --manifest draft.yaml` hands the `pulumi up` it starts: the program builds from draft.yaml."""
+    import yaml
+    from conftest import stack_config
+
+    from stacks.core.estate import MANIFEST_ENV
+    from stacks.resources.offline import run_program
+
+    data = yaml.safe_load((project / "secrets_manifest.yaml").read_text())
+    data["workers"]["billing"] = {"script_name": "ascend-billing-{stack}", "stacks": ["staging"],
+                                  "secrets": ["HUBSPOT_ACCESS_TOKEN"]}
+    (project / "draft.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    scripts = lambda: {r.name for r in run_program(project, "staging", stack_config("staging"),  # noqa: E731
+                                                   ["secrets-plane:values"]).resources}
+    assert "ascend-billing-staging" not in scripts()
+    monkeypatch.setenv(MANIFEST_ENV, "draft.yaml")
+    assert "ascend-billing-staging" in scripts()
