@@ -21,6 +21,7 @@ from .core.text import terminal
 
 if TYPE_CHECKING:
     from .core.scope import Scope
+    from .live.account import LiveAccount
 
 # Commands import what they use when they run: `validate` and `schema` import neither Pulumi nor
 # the Cloudflare SDK, which alone take seconds to import.
@@ -118,7 +119,6 @@ def _stack(estate: Estate, project: Path, stack: str | None) -> str:
 
 
 def cmd_canary(args: argparse.Namespace) -> int:
-    from .live.account import LiveAccount
     from .live.canary import render, run_canary
     from .live.progress import Progress
 
@@ -144,7 +144,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
             print(f"canary {stack}: the stack outputs could not be read: every served version is read",
                   file=sys.stderr)
     with Progress(f"canary {stack}", len(desired.workers)) as progress:
-        report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait, step=progress.step,
+        report = run_canary(desired, _live(estate, stack), health, wait_s=args.wait, step=progress.step,
                             scope=scope, verified=verified)
     print(render(report))
     return 0 if report.ok else 1
@@ -174,14 +174,13 @@ def cmd_scope(args: argparse.Namespace) -> int:
     import json
 
     from .files import write_text
-    from .live.account import LiveAccount
     from .ops.scope import derive_scope
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
     stack = _stack(estate, project, args.stack)
     desired = estate.desired_state(stack)
-    run = derive_scope(project, stack, desired, LiveAccount(desired.account_id), everything=args.all,
+    run = derive_scope(project, stack, desired, _live(estate, stack), everything=args.all,
                        refresh=not args.no_refresh)
     for line in run.said:
         print(f"scope {stack}: {line}", file=sys.stderr)
@@ -198,7 +197,6 @@ def cmd_scope(args: argparse.Namespace) -> int:
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     from .api.ratelimit import PACER
-    from .live.account import LiveAccount
     from .live.preflight import render_json, render_text, run_preflight
     from .live.progress import Progress
 
@@ -209,11 +207,25 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     before = PACER.total.requests
     scope = _scope(args)
     with Progress(f"preflight {stack}", len(desired.workers)) as progress:
-        report = run_preflight(estate.manifest.manifest, desired, LiveAccount(desired.account_id), progress.step,
+        report = run_preflight(estate.manifest.manifest, desired, _live(estate, stack), progress.step,
                                scope=scope, others=_other_stacks_scripts(estate, stack))
     report.calls = PACER.total.requests - before
     print(render_json(report) if args.format == "json" else render_text(report))
     return 0 if report.ok else 1
+
+
+def _live(estate: Estate, stack: str) -> LiveAccount:
+    """The stack's account, for a read-only check; the sample's ids are refused before any call to
+    Cloudflare's own API (core/sample_ids.py)."""
+    from .api.base_url import reaches_cloudflare
+    from .core.sample_ids import errors_before_cloudflare
+    from .live.account import LiveAccount
+
+    if reaches_cloudflare():
+        problems = errors_before_cloudflare(estate.stacks[stack])
+        if problems:
+            raise PlaneError(problems)
+    return LiveAccount(estate.stacks[stack].settings.account_id)
 
 
 def _other_stacks_scripts(estate: Estate, stack: str) -> frozenset[str]:
@@ -227,7 +239,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from .core.json_source import load_json_text
-    from .live.account import LiveAccount
     from .live.audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
     from .live.progress import Progress
 
@@ -246,23 +257,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                 f"write it with: pulumi stack output --json --show-secrets=false --stack {stack} "
                                 f"> {args.stack_outputs}") from None
     with Progress(f"audit {stack}", len(desired.workers)) as progress:
-        report = build_audit(estate, desired, LiveAccount(desired.account_id), as_of, dates, progress.step)
+        report = build_audit(estate, desired, _live(estate, stack), as_of, dates, progress.step)
     render = {"table": render_table, "json": render_json, "markdown": render_markdown}[args.format]
     print(render(report))
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .live.account import LiveAccount
     from .live.importer import draft_import
     from .live.progress import Progress
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
     stack = _stack(estate, project, args.stack)
-    account = estate.stacks[stack].settings.account_id
     with Progress(f"import {args.script}", 1):
-        text, notes = draft_import(estate, stack, args.worker, args.script, LiveAccount(account))
+        text, notes = draft_import(estate, stack, args.worker, args.script, _live(estate, stack))
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if not text:
@@ -430,7 +439,6 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
     import json
 
     from .files import write_text
-    from .live.account import LiveAccount
     from .live.adopt_store import adoptions, import_command, import_document
     from .live.progress import Progress
 
@@ -439,7 +447,7 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
     stack = _stack(estate, project, args.stack)
     desired = estate.desired_state(stack)
     with Progress(f"adopt-store {stack}", 0):
-        store_id, found, absent = adoptions(desired, LiveAccount(desired.account_id))
+        store_id, found, absent = adoptions(desired, _live(estate, stack))
     if desired.store is None:
         print(f"stack {stack} puts nothing in the store: nothing to adopt", file=sys.stderr)
         return 0

@@ -335,3 +335,54 @@ def test_under_pulumi_the_program_reads_the_manifest_the_command_names(project: 
     assert "ascend-billing-staging" not in scripts()
     monkeypatch.setenv(MANIFEST_ENV, "draft.yaml")
     assert "ascend-billing-staging" in scripts()
+
+
+# ---- the sample's ids -----------------------------------------------------------------------------
+
+SAMPLE_WARNINGS = [
+    "Pulumi.prod.yaml:3: config.secrets-plane:accountId: warning: secrets-plane:accountId is still the sample's "
+    "account id (fix: put your Cloudflare account id there",
+    "Pulumi.prod.yaml:5: config.secrets-plane:store.adopt: warning: secrets-plane:store.adopt is still the sample's "
+    "store id (fix: put the id of your account's Secrets Store there",
+    "Pulumi.prod.yaml:7: config.secrets-plane:promoteFrom: warning: secrets-plane:promoteFrom still names the "
+    "sample's Pulumi org 'ascend' (fix: put your Pulumi org there",
+    "Pulumi.staging.yaml:4: config.secrets-plane:accountId: warning: secrets-plane:accountId is still the sample's "
+    "account id (fix: put your Cloudflare account id there",
+    "Pulumi.staging.yaml:6: config.secrets-plane:store.adopt: warning: secrets-plane:store.adopt is still the "
+    "sample's store id (fix: put the id of your account's Secrets Store there",
+]
+
+
+def _sample_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "sample's" in line]
+
+
+def test_validate_names_each_sample_id_until_it_is_changed(project: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "stacks", "validate"], cwd=project, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    said = _sample_lines(proc.stderr)
+    assert len(said) == len(SAMPLE_WARNINGS) and all(line.startswith(want) for line, want in zip(said, SAMPLE_WARNINGS,
+                                                                                                 strict=True)), said
+    for stack in ("staging", "prod"):
+        path = project / f"Pulumi.{stack}.yaml"
+        path.write_text(path.read_text().replace(ACCOUNT, "0123456789abcdef0123456789abcdef")
+                        .replace(STORE_ID, "fedcba9876543210fedcba9876543210").replace("ascend/", "my-org/"))
+    again = subprocess.run([sys.executable, "-m", "stacks", "validate"], cwd=project, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0 and _sample_lines(again.stderr) == [], again.stderr
+    assert again.stdout.split(", ")[-1] == "2 warning(s)\n"
+
+
+@pytest.mark.parametrize("command", [["preflight"], ["canary"], ["audit"], ["adopt-store"], ["scope", "--all"],
+                                     ["import", "--worker", "x", "--script", "y"]])
+def test_the_sample_ids_never_reach_cloudflare(project: Path, command: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CLOUDFLARE_BASE_URL"}
+    proc = subprocess.run([sys.executable, "-m", "stacks", *command, "--stack", "staging"], cwd=project,
+                          capture_output=True, text=True, timeout=120,
+                          env={**env, "CLOUDFLARE_API_TOKEN": "test-token", "SECRETS_PLANE_PULUMI": sys.executable})
+    assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+    assert proc.stderr.splitlines() == [
+        want.replace(": warning: ", ": error: ").split(" (fix: ")[0] + ": Cloudflare has no such account or store of "
+        "yours" + line.split("store of yours", 1)[1] for want, line in zip(SAMPLE_WARNINGS[3:], proc.stderr.splitlines(),
+                                                                           strict=True)]

@@ -15,6 +15,7 @@ from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from .manifest import LoadedManifest, read_manifest_file
 from .naming import previous_store_secret_name, script_name
+from .sample_ids import sample_ids
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
 MANIFEST_FILE = "secrets_manifest.yaml"
@@ -163,6 +164,7 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
     for name, stack in estate.stacks.items():
         settings = stack.settings
         by_account[settings.account_id].append(name)
+        out.extend(sample_ids(stack))
         try:
             desired = estate.desired_state(name)
         except PlaneError as exc:
