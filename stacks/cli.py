@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 
 PROJECT_FILE = "Pulumi.yaml"
-TYPES_FILE = "secrets.generated.ts"  # what `types --all` writes beside each Worker's wrangler config
 
 
 def find_project(start: Path) -> Path:
@@ -359,16 +358,26 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
 
 def cmd_types(args: argparse.Namespace) -> int:
     from .files import inside_project, read_text_no_follow, write_text
-    from .worker_kit.worker_types import render_types
+    from .worker_kit.worker_types import TYPES_FILE, render_shared_types, render_types, worker_stacks
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
-    stack = _stack(estate, project, args.stack)
-    workers = _named_workers(estate, stack, args)
     if not args.all:
-        print(render_types(estate, stack, workers[0]), end="")
+        stack = _stack(estate, project, args.stack)
+        print(render_types(estate, stack, _named_workers(estate, stack, args)[0]), end="")
         return 0
-    planned = []
+    # One file per Worker, for every stack it runs in (worker_types.py): --stack only narrows the Workers.
+    stacks = [_stack(estate, project, args.stack)] if args.stack else sorted(estate.stacks)
+    workers: list[str] = []
+    for stack in stacks:
+        try:
+            workers += [w for w in _named_workers(estate, stack, args) if w not in workers]
+        except PlaneError:
+            if args.stack:
+                raise
+    if not workers:
+        _named_workers(estate, stacks[0], args)  # raises what no stack has
+    planned: dict[Path, tuple[str, str]] = {}
     for worker in workers:
         wrangler = estate.manifest.manifest.workers[worker].wrangler
         assert wrangler is not None  # _named_workers keeps only Workers that record their config
@@ -376,12 +385,17 @@ def cmd_types(args: argparse.Namespace) -> int:
         root = inside_project(project, wrangler.config, where).parent
         folder = root / "src" if (root / "src").is_dir() else root
         target = inside_project(project, str(folder.relative_to(project.resolve())), where) / TYPES_FILE
-        planned.append((target, render_types(estate, stack, worker)))
-    for target, text in planned:
+        if target in planned:
+            raise PlaneError.at(estate.manifest_file, f"workers.{worker}.wrangler.config", f"Workers "
+                                f"'{planned[target][0]}' and '{worker}' would both write {target}",
+                                "give each Worker its own wrangler config folder, or print one with --worker")
+        planned[target] = (worker, render_shared_types(estate, worker))
+    for target, (worker, text) in planned.items():
         changed = read_text_no_follow(target) != text
         if changed:
             write_text(target, text)
-        print(f"{'wrote' if changed else 'unchanged'}: {target}")
+        print(f"{'wrote' if changed else 'unchanged'}: {target} (Worker {worker}, the same bindings in "
+              f"{', '.join(worker_stacks(estate, worker))})")
     return 0
 
 
@@ -736,9 +750,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("types", "TypeScript interface of a Worker's secret bindings (dual shape)")
     stack_option(p)
     p.add_argument("--worker", help="the manifest's Worker (or --all)")
-    p.add_argument("--all", action="store_true", help="every Worker with a `wrangler:` entry, each written to "
-                                                      "src/secrets.generated.ts beside its wrangler config (or beside "
-                                                      "the config when it has no src/)")
+    p.add_argument("--all", action="store_true", help="every Worker with a `wrangler:` entry (of --stack, else of "
+                                                      "every stack), each written to src/secrets.generated.ts beside "
+                                                      "its wrangler config (or beside the config when it has no src/): "
+                                                      "one file for every stack the Worker runs in, which binds the "
+                                                      "same names in each")
     p.set_defaults(func=cmd_types)
 
     p = command("values", "set a stack's values in bulk (stdin to pulumi, never argv), or list them")
