@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from .core.errors import CloudflareOperationError, PlaneError, Problem
-from .core.estate import MANIFEST_FILE, Estate, load_estate
+from .core.estate import MANIFEST_ENV, MANIFEST_FILE, Estate, load_estate
 from .core.text import terminal
 
 if TYPE_CHECKING:
     from .core.scope import Scope
+    from .live.account import LiveAccount
 
 # Commands import what they use when they run: `validate` and `schema` import neither Pulumi nor
 # the Cloudflare SDK, which alone take seconds to import.
 
 
 PROJECT_FILE = "Pulumi.yaml"
-TYPES_FILE = "secrets.generated.ts"  # what `types --all` writes beside each Worker's wrangler config
 
 
 def find_project(start: Path) -> Path:
@@ -118,7 +118,6 @@ def _stack(estate: Estate, project: Path, stack: str | None) -> str:
 
 
 def cmd_canary(args: argparse.Namespace) -> int:
-    from .live.account import LiveAccount
     from .live.canary import render, run_canary
     from .live.progress import Progress
 
@@ -144,7 +143,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
             print(f"canary {stack}: the stack outputs could not be read: every served version is read",
                   file=sys.stderr)
     with Progress(f"canary {stack}", len(desired.workers)) as progress:
-        report = run_canary(desired, LiveAccount(desired.account_id), health, wait_s=args.wait, step=progress.step,
+        report = run_canary(desired, _live(estate, stack), health, wait_s=args.wait, step=progress.step,
                             scope=scope, verified=verified)
     print(render(report))
     return 0 if report.ok else 1
@@ -174,14 +173,13 @@ def cmd_scope(args: argparse.Namespace) -> int:
     import json
 
     from .files import write_text
-    from .live.account import LiveAccount
     from .ops.scope import derive_scope
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
     stack = _stack(estate, project, args.stack)
     desired = estate.desired_state(stack)
-    run = derive_scope(project, stack, desired, LiveAccount(desired.account_id), everything=args.all,
+    run = derive_scope(project, stack, desired, _live(estate, stack), everything=args.all,
                        refresh=not args.no_refresh)
     for line in run.said:
         print(f"scope {stack}: {line}", file=sys.stderr)
@@ -198,7 +196,6 @@ def cmd_scope(args: argparse.Namespace) -> int:
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     from .api.ratelimit import PACER
-    from .live.account import LiveAccount
     from .live.preflight import render_json, render_text, run_preflight
     from .live.progress import Progress
 
@@ -209,11 +206,25 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     before = PACER.total.requests
     scope = _scope(args)
     with Progress(f"preflight {stack}", len(desired.workers)) as progress:
-        report = run_preflight(estate.manifest.manifest, desired, LiveAccount(desired.account_id), progress.step,
+        report = run_preflight(estate.manifest.manifest, desired, _live(estate, stack), progress.step,
                                scope=scope, others=_other_stacks_scripts(estate, stack))
     report.calls = PACER.total.requests - before
     print(render_json(report) if args.format == "json" else render_text(report))
     return 0 if report.ok else 1
+
+
+def _live(estate: Estate, stack: str) -> LiveAccount:
+    """The stack's account, for a read-only check; the sample's ids are refused before any call to
+    Cloudflare's own API (core/sample_ids.py)."""
+    from .api.base_url import reaches_cloudflare
+    from .core.sample_ids import errors_before_cloudflare
+    from .live.account import LiveAccount
+
+    if reaches_cloudflare():
+        problems = errors_before_cloudflare(estate.stacks[stack])
+        if problems:
+            raise PlaneError(problems)
+    return LiveAccount(estate.stacks[stack].settings.account_id)
 
 
 def _other_stacks_scripts(estate: Estate, stack: str) -> frozenset[str]:
@@ -227,7 +238,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from .core.json_source import load_json_text
-    from .live.account import LiveAccount
     from .live.audit import build_audit, load_rotation_dates, render_json, render_markdown, render_table
     from .live.progress import Progress
 
@@ -246,23 +256,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                 f"write it with: pulumi stack output --json --show-secrets=false --stack {stack} "
                                 f"> {args.stack_outputs}") from None
     with Progress(f"audit {stack}", len(desired.workers)) as progress:
-        report = build_audit(estate, desired, LiveAccount(desired.account_id), as_of, dates, progress.step)
+        report = build_audit(estate, desired, _live(estate, stack), as_of, dates, progress.step)
     render = {"table": render_table, "json": render_json, "markdown": render_markdown}[args.format]
     print(render(report))
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .live.account import LiveAccount
     from .live.importer import draft_import
     from .live.progress import Progress
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
     stack = _stack(estate, project, args.stack)
-    account = estate.stacks[stack].settings.account_id
     with Progress(f"import {args.script}", 1):
-        text, notes = draft_import(estate, stack, args.worker, args.script, LiveAccount(account))
+        text, notes = draft_import(estate, stack, args.worker, args.script, _live(estate, stack))
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if not text:
@@ -280,8 +288,9 @@ def _named_workers(estate: Estate, stack: str, args: argparse.Namespace) -> list
             raise PlaneError.at("--all", "", "--all and --worker name different things", "pass one of them")
         found = [w.worker for w in desired.workers if estate.manifest.manifest.workers[w.worker].wrangler]
         if not found:
-            raise PlaneError.at(MANIFEST_FILE, "workers", f"no Worker of stack {stack} records its wrangler config",
-                                "add `wrangler: {config: PATH}` to each Worker in secrets_manifest.yaml, or pass --worker")
+            raise PlaneError.at(estate.manifest_file, "workers", f"no Worker of stack {stack} records its wrangler config",
+                                f"add `wrangler: {{config: PATH}}` to each Worker in {estate.manifest_file}, or pass "
+                                "--worker")
         return found
     if not args.worker:
         raise PlaneError.at("--worker", "", "this command needs a Worker",
@@ -349,16 +358,26 @@ def cmd_wrangler(args: argparse.Namespace) -> int:
 
 def cmd_types(args: argparse.Namespace) -> int:
     from .files import inside_project, read_text_no_follow, write_text
-    from .worker_kit.worker_types import render_types
+    from .worker_kit.worker_types import TYPES_FILE, render_shared_types, render_types, worker_stacks
 
     project = _project(args)
     estate = load_estate(project, args.manifest)
-    stack = _stack(estate, project, args.stack)
-    workers = _named_workers(estate, stack, args)
     if not args.all:
-        print(render_types(estate, stack, workers[0]), end="")
+        stack = _stack(estate, project, args.stack)
+        print(render_types(estate, stack, _named_workers(estate, stack, args)[0]), end="")
         return 0
-    planned = []
+    # One file per Worker, for every stack it runs in (worker_types.py): --stack only narrows the Workers.
+    stacks = [_stack(estate, project, args.stack)] if args.stack else sorted(estate.stacks)
+    workers: list[str] = []
+    for stack in stacks:
+        try:
+            workers += [w for w in _named_workers(estate, stack, args) if w not in workers]
+        except PlaneError:
+            if args.stack:
+                raise
+    if not workers:
+        _named_workers(estate, stacks[0], args)  # raises what no stack has
+    planned: dict[Path, tuple[str, str]] = {}
     for worker in workers:
         wrangler = estate.manifest.manifest.workers[worker].wrangler
         assert wrangler is not None  # _named_workers keeps only Workers that record their config
@@ -366,12 +385,17 @@ def cmd_types(args: argparse.Namespace) -> int:
         root = inside_project(project, wrangler.config, where).parent
         folder = root / "src" if (root / "src").is_dir() else root
         target = inside_project(project, str(folder.relative_to(project.resolve())), where) / TYPES_FILE
-        planned.append((target, render_types(estate, stack, worker)))
-    for target, text in planned:
+        if target in planned:
+            raise PlaneError.at(estate.manifest_file, f"workers.{worker}.wrangler.config", f"Workers "
+                                f"'{planned[target][0]}' and '{worker}' would both write {target}",
+                                "give each Worker its own wrangler config folder, or print one with --worker")
+        planned[target] = (worker, render_shared_types(estate, worker))
+    for target, (worker, text) in planned.items():
         changed = read_text_no_follow(target) != text
         if changed:
             write_text(target, text)
-        print(f"{'wrote' if changed else 'unchanged'}: {target}")
+        print(f"{'wrote' if changed else 'unchanged'}: {target} (Worker {worker}, the same bindings in "
+              f"{', '.join(worker_stacks(estate, worker))})")
     return 0
 
 
@@ -429,7 +453,6 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
     import json
 
     from .files import write_text
-    from .live.account import LiveAccount
     from .live.adopt_store import adoptions, import_command, import_document
     from .live.progress import Progress
 
@@ -438,7 +461,7 @@ def cmd_adopt_store(args: argparse.Namespace) -> int:
     stack = _stack(estate, project, args.stack)
     desired = estate.desired_state(stack)
     with Progress(f"adopt-store {stack}", 0):
-        store_id, found, absent = adoptions(desired, LiveAccount(desired.account_id))
+        store_id, found, absent = adoptions(desired, _live(estate, stack))
     if desired.store is None:
         print(f"stack {stack} puts nothing in the store: nothing to adopt", file=sys.stderr)
         return 0
@@ -500,7 +523,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             directory = inside_project(project, spec.wrangler.config,
                                        estate.manifest.location("workers", worker, "wrangler", "config")).parent
         else:
-            raise PlaneError.at(MANIFEST_FILE, f"workers.{worker}.wrangler", "where does this Worker's code live?",
+            raise PlaneError.at(estate.manifest_file, f"workers.{worker}.wrangler", "where does this Worker's code live?",
                                 "pass --dir PATH, or record `wrangler: {config: PATH}` for it in the manifest")
         existing = dev_vars.parse(read_text_no_follow(directory / DEV_VARS) or "")
         plan = local_plan(estate, stack, worker, directory, values, args.placeholders, args.store_id, existing)
@@ -699,7 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="the full check: every Worker, and a full refresh")
     p.add_argument("--no-refresh", action="store_true",
                    help="refresh nothing (a pull request's preview): the drifted Workers are only named")
-    p.set_defaults(func=cmd_scope)
+    p.set_defaults(func=cmd_scope, needs_pulumi=lambda a: not (a.all and a.no_refresh))
 
     p = command("audit", "every credential, its owner, Workers, last change and live status")
     stack_option(p)
@@ -727,9 +750,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("types", "TypeScript interface of a Worker's secret bindings (dual shape)")
     stack_option(p)
     p.add_argument("--worker", help="the manifest's Worker (or --all)")
-    p.add_argument("--all", action="store_true", help="every Worker with a `wrangler:` entry, each written to "
-                                                      "src/secrets.generated.ts beside its wrangler config (or beside "
-                                                      "the config when it has no src/)")
+    p.add_argument("--all", action="store_true", help="every Worker with a `wrangler:` entry (of --stack, else of "
+                                                      "every stack), each written to src/secrets.generated.ts beside "
+                                                      "its wrangler config (or beside the config when it has no src/): "
+                                                      "one file for every stack the Worker runs in, which binds the "
+                                                      "same names in each")
     p.set_defaults(func=cmd_types)
 
     p = command("values", "set a stack's values in bulk (stdin to pulumi, never argv), or list them")
@@ -740,7 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack_option(load)
     load.add_argument("--dry-run", action="store_true",
                       help="check everything and say what would be set (names only); needs no Pulumi CLI")
-    load.set_defaults(func=cmd_values)
+    load.set_defaults(func=cmd_values, needs_pulumi=lambda a: not a.dry_run)
     status = actions.add_parser("status", help="which values the stack needs, has and lacks (nothing decrypted)",
                                 description="which values the stack needs, has and lacks (nothing decrypted)",
                                 parents=[common])
@@ -757,14 +782,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-overlap", action="store_true",
                    help="for a secret with overlap_days: the previous value becomes the new one too, so the old one "
                         "stops working now (a leaked key)")
-    p.set_defaults(func=cmd_rotate)
+    p.set_defaults(func=cmd_rotate, needs_pulumi=lambda a: not a.dry_run)
 
     p = command("retire", "end an overlap window: the previous value stops working, _PREVIOUS holds the current one")
     p.add_argument("name", help="the manifest secret (one with overlap_days)")
     stack_option(p, many=True)
     p.add_argument("--yes", action="store_true", help="apply without pulumi's confirmation prompt")
     p.add_argument("--dry-run", action="store_true", help="say what would be touched and run; needs no Pulumi CLI")
-    p.set_defaults(func=cmd_retire)
+    p.set_defaults(func=cmd_retire, needs_pulumi=lambda a: not a.dry_run)
 
     p = command("diff", "what a change does to credentials, against a git ref (for pull requests)")
     stack_option(p, many=True)
@@ -879,7 +904,12 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        if needs_pulumi(args):
+            from .ops.pulumi_cli import pulumi_executable
+
+            pulumi_executable()  # a missing CLI is said before anything is read, printed or set
+        with _program_reads(args.manifest):
+            return func(args)
     except PlaneError as exc:
         for problem in exc.problems:
             print(problem.render(), file=sys.stderr)
@@ -897,6 +927,27 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise
+
+
+def needs_pulumi(args: argparse.Namespace) -> bool:
+    """Whether the command, with these arguments, runs the Pulumi CLI (its registration says)."""
+    needs: Callable[[argparse.Namespace], bool] = getattr(args, "needs_pulumi", lambda _: False)
+    return needs(args)
+
+
+@contextmanager
+def _program_reads(manifest: str) -> Iterator[None]:
+    """The `pulumi` a command starts (`rotate`'s apply, `scope`'s preview and refresh) runs the
+    program on the manifest the command was given, not the project's default one."""
+    saved = os.environ.get(MANIFEST_ENV)
+    os.environ[MANIFEST_ENV] = manifest
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(MANIFEST_ENV, None)
+        else:
+            os.environ[MANIFEST_ENV] = saved
 
 
 def _closed_pipe() -> int:

@@ -17,7 +17,9 @@ log = os.environ["FAKE_PULUMI_LOG"]
 vault_file = log + ".vault.json"
 stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
 with open(log, "a") as out:
-    out.write(json.dumps({"argv": sys.argv[1:], "stdin": stdin, "cwd": os.getcwd()}) + "\n")
+    # The manifest the program would read (the plane's commands pass the one they were given).
+    out.write(json.dumps({"argv": sys.argv[1:], "stdin": stdin, "cwd": os.getcwd(),
+                          "manifest": os.environ.get("SECRETS_PLANE_MANIFEST")}) + "\n")
 command = sys.argv[1] if len(sys.argv) > 1 else ""
 fail = os.environ.get("FAKE_PULUMI_FAIL", "")
 if fail:
@@ -106,6 +108,11 @@ if command == "preview" and "--json" in sys.argv:
     sys.exit(0)
 if command == "refresh":
     print("Refreshing (stand-in)")
+    sys.exit(0)
+if command == "stack" and sys.argv[2:3] == ["select"]:
+    sys.exit(0)
+if command == "preview":
+    print("Previewing update (stand-in)\nResources:\n    unchanged")
     sys.exit(0)
 if command == "up":
     print("Updating (stand-in)\nResources:\n    ~ updated")

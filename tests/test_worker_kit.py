@@ -280,9 +280,41 @@ def test_types_all_writes_each_workers_typings_beside_its_config(worker: Path, p
     scheduler = _record_configs(project, worker)
     code, out, _ = cli("types", "--stack", "prod", "--all", project=project)
     assert code == 0
-    assert out.splitlines() == [f"wrote: {worker / 'src' / 'secrets.generated.ts'}",
-                                f"wrote: {scheduler / 'secrets.generated.ts'}"]
-    assert "export interface ApiSecrets {" in (worker / "src" / "secrets.generated.ts").read_text()
+    assert out.splitlines() == [f"wrote: {worker / 'src' / 'secrets.generated.ts'} (Worker api, the same bindings in "
+                                "prod, staging)",
+                                f"wrote: {scheduler / 'secrets.generated.ts'} (Worker scheduler, the same bindings in "
+                                "prod, staging)"]
+    text = (worker / "src" / "secrets.generated.ts").read_text()
+    assert "export interface ApiSecrets {" in text
+    assert text.startswith("// Secret bindings of Worker 'api', the same in every stack it runs in (ascend-v5 in prod, "
+                           "ascend-v5-staging in staging).\n")
+    # One file serves every stack: whichever stack writes it, it is the same, and each stack binds what it declares.
+    for stack in ("staging", "prod", None):
+        again = cli("types", *(["--stack", stack] if stack else []), "--all", project=project)[1]
+        assert again.count("unchanged: ") == 2, again
+    body = text.split("\n", 2)[2]
+    for stack in ("staging", "prod"):
+        assert cli("types", "--stack", stack, "--worker", "api", project=project)[1].split("\n", 2)[2] == body
+
+
+def test_one_typings_file_serves_every_stack_with_copies_and_overlap_in_one(worker: Path, project: Path) -> None:
+    """A fallback copy in one stack only, and an overlap window open in one stack only: the Worker's
+    typings are still one file, true for each stack (the copy optional, _PREVIOUS always there)."""
+    _record_configs(project, worker)
+    text = (project / "secrets_manifest.yaml").read_text()
+    import yaml
+    data = yaml.safe_load(text)
+    data["secrets"]["OPENAI_API_KEY"]["fallback"] = True
+    data["secrets"]["HUBSPOT_ACCESS_TOKEN"]["overlap_days"] = 7
+    (project / "secrets_manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    pin(project, "staging", "store")
+    staging = project / "Pulumi.staging.yaml"
+    staging.write_text(staging.read_text() + "  secrets-plane:previous:\n    HUBSPOT_ACCESS_TOKEN:\n"
+                       "      retires: '2099-01-01'\n      value:\n        secure: v1:x\n")
+    code, out, err = cli("types", "--stack", "staging", "--all", project=project)
+    assert code == 0, err
+    shared = (worker / "src" / "secrets.generated.ts").read_text()
+    assert "readonly OPENAI_API_KEY_FALLBACK?: string;" in shared and "HUBSPOT_ACCESS_TOKEN_PREVIOUS" in shared
     assert cli("types", "--stack", "prod", "--all", project=project)[1].count("unchanged: ") == 2
 
 

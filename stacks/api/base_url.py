@@ -74,3 +74,14 @@ def _note(out: TextIO, text: str) -> None:
 
 def base_url_from_environment() -> str | None:
     return checked_base_url(os.environ.get(VARIABLE))
+
+
+def reaches_cloudflare() -> bool:
+    """Whether the API calls go to Cloudflare's own API (no override, or one naming its host)."""
+    url = os.environ.get(VARIABLE)
+    if not url:
+        return True
+    try:
+        return urllib.parse.urlsplit(url).hostname == CLOUDFLARE_HOST
+    except ValueError:
+        return False  # refused by checked_base_url before any call

@@ -15,9 +15,13 @@ from .externals import external_needs
 from .limits import STORE_SECRETS_PER_ACCOUNT, WORKER_ENV_VARS_MAX
 from .manifest import LoadedManifest, read_manifest_file
 from .naming import previous_store_secret_name, script_name
+from .sample_ids import sample_ids
 from .stack_config import NAMESPACE, LoadedStack, discover_stacks, load_stack_file, set_value_command
 
 MANIFEST_FILE = "secrets_manifest.yaml"
+# The manifest the Pulumi program reads when a command that runs it (`rotate`, `retire`, `scope`)
+# was given `--manifest FILE`: the command sets it for the `pulumi` it starts, and nothing else.
+MANIFEST_ENV = "SECRETS_PLANE_MANIFEST"
 
 
 @dataclass
@@ -27,6 +31,11 @@ class Estate:
     stacks: dict[str, LoadedStack]
     problems: ProblemCollector = field(default_factory=ProblemCollector)
     _desired: dict[tuple[str, Backend | None], DesiredState] = field(default_factory=dict, repr=False)
+
+    @property
+    def manifest_file(self) -> str:
+        """The manifest's name as the command was given it (`--manifest`), relative to the project."""
+        return self.manifest.doc.file
 
     def desired_state(self, stack: str, backend: Backend | None = None) -> DesiredState:
         """The stack's desired state (with `backend` pinned, if given), computed once."""
@@ -44,7 +53,7 @@ class Estate:
         worker = next((w for w in workers if w.worker == worker_name), None)
         if worker is None:
             known = [w.worker for w in workers]
-            raise PlaneError.at(MANIFEST_FILE, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
+            raise PlaneError.at(self.manifest_file, f"workers.{worker_name}", f"no Worker '{worker_name}' in stack {stack}",
                                 did_you_mean(worker_name, known) or f"Workers in {stack}: {', '.join(known)}")
         return worker
 
@@ -155,6 +164,7 @@ def check_estate(estate: Estate, out: ProblemCollector, require_values: bool) ->
     for name, stack in estate.stacks.items():
         settings = stack.settings
         by_account[settings.account_id].append(name)
+        out.extend(sample_ids(stack))
         try:
             desired = estate.desired_state(name)
         except PlaneError as exc:

@@ -33,7 +33,7 @@ from typing import TextIO
 
 from ..core.desired_state import ByokKey, StoreSecret, WorkerState
 from ..core.errors import PlaneError, Problem, did_you_mean, shown_name
-from ..core.estate import MANIFEST_FILE, Estate
+from ..core.estate import Estate
 from ..core.manifest import GenerateSpec, SecretSpec
 from ..core.naming import (
     BINDINGS_TYPE,
@@ -139,10 +139,10 @@ def _owned_spec(estate: Estate, secret: str) -> SecretSpec:
                                 "shown: it may be a value typed in the wrong place)",
                                 "pass the secret's name (python -m stacks values status lists them) and the value on "
                                 "standard input")
-        raise PlaneError.at(MANIFEST_FILE, f"secrets.{secret}", f"no secret '{secret}' in the manifest",
+        raise PlaneError.at(estate.manifest_file, f"secrets.{secret}", f"no secret '{secret}' in the manifest",
                             did_you_mean(secret, m.secrets) or "check the name")
     if spec.external:
-        raise PlaneError.at(MANIFEST_FILE, f"secrets.{secret}", f"'{secret}' is external: the plane never owns its value",
+        raise PlaneError.at(estate.manifest_file, f"secrets.{secret}", f"'{secret}' is external: the plane never owns its value",
                             "rotate it where it is set (wrangler or the dashboard), or drop `external: true`",
                             line=estate.manifest.doc.line_of(("secrets", secret)))
     return spec
@@ -152,7 +152,7 @@ def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: 
            stdin: TextIO | None = None, dry_run: bool = False, no_overlap: bool = False) -> int:
     spec = _owned_spec(estate, secret)
     if generate and spec.generate is None:
-        raise PlaneError.at(MANIFEST_FILE, f"secrets.{secret}", f"'{secret}' does not say how to generate a value",
+        raise PlaneError.at(estate.manifest_file, f"secrets.{secret}", f"'{secret}' does not say how to generate a value",
                             "add `generate: {bytes: 32}` to the secret, or give the value on standard input",
                             line=estate.manifest.doc.line_of(("secrets", secret)))
     stream = stdin or sys.stdin
@@ -162,7 +162,7 @@ def rotate(estate: Estate, secret: str, stacks: list[str], generate: bool, yes: 
     targets = [rotation_target(estate, secret, stack) for stack in stacks]
     unused = [t.stack for t in targets if not t.urns]
     if unused:
-        raise PlaneError.at(MANIFEST_FILE, f"secrets.{secret}", f"stack(s) {', '.join(unused)} hold no copy of '{secret}'",
+        raise PlaneError.at(estate.manifest_file, f"secrets.{secret}", f"stack(s) {', '.join(unused)} hold no copy of '{secret}'",
                             "rotate it only where a Worker or the store holds it")
     # A dry run reads a value given on stdin (to check its size) but never prompts for one.
     unread = dry_run and not generate and stream.isatty()
@@ -301,7 +301,7 @@ def retire(estate: Estate, secret: str, stacks: list[str], yes: bool, out: TextI
     targeted apply)."""
     spec = _owned_spec(estate, secret)
     if spec.overlap_days is None:
-        raise PlaneError.at(MANIFEST_FILE, f"secrets.{secret}", f"'{secret}' has no `overlap_days`: it keeps no "
+        raise PlaneError.at(estate.manifest_file, f"secrets.{secret}", f"'{secret}' has no `overlap_days`: it keeps no "
                             "previous value", "nothing to retire; add `overlap_days: N` to rotate it with overlap",
                             line=estate.manifest.doc.line_of(("secrets", secret)))
     if not yes and not dry_run and not sys.stdin.isatty():

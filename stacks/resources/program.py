@@ -12,7 +12,7 @@ import pulumi
 from ..api.base_url import base_url_from_environment
 from ..core.desired_state import DesiredState, build_desired_state
 from ..core.errors import CloudflareOperationError, PlaneError
-from ..core.estate import MANIFEST_FILE, Estate, load_estate
+from ..core.estate import MANIFEST_ENV, MANIFEST_FILE, Estate, load_estate
 from ..core.naming import COMPONENT_NAME
 from ..core.promotion import gate_message, promotion_problems
 from ..core.scope import SCOPE_FILE_ENV, listed_as_of_in
@@ -21,9 +21,14 @@ from ..core.text import one_line
 from ..core.values import missing_values, oversized_values
 from .component import SecretsPlane
 
-# The manifest the program reads: the project's, always, under `pulumi`; the offline plan sets it
-# for its own run in-process (`plan --manifest FILE`), in the context that run alone sees.
-MANIFEST: contextvars.ContextVar[str] = contextvars.ContextVar("secrets_plane_manifest", default=MANIFEST_FILE)
+# The manifest the program reads: the offline plan sets it for its own run in-process (`plan
+# --manifest FILE`), in the context that run alone sees; under `pulumi`, the one a command that
+# started it was given (MANIFEST_ENV), else the project's.
+MANIFEST: contextvars.ContextVar[str | None] = contextvars.ContextVar("secrets_plane_manifest", default=None)
+
+
+def manifest_file() -> str:
+    return MANIFEST.get() or os.environ.get(MANIFEST_ENV) or MANIFEST_FILE
 
 
 def run(project_dir: Path) -> SecretsPlane:
@@ -34,7 +39,7 @@ def run(project_dir: Path) -> SecretsPlane:
     except CloudflareOperationError as exc:
         raise pulumi.RunError(str(exc)) from None
     try:
-        estate = load_estate(project_dir, MANIFEST.get())
+        estate = load_estate(project_dir, manifest_file())
         for warning in estate.problems.warnings:
             if "value(s) not set" not in warning.message:  # checked below against the real config
                 pulumi.log.warn(warning.render())
