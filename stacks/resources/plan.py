@@ -69,7 +69,7 @@ def build_plan(estate: Estate, stack: str, backend: Backend | None = None,
     run = run_program(estate.project_dir, stack, config, secret_keys, stack_outputs=outputs,
                       store_secret_names=externals, manifest_file=manifest_file)
     # The program logs the estate's warnings too (`pulumi preview` shows them): each once here.
-    warnings = [p for p in estate.problems.warnings if "value(s) not set" not in p.message]
+    warnings = [p for p in estate.warnings_for(stack) if "value(s) not set" not in p.message]
     seen = {p.render() for p in estate.problems.warnings}
     plan = describe(run, missing, [p.describe() for p in warnings] + [w for w in run.warnings if w not in seen])
     plan["store_secrets"] += [{"name": s.secret, "store_secret_name": s.store_secret_name, "external": True}

@@ -40,7 +40,7 @@ def run(project_dir: Path) -> SecretsPlane:
         raise pulumi.RunError(str(exc)) from None
     try:
         estate = load_estate(project_dir, manifest_file())
-        for warning in estate.problems.warnings:
+        for warning in estate.warnings_for(pulumi.get_stack()):
             if "value(s) not set" not in warning.message:  # checked below against the real config
                 pulumi.log.warn(warning.render())
         settings, values = load_runtime_settings(stack, pulumi.runtime.get_config)
