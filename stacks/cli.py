@@ -554,23 +554,35 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from .core.sample_ids import is_sample_manifest
     from .files import write_text
     from .worker_kit.init_draft import draft
 
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
     output = Path(args.output) if args.output else None
+    if args.replace_sample and output is None:
+        raise PlaneError.at("--replace-sample", "", "--replace-sample needs --output",
+                            "pass --output secrets_manifest.yaml (the sample's manifest) with it")
     # lexists: a link, even a dangling one, is "there" (writing would follow it and create its target).
+    replace = False
     if output is not None and os.path.lexists(output):
-        raise PlaneError.at(str(output), "", "the file exists already (or a link by that name does): init never "
-                            "overwrites a manifest", "pass another --output, or move the file away")
+        if not args.replace_sample:
+            raise PlaneError.at(str(output), "", "the file exists already (or a link by that name does): init never "
+                                "overwrites a manifest", "pass another --output, or move the file away (or, for the "
+                                "shipped sample's manifest, --replace-sample)")
+        if output.is_symlink() or not output.is_file() or not is_sample_manifest(output.read_bytes()):
+            raise PlaneError.at(str(output), "", "not the shipped sample's manifest (it has been edited, or is no "
+                                "regular file): init replaces the sample only, never a manifest of yours",
+                                "pass another --output, or move the file away")
+        replace = True
     text, notes = draft([Path(c) for c in args.from_wrangler], stacks, (output or Path("x")).absolute().parent)
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if output is None:
         print(text, end="")
     else:
-        write_text(output, text, overwrite=False)
-        print(f"wrote {output}", file=sys.stderr)
+        write_text(output, text, overwrite=replace)
+        print(f"wrote {output}" + (" (in place of the shipped sample)" if replace else ""), file=sys.stderr)
     return 0
 
 
@@ -821,6 +833,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the stacks, comma-separated (default staging,prod): each maps to the wrangler env of the same "
                         "name, prod to the top level")
     p.add_argument("--output", help="write the draft here (default: standard output); never overwrites")
+    p.add_argument("--replace-sample", action="store_true",
+                   help="with --output: replace the file if it is the shipped sample's manifest, unedited (a project "
+                        "started from the sample); any other file is still refused")
     p.set_defaults(func=cmd_init)
 
     p = command("overview", "every stack side by side: each binding's backend, each stack's store and pins")

@@ -8,12 +8,21 @@ while a base URL override (the tests' fake API on 127.0.0.1) may use them, being
 
 from __future__ import annotations
 
+import hashlib
+
 from .errors import Problem
 from .stack_config import NAMESPACE, LoadedStack
 
 SAMPLE_ACCOUNT_ID = "5f0c1e9a3b7d4c2e8a6b9d0f1e2c3a4b"
 SAMPLE_STORE_ID = "9b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e"
 SAMPLE_PULUMI_ORG = "ascend"
+# The shipped secrets_manifest.yaml, byte for byte (a test keeps it equal): `init --replace-sample`
+# replaces a manifest only while it is this file, never one a person has edited.
+SAMPLE_MANIFEST_SHA256 = "017ea8bd11355deec32d6eedb654f6fa88d68e9b79f0714f1cda8da832bfe5ea"
+
+
+def is_sample_manifest(data: bytes) -> bool:
+    return hashlib.sha256(data).hexdigest() == SAMPLE_MANIFEST_SHA256
 
 
 def sample_ids(stack: LoadedStack) -> list[Problem]:
