@@ -38,3 +38,10 @@ def test_tests_of_one_group_share_one_worker(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     workers = [p.read_text() for p in ran.glob("ran-*")]
     assert len(workers) == 8 and len(set(workers)) == 1, workers
+
+
+def test_the_virtualenv_is_ignored_whether_a_folder_or_a_link() -> None:
+    # Git overwrites ignored files on checkout: a tracked `.venv` link would replace a real one.
+    for path in (".venv", ".venv/bin/python", "venv"):
+        ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", path])
+        assert ignored.returncode == 0, f"{path} is not ignored"
