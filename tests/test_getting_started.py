@@ -134,11 +134,12 @@ def test_replace_sample_replaces_the_unedited_sample_only(tmp_path: Path) -> Non
     assert refused.returncode == 1 and "not the shipped sample's manifest" in refused.stderr
     assert "Traceback" not in refused.stderr and manifest.read_text() == edited, "an edited manifest is never replaced"
     elsewhere = project / "mine.yaml"
-    elsewhere.write_text(edited)
+    shutil.copy(ROOT / "secrets_manifest.yaml", elsewhere)  # the unedited sample: only the link is wrong
     manifest.unlink()
     manifest.symlink_to(elsewhere)
     refused = subprocess.run([*init, "--replace-sample"], cwd=project, capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 1 and elsewhere.read_text() == edited, "never written through a link"
+    assert refused.returncode == 1 and elsewhere.read_bytes() == (ROOT / "secrets_manifest.yaml").read_bytes(), \
+        "never written through a link"
     manifest.unlink()
     shutil.copy(ROOT / "secrets_manifest.yaml", manifest)
     replaced = subprocess.run([*init, "--replace-sample"], cwd=project, capture_output=True, text=True, timeout=120)

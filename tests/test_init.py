@@ -162,3 +162,18 @@ def test_a_config_that_names_no_worker_or_deploys_no_stack_is_a_located_error(tm
     assert json.loads(strip_jsonc(other.read_text()))["name"] == "x"
     proc = init(tmp_path, "--from-wrangler", str(other), "--stacks", "qa2")
     assert proc.returncode == 1 and "no wrangler env of this config deploys any of the stacks qa2" in proc.stderr
+
+
+def test_a_wrapped_base64_tail_ending_in_one_equals_is_no_name(tmp_path: Path) -> None:
+    # `base64` wraps at 76 columns: the value's last line, ending in `=`, parses as NAME= with no value.
+    from stacks.worker_kit.init_draft import draft
+
+    worker = tmp_path / "w"
+    worker.mkdir()
+    (worker / "wrangler.toml").write_text('name = "w"\n')
+    tail = "ZXhhbXBsZSIsCiAgInByaXZhdGVfa2V5IjogInh4eCIKfQo"
+    (worker / ".dev.vars").write_text(f"GCP_CREDS=ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudCIsCiAgInByb2plY3RfaWQiOiAi\n"
+                                      f"{tail}=\nEMPTY_ON_PURPOSE=\nQUOTED_EMPTY=\"\"\n")
+    text, notes = draft([worker / "wrangler.toml"], ["prod"], tmp_path)
+    assert tail not in text and tail.lower() not in text and tail not in "\n".join(notes)
+    assert "GCP_CREDS" in text and "QUOTED_EMPTY" in text and "EMPTY_ON_PURPOSE" not in text

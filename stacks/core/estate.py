@@ -38,10 +38,10 @@ class Estate:
         return self.manifest.doc.file
 
     def warnings_for(self, stack: str) -> list[Problem]:
-        """The warnings a run of `stack` shows: all but those about another stack's own file
-        (validate shows every one; a plan of staging is no place for prod's sample ids)."""
-        others = {loaded.file for name, loaded in self.stacks.items() if name != stack}
-        return [p for p in self.problems.warnings if p.location.file not in others]
+        """The warnings a run of `stack` shows: all but the sample ids of another stack's file
+        (validate shows every one; a plan of staging is no place for prod's)."""
+        others = {p.render() for name, loaded in self.stacks.items() if name != stack for p in sample_ids(loaded)}
+        return [p for p in self.problems.warnings if p.render() not in others]
 
     def desired_state(self, stack: str, backend: Backend | None = None) -> DesiredState:
         """The stack's desired state (with `backend` pinned, if given), computed once."""

@@ -136,14 +136,21 @@ def _read_local(worker: DraftWorker, dotfile: Path) -> set[str]:
     entries, problems = parse_dotenv(str(dotfile), decode_text(dotfile.read_bytes(), str(dotfile)), lambda name: None)
     worker.skipped += [f"{dotfile}: {p.message}: not taken as a name" for p in problems]
     names: set[str] = set()
+    example = dotfile.name.endswith(EXAMPLE_SUFFIX)
+    lines = decode_text(dotfile.read_bytes(), str(dotfile)).splitlines()
     for entry in entries:
-        # `abc==` is the end of a base64 value pasted on its own line, not a name; `NAME=` is a name.
-        if not is_binding_name(entry.key) or (entry.value and not entry.value.strip("=")):
+        # `abc==` (or `abc=`) is the end of a wrapped base64 value, not a name: outside an example,
+        # an empty value counts only written as quotes (`NAME=""`).
+        if not is_binding_name(entry.key) or not (example or entry.value.strip("=") or _quoted_empty(lines, entry.line)):
             worker.skipped.append(f"{dotfile}: line {entry.line} is not a NAME=value line (its text is "
                                   "not shown: it may be part of a value): not taken as a name")
             continue
         names.add(entry.key)
     return names
+
+
+def _quoted_empty(lines: list[str], line: int) -> bool:
+    return 0 < line <= len(lines) and re.search(r"=\s*(\"\"|'')\s*(#.*)?$", lines[line - 1]) is not None
 
 
 def _strip(secret_name: str, stack: str, base_names: set[str]) -> tuple[str, str]:
@@ -385,7 +392,8 @@ def draft(configs: list[Path], stacks: list[str], base: Path) -> tuple[str, list
     bare = [stack for stack in stacks if rule_of[stack] == "{name}"]
     keeper = next((stack for stack in bare if stack in PROD_NAMES), bare[-1] if bare else None)
     for stack in bare:
-        if stack != keeper and secrets:
+        # A stack whose configs bind store secrets already keeps their names (a new rule would move them).
+        if stack != keeper and secrets and not store_ids.get(stack) and re.fullmatch(r"\w+", stack):
             notes.append(f"stack {stack}: if it shares an account with stack {keeper}, its store secret names must "
                          f"differ: set `secrets-plane:secretName: '{{name}}_{stack.upper()}'` in Pulumi.{stack}.yaml")
     for stack in fitted.held_stacks:
