@@ -158,16 +158,8 @@ class Scanner:
             value = self.value(j)
             item = Item(value.start, value)
             node.items.append(item)
-            j = self.skip(value.end)
-            if j < self.n and self.text[j] == ",":
-                item.comma = j
-                j = self.skip(j + 1)
-            elif j < self.n and self.text[j] != "]":
-                raise self.fail(j, "a comma or ] expected")
-        if j >= self.n:
-            raise self.fail(i, "an unclosed array")
-        node.end = j + 1
-        return node
+            j = self._past_item(item, "]")
+        return self._closed(node, j, "array")
 
     def _object(self, i: int) -> Node:
         node = Node("object", i, i)
@@ -182,14 +174,22 @@ class Scanner:
             value = self.value(j + 1)
             item = Item(key_start, value, key)
             node.items.append(item)
-            j = self.skip(value.end)
-            if j < self.n and self.text[j] == ",":
-                item.comma = j
-                j = self.skip(j + 1)
-            elif j < self.n and self.text[j] != "}":
-                raise self.fail(j, "a comma or } expected")
+            j = self._past_item(item, "}")
+        return self._closed(node, j, "object")
+
+    def _past_item(self, item: Item, close: str) -> int:
+        """The offset after an array's or object's item and its comma (kept on the item)."""
+        j = self.skip(item.value.end)
+        if j < self.n and self.text[j] == ",":
+            item.comma = j
+            return self.skip(j + 1)
+        if j < self.n and self.text[j] != close:
+            raise self.fail(j, f"a comma or {close} expected")
+        return j
+
+    def _closed(self, node: Node, j: int, kind: str) -> Node:
         if j >= self.n:
-            raise self.fail(i, "an unclosed object")
+            raise self.fail(node.start, f"an unclosed {kind}")
         node.end = j + 1
         return node
 

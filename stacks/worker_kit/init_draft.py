@@ -133,11 +133,12 @@ def _read_local(worker: DraftWorker, dotfile: Path) -> set[str]:
     """The names a `.dev.vars` or `.env` binds, never its values: a line that is not a plain
     `NAME=value` (a pasted token, a line of a key left unquoted, the `==`
     that ends one) is left out and reported by its line number."""
-    entries, problems = parse_dotenv(str(dotfile), decode_text(dotfile.read_bytes(), str(dotfile)), lambda name: None)
+    text = decode_text(dotfile.read_bytes(), str(dotfile))
+    entries, problems = parse_dotenv(str(dotfile), text, lambda name: None)
     worker.skipped += [f"{dotfile}: {p.message}: not taken as a name" for p in problems]
     names: set[str] = set()
     example = dotfile.name.endswith(EXAMPLE_SUFFIX)
-    lines = decode_text(dotfile.read_bytes(), str(dotfile)).splitlines()
+    lines = text.splitlines()
     for entry in entries:
         # `abc==` (or `abc=`) is the end of a wrapped base64 value, not a name: outside an example,
         # an empty value counts only written as quotes (`NAME=""`).
