@@ -125,11 +125,18 @@ def _project(tmp_path: Path, name: str) -> Path:
     return folder / ("wrangler" + suffix)
 
 
+ACCOUNTS = {"staging": ACCOUNT, "prod": ACCOUNT}  # both stacks on one account, as most teams run them
+
+
 def _stack_files(project: Path, notes: list[str]) -> None:
-    """Pulumi.<stack>.yaml as the draft's notes say to write them."""
+    """Pulumi.<stack>.yaml as the draft's notes say to write them (a note that holds only if the
+    stack shares an account with another is followed only when it does)."""
     for stack in ("staging", "prod"):
-        lines = [f"  secrets-plane:accountId: {ACCOUNT}"]
+        lines = [f"  secrets-plane:accountId: {ACCOUNTS[stack]}"]
         for note in notes:
+            shares = re.search(r"if it shares an account with stack (\w+)", note)
+            if shares and ACCOUNTS[shares.group(1)] != ACCOUNTS[stack]:
+                continue
             if note.startswith(f"# stack {stack}:"):
                 adopt = re.search(r"store: \{adopt: (\w+)\}", note)
                 lines += [f"  secrets-plane:store:\n    adopt: {adopt.group(1)}"] if adopt else []
@@ -143,13 +150,13 @@ def _read(tmp_path: Path, name: str) -> tuple[dict[str, tuple[str, dict[str, tup
     config = _project(tmp_path, name)
     text, notes = draft([config], ["staging", "prod"], tmp_path)
     manifest = yaml.safe_load(text)
+    (tmp_path / "secrets_manifest.yaml").write_text(fill_todos(text))
+    _stack_files(tmp_path, ["# " + n for n in notes])
     if not manifest["secrets"]:
         # Nothing to manage: the draft says what to add (validate needs a secret), the Workers as read.
         assert any("no config declares a secret" in n for n in notes)
         worker = next(iter(manifest["workers"].values()))
         return {stack: (script, {}) for stack, script in worker["script_name"].items()}, config
-    (tmp_path / "secrets_manifest.yaml").write_text(fill_todos(text))
-    _stack_files(tmp_path, ["# " + n for n in notes])
     estate = load_estate(tmp_path)  # validates: a located error here fails the test
     got = {}
     for stack in ("staging", "prod"):
@@ -168,21 +175,50 @@ def test_init_reads_each_config_as_wrangler_does(tmp_path: Path) -> None:
     print(f"init reads {len(EXPECTED) - len(wrong)} of {len(EXPECTED)} corpus configs right")
 
 
+ADDED = "SP_ADDED_KEY"
+
+
+def _add_a_secret(project: Path) -> None:
+    """What a team does next (and what the draft of a config with no secret asks for): one new
+    secret, added to the manifest and listed under the Worker."""
+    path = project / "secrets_manifest.yaml"
+    manifest = yaml.safe_load(path.read_text())
+    manifest["secrets"][ADDED] = {"description": "added", "owner": "platform", "provider": "sp", "rotation_days": 90}
+    for worker in manifest["workers"].values():
+        worker["secrets"] = [*worker["secrets"], ADDED]
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+
+def _sync_only_inserts(project: Path, name: str, stacks: list[str]) -> int:
+    """Sync each stack's config, as it stands, from the manifest: the bytes it adds, and check then
+    in step."""
+    estate = load_estate(project)  # validates: a located error here fails the test
+    worker = next(iter(estate.manifest.manifest.workers))
+    added = 0
+    for stack in stacks:
+        entries, path, env = entries_for(estate, stack, worker, None, None, None)
+        before = (project / path).read_text()
+        after = render(project / path, before, env, entries)
+        ops = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+        assert {op for op, *_ in ops} <= {"equal", "insert"}, f"{name} {stack}: sync changed bytes it does not own"
+        added += sum(j2 - j1 for op, _, _, j1, j2 in ops if op == "insert")
+        (project / path).write_text(after)
+        assert render(project / path, after, env, entries) == after, f"{name} {stack}: check still differs"
+    return added
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_sync_only_adds_to_its_spans_and_check_then_passes(tmp_path: Path, name: str) -> None:
     got, config = _read(tmp_path, name)
-    if not any(bindings for _, bindings in got.values()):
-        return  # nothing managed: no manifest to sync from (the draft says what to add)
+    if any(bindings for _, bindings in got.values()):
+        _sync_only_inserts(tmp_path, name, list(got))  # the draft as it is
+    # Then one secret more, on every config (those with none included): sync adds its name.
+    _add_a_secret(tmp_path)
+    assert _sync_only_inserts(tmp_path, name, list(got)) > 0, f"{name}: the new secret was not synced"
     estate = load_estate(tmp_path)
-    worker = next(iter(estate.manifest.manifest.workers))
     for stack in got:
-        entries, path, env = entries_for(estate, stack, worker, None, None, None)
-        before = (tmp_path / path).read_text()
-        after = render(tmp_path / path, before, env, entries)
-        ops = {op for op, *_ in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()}
-        assert ops <= {"equal", "insert"}, f"{name} {stack}: sync changed bytes it does not own"
-        (tmp_path / path).write_text(after)
-        assert render(tmp_path / path, after, env, entries) == after, f"{name} {stack}: check still differs"
+        _, path, _ = entries_for(estate, stack, next(iter(estate.manifest.manifest.workers)), None, None, None)
+        assert ADDED in (tmp_path / path).read_text(), f"{name} {stack}"
 
 
 def test_a_binding_of_some_envs_only_is_left_out_and_said(tmp_path: Path) -> None:

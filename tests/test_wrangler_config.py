@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ACCOUNT, STORE_ID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stacks.core.errors import PlaneError
 from stacks.core.estate import load_estate
@@ -23,6 +25,7 @@ from stacks.worker_kit.wrangler_config import (
     entries_for,
     render,
     strip_jsonc,
+    sync,
 )
 
 ENTRIES = WranglerEntries(store=[{"binding": "API_KEY", "store_id": "s1", "secret_name": "api_key"}],
@@ -512,3 +515,220 @@ def test_a_layout_sync_cannot_edit_in_place_is_a_located_error_never_a_broken_fi
         render(Path("wrangler.toml"), text, "staging", ENTRIES)
     problem = caught.value.problems[0]
     assert problem.render().startswith("wrangler.toml: env.staging: error: sync cannot edit this layout in place")
+
+
+# ---- the bytes around an edit: a kept entry's comment, a file's first line, its line endings ----
+
+KEEP_TOKEN = WranglerEntries(store=[], required=["TOKEN"], managed=frozenset({"TOKEN", "OLD", "NEW"}))
+ADD_NEW = WranglerEntries(store=[], required=["TOKEN", "NEW"], managed=frozenset({"TOKEN", "OLD", "NEW"}))
+
+NEIGHBOUR_CASES = {
+    # a stale last entry on the line after a kept entry's comment: the comment stays with its entry
+    "drop-after-comment.jsonc": (KEEP_TOKEN, """\
+{
+  "secrets": {
+    "required": [
+      "TOKEN", // keep
+      "OLD"]
+  }
+}
+""", """\
+{
+  "secrets": {
+    "required": [
+      "TOKEN" // keep
+      ]
+  }
+}
+"""),
+    "drop-after-comment.toml": (KEEP_TOKEN, """\
+[secrets]
+required = [
+  "TOKEN", # keep
+  "OLD"]
+""", """\
+[secrets]
+required = [
+  "TOKEN" # keep
+  ]
+"""),
+    # the same with an entry to add: the addition goes on its own line after the comment
+    "drop-and-add-after-comment.jsonc": (ADD_NEW, """\
+{
+  "secrets": {
+    "required": [
+      "TOKEN", // keep
+      "OLD"]
+  }
+}
+""", """\
+{
+  "secrets": {
+    "required": [
+      "TOKEN", // keep
+      "NEW"
+      ]
+  }
+}
+"""),
+    # a comment between two entries on one line stays too
+    "drop-after-block-comment.jsonc": (KEEP_TOKEN, """\
+{ "secrets": { "required": ["TOKEN", /* ours */ "OLD"] } }
+""", """\
+{ "secrets": { "required": ["TOKEN" /* ours */ ] } }
+"""),
+    # a block comment over several lines after the last entry: the addition goes after it
+    "add-after-long-comment.jsonc": (ADD_NEW, """\
+{
+  "secrets": {
+    "required": [
+      "TOKEN" /* set by
+                 the plane */
+    ]
+  }
+}
+""", """\
+{
+  "secrets": {
+    "required": [
+      "TOKEN", /* set by
+                 the plane */
+      "NEW"
+    ]
+  }
+}
+"""),
+    # no top-level keys: a first-line schema comment stays the first line
+    "schema-first.toml": (KEEP_TOKEN, """\
+#:schema node_modules/wrangler/config-schema.json
+
+# the API's plain vars
+[vars]
+MODE = "x"
+""", """\
+#:schema node_modules/wrangler/config-schema.json
+
+[secrets]
+required = ["TOKEN"]
+
+# the API's plain vars
+[vars]
+MODE = "x"
+"""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEIGHBOUR_CASES))
+def test_sync_keeps_the_bytes_beside_its_edits(name: str) -> None:
+    entries, before, expected = NEIGHBOUR_CASES[name]
+    path = Path("wrangler." + name.rsplit(".", 1)[1])
+    after = render(path, before, None, entries)
+    assert after == expected
+    assert render(path, after, None, entries) == after
+
+
+@pytest.mark.parametrize("name", ["comments.jsonc", "banners.toml", "lines.jsonc", "strict.json"])
+def test_a_crlf_file_stays_crlf(name: str) -> None:
+    env, before, expected = SPAN_CASES[name]
+    path = Path("wrangler." + name.split(".", 1)[1])
+    after = render(path, before.replace("\n", "\r\n"), env, SPAN_ENTRIES)
+    assert after == expected.replace("\n", "\r\n")
+    assert "\n" not in after.replace("\r\n", "")
+
+
+def test_sync_writes_a_crlf_file_back_crlf(tmp_path: Path) -> None:
+    env, before, expected = SPAN_CASES["banners.toml"]
+    path = tmp_path / "wrangler.toml"
+    path.write_bytes(before.replace("\n", "\r\n").encode())
+    assert sync(path, env, SPAN_ENTRIES, write=True).changed
+    assert path.read_bytes() == expected.replace("\n", "\r\n").encode()
+    assert not sync(path, env, SPAN_ENTRIES, write=False).changed
+
+
+# ---- any layout of the required list: every kept entry's comment stays, no byte outside moves --
+
+NAMES = ["TOKEN", "OLD", "NEW", "MANUAL", "THEIRS"]
+MANAGED = frozenset({"TOKEN", "OLD", "NEW"})
+AROUND = {"toml": ('name = "api"\n\n[secrets]\nrequired = ', '\n\n[vars]\nA = "1"\n'),
+          "jsonc": ('{\n  "name": "api",\n  "secrets": { "required": ', ' } // the list\n}\n')}
+
+
+@st.composite
+def _required_list(draw: st.DrawFn, dialect: str) -> tuple[str, list[str]]:
+    """A list as people write one: entries one a line or on one line, commas (a trailing one or
+    not), comments after entries (line comments, block comments, over several lines)."""
+    line = "#" if dialect == "toml" else "//"
+    names = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=5))
+    body = "[" + draw(st.sampled_from(["", "\n  "]))
+    for i, name in enumerate(names):
+        comma = "," if i < len(names) - 1 or draw(st.booleans()) else ""
+        after = [" ", "\n  ", f" {line} c{i}\n  "] + ([f" /* c{i} */ ", f" /* c{i}\n  more */\n  "] if dialect == "jsonc" else [])
+        body += json.dumps(name) + comma + draw(st.sampled_from(after if i < len(names) - 1 else ["", *after]))
+    return body + draw(st.sampled_from(["", "\n"])) + "]", names
+
+
+@pytest.mark.parametrize("dialect", ["toml", "jsonc"])
+@settings(max_examples=int(__import__("os").environ.get("SP_EXAMPLES", 300)), deadline=None)
+@given(data=st.data())
+def test_any_layout_of_the_list_keeps_each_kept_entrys_comment(dialect: str, data: st.DataObject) -> None:
+    array, names = data.draw(_required_list(dialect))
+    wanted = data.draw(st.lists(st.sampled_from(sorted(MANAGED)), unique=True, min_size=1))
+    head, tail = AROUND[dialect]
+    text = head + array + tail
+    entries = WranglerEntries(store=[], required=wanted, managed=MANAGED)
+    path = Path("wrangler." + dialect)
+    after = render(path, text, None, entries)  # a refusal fails the test: every layout here is editable
+    assert after.startswith(head) and after.endswith(tail), (text, after)
+    for i, name in enumerate(names):
+        if f"c{i}" in text and (name not in MANAGED or name in wanted):
+            assert f"c{i}" in after, (text, wanted, after)
+    assert render(path, after, None, entries) == after
+
+
+@st.composite
+def _store_list(draw: st.DrawFn, dialect: str) -> tuple[str, list[str]]:
+    """The store bindings as people write them: JSONC objects on one line or a member a line, with
+    comments; TOML [[tables]] with banners and blank lines between."""
+    names = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=4))
+    if dialect == "toml":
+        body = ""
+        for i, name in enumerate(names):
+            body += draw(st.sampled_from(["", "\n", f"# c{i}\n", f"\n# c{i}\n"]))
+            body += f'[[secrets_store_secrets]]\nbinding = "{name}"\nstore_id = "s1"\nsecret_name = "{name}"'
+            body += draw(st.sampled_from(["", f"  # d{i}"])) + "\n"
+        return body, names
+    body = "[" + draw(st.sampled_from(["", "\n    "]))
+    for i, name in enumerate(names):
+        comma = "," if i < len(names) - 1 or draw(st.booleans()) else ""
+        members = [f'"binding": "{name}"', '"store_id": "s1"', f'"secret_name": "{name}"']
+        entry = draw(st.sampled_from(["{ " + ", ".join(members) + " }",
+                                      "{\n      " + ",\n      ".join(members) + "\n    }",
+                                      "{\n      " + ",\n      ".join(members[:2]) + f", // d{i}\n      "
+                                      + members[2] + "\n    }"]))
+        after = [" ", "\n    ", f" // c{i}\n    ", f" /* c{i} */ "]
+        body += entry + comma + draw(st.sampled_from(after if i < len(names) - 1 else ["", *after]))
+    return body + draw(st.sampled_from(["", "\n  "])) + "]", names
+
+
+@pytest.mark.parametrize("dialect", ["toml", "jsonc"])
+@settings(max_examples=int(__import__("os").environ.get("SP_EXAMPLES", 300)), deadline=None)
+@given(data=st.data())
+def test_any_layout_of_the_store_bindings_keeps_each_kept_entrys_comment(dialect: str, data: st.DataObject) -> None:
+    listed, names = data.draw(_store_list(dialect))
+    wanted = data.draw(st.lists(st.sampled_from(sorted(MANAGED)), unique=True, min_size=1))
+    renamed = data.draw(st.sets(st.sampled_from(sorted(MANAGED))))
+    store = [{"binding": n, "store_id": "s1", "secret_name": n + ("_STAGING" if n in renamed else "")} for n in wanted]
+    if dialect == "toml":
+        head, tail = 'name = "api"\n\n', '\n# ---- vars ----\n[vars]\nA = "1"\n'
+    else:
+        head, tail = '{\n  "name": "api", // x\n  "secrets_store_secrets": ', ',\n  "main": "i.ts"\n}\n'
+    text = head + listed + tail
+    entries = WranglerEntries(store=store, required=[], managed=MANAGED)
+    path = Path("wrangler." + dialect)
+    after = render(path, text, None, entries)
+    assert after.startswith(head.rstrip("\n")) and after.endswith(tail), (text, after)
+    for i, name in enumerate(names):
+        for mark in (f"c{i}", f"d{i}"):
+            if mark in text and (name not in MANAGED or name in wanted):
+                assert mark in after, (text, store, after)
+    assert render(path, after, None, entries) == after

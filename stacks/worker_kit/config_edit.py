@@ -2,9 +2,11 @@
 the text spans they take, every other byte of the file as it was.
 
 Each list is edited entry by entry (`plan_list`): an entry the plane does not manage stays, an entry
-already right stays where it is, a managed entry that changed is replaced where it stands, one no
-longer wanted is removed with its line (or its comma, on one line), and what is missing is added
-after the last entry, in the file's own layout: one per line at the entries' indentation, or on
+already right stays where it is, a managed entry that changed is changed where it stands (member
+by member, row by row for a [[table]], so comments inside it stay), one no longer wanted is removed
+with its line (or its comma, on one line; a comment before it that ends the previous entry's line
+stays), and what is missing is added after the last entry (and after its comment, however many
+lines that takes), in the file's own layout: one per line at the entries' indentation, or on
 the line, with or without the trailing comma the list has. A list, table or env that is missing is
 added beside its neighbours (JSON: the env object's last member; TOML: after the env's last
 table); a list left empty goes with its key. Comments, blank lines and key order elsewhere never
@@ -13,6 +15,7 @@ move. `wrangler_config.render` parses the result and compares it with the data i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from typing import Any
 import tomlkit
 
 from ..core.text import json_string, toml_key, toml_string
-from .config_scan import JSONC, TOML, Item, Node, ScanError, Scanner, Statement
+from .config_scan import JSONC, TOML, Item, Node, ScanError, Scanner, Statement, strip_jsonc
 
 KEY = "secrets_store_secrets"
 SECRETS = "secrets"
@@ -131,6 +134,10 @@ class Layout:
         after = self.scanner.skip(item.tail, newlines=False)
         return after >= len(text) or text[after] == "\n"
 
+    def line_end(self, item: Item) -> int:
+        """The end of the item's line, or of the line its comment ends on (a /* */ may span lines)."""
+        return line_end(self.scanner.text, self.scanner.skip(item.tail, newlines=False))
+
 
 def sequence_edits(scanner: Scanner, node: Node, drops: set[int], replaces: dict[int, str],
                    appends: list[str]) -> list[Edit]:
@@ -144,7 +151,7 @@ def sequence_edits(scanner: Scanner, node: Node, drops: set[int], replaces: dict
         item = items[i]
         before = [s for s in survivors if s < i]
         if layout.isolated(item):
-            edits.append((line_start(text, item.start), min(line_end(text, item.tail) + 1, len(text)), ""))
+            edits.append((line_start(text, item.start), min(layout.line_end(item) + 1, len(text)), ""))
             if item.comma is None and before and not appends:
                 comma = items[before[-1]].comma
                 assert comma is not None
@@ -157,7 +164,13 @@ def sequence_edits(scanner: Scanner, node: Node, drops: set[int], replaces: dict
         elif before:
             comma = items[before[-1]].comma
             assert comma is not None
-            edits.append((comma + (1 if appends else 0), item.value.end, ""))
+            if text[comma + 1:item.start].strip():
+                # A comment between belongs to the entry before: only the comma and the item go.
+                if not appends:
+                    edits.append((comma, comma + 1, ""))
+                edits.append((item.start, item.value.end, ""))
+            else:
+                edits.append((comma + (1 if appends else 0), item.value.end, ""))
         else:
             edits.append((item.start, item.value.end, ""))
     if not appends:
@@ -169,7 +182,7 @@ def sequence_edits(scanner: Scanner, node: Node, drops: set[int], replaces: dict
         if anchor.comma is None:
             edits.append((anchor.value.end, anchor.value.end, ","))
         if layout.multiline and layout.isolated(anchor):
-            at = line_end(text, anchor.tail)
+            at = layout.line_end(anchor)
             sep = "\n" + layout.indent
         else:
             at = anchor.tail if anchor.comma is not None else anchor.value.end
@@ -193,6 +206,40 @@ def sequence_edits(scanner: Scanner, node: Node, drops: set[int], replaces: dict
         else:
             edits.append((inner, inner, ", ".join(appends)))
     return edits
+
+
+def in_place(scanner: Scanner, array: Node, replaces: dict[int, Any], value_of: Callable[[Node], Any],
+             value_text: Callable[[Any], str], member_text: Callable[[str, Any], str],
+             whole: Callable[[int, Any], str]) -> tuple[list[Edit], dict[int, str]]:
+    """A replaced entry that is a mapping changes member by member (a value that differs, a member
+    missing or not wanted), so comments inside it stay; anything else is replaced whole. Gives the
+    member edits and the replacements left for `sequence_edits`."""
+    edits: list[Edit] = []
+    left: dict[int, str] = {}
+    for index, want in replaces.items():
+        node = array.items[index].value
+        if node.kind != "object" or not isinstance(want, dict):
+            left[index] = whole(index, want)
+            continue
+        edits += mapping_edits(scanner, node, want, value_of, value_text, member_text)
+    return edits, left
+
+
+def mapping_edits(scanner: Scanner, node: Node, want: dict[str, Any], value_of: Callable[[Node], Any],
+                  value_text: Callable[[Any], str], member_text: Callable[[str, Any], str]) -> list[Edit]:
+    drops: set[int] = set()
+    replaces: dict[int, str] = {}
+    seen: set[str] = set()
+    for index, item in enumerate(node.items):
+        key = item.key[0] if len(item.key) == 1 else None
+        if key is not None and key in want and key not in seen:
+            seen.add(key)
+            if value_of(item.value) != want[key]:
+                replaces[index] = value_text(want[key])
+        else:
+            drops.add(index)
+    appends = [member_text(k, v) for k, v in want.items() if k not in seen]
+    return sequence_edits(scanner, node, drops, replaces, appends)
 
 
 # ---- JSON and JSONC --------------------------------------------------------------------------
@@ -256,15 +303,16 @@ def _json_list(scanner: Scanner, array: Node, plan: ListPlan, entry_style: bool)
     inline = bool(objects) and "\n" not in scanner.text[objects[0].start:objects[0].end]
     def text_of(entry: Any, indent: str) -> str:
         return render_json(entry, indent, unit, inline or not entry_style or not layout.multiline)
-    replaces = {i: text_of(e, indent_at(scanner.text, array.items[i].start)) for i, e in plan.replaces.items()}
-    return sequence_edits(scanner, array, plan.drops, replaces, [text_of(e, layout.indent) for e in plan.appends])
+    def value_of(node: Node) -> Any:
+        return json.loads(strip_jsonc(scanner.text[node.start:node.end]))
+    edits, replaces = in_place(scanner, array, plan.replaces, value_of, lambda v: render_json(v, "", unit, True),
+                               lambda k, v: f"{json_string(k)}: {render_json(v, '', unit, True)}",
+                               lambda i, e: text_of(e, indent_at(scanner.text, array.items[i].start)))
+    return edits + sequence_edits(scanner, array, plan.drops, replaces, [text_of(e, layout.indent) for e in plan.appends])
 
 
 def edit_json(text: str, env: str | None, plan_of: Callable[[str, list[Any]], ListPlan]) -> str:
     """`plan_of(KEY or REQUIRED, current entries)` gives each list's plan."""
-    import json
-
-    from .wrangler_config import strip_jsonc
     scanner = Scanner(text, JSONC)
     root = scanner.value(0)
     if root.kind != "object":
@@ -367,6 +415,26 @@ class _Block:
         return next((r for r in self.rows if r.key == key), None)
 
 
+def _table_edits(text: str, table: _Block, want: dict[str, Any], indent: str,
+                 value_of: Callable[[Node], Any]) -> list[Edit]:
+    """A [[table]] entry changed row by row: a value that differs in its place, a row not wanted
+    with its line, a missing key after the last row; comments on the rows and around stay."""
+    edits: list[Edit] = []
+    seen: set[str] = set()
+    for row in table.rows:
+        key = row.key[0] if len(row.key) == 1 else None
+        if key is not None and key in want and key not in seen and row.value is not None:
+            seen.add(key)
+            if value_of(row.value) != want[key]:
+                edits.append((row.value.start, row.value.end, _toml_value(want[key])))
+        else:
+            edits.append((row.line_start, row.end, ""))
+    missing = "".join(f"{indent}{toml_key(k)} = {_toml_value(v)}\n" for k, v in want.items() if k not in seen)
+    if missing:
+        edits.append((table.end, table.end, ("" if text[table.end - 1:table.end] in ("\n", "") else "\n") + missing))
+    return edits
+
+
 def _blocks(statements: list[Statement]) -> list[_Block]:
     blocks = [_Block(None)]
     for statement in statements:
@@ -423,8 +491,9 @@ def edit_toml(text: str, env: str | None, plan_of: Callable[[str, list[Any]], Li
             edits.append((inline.line_start, inline.end, ""))
         else:
             array = inline.value
-            edits += sequence_edits(scanner, array, plan.drops, {i: _toml_value(e) for i, e in plan.replaces.items()},
-                                    [_toml_value(e) for e in plan.appends])
+            members, replaces = in_place(scanner, array, plan.replaces, value_of, _toml_value,
+                                         lambda k, v: f"{toml_key(k)} = {_toml_value(v)}", lambda i, e: _toml_value(e))
+            edits += members + sequence_edits(scanner, array, plan.drops, replaces, [_toml_value(e) for e in plan.appends])
     elif plan.changed:
         key_indent = indent_at(text, tables[0].rows[0].line_start) if tables and tables[0].rows else ""
 
@@ -436,7 +505,7 @@ def edit_toml(text: str, env: str | None, plan_of: Callable[[str, list[Any]], Li
             if i in plan.drops:
                 edits.append((table.start, _through_blank_lines(text, table.end), ""))
             elif i in plan.replaces:
-                edits.append((table.start, table.end, block_of(plan.replaces[i])))
+                edits += _table_edits(text, table, plan.replaces[i], key_indent, value_of)
             elif table.header and not table.header.aot:  # a lone [table] becomes one of an array
                 edits.append((table.header.line_start, table.header.end, f"[[{_path((*where, KEY))}]]\n"))
         body = "\n".join(block_of(e) for e in plan.appends)
@@ -483,12 +552,27 @@ def edit_toml(text: str, env: str | None, plan_of: Callable[[str, list[Any]], Li
     elif plan.changed:
         new_blocks.append(f"[{_path((*where, SECRETS))}]\n" + line)
     if new_blocks:
-        if where and mine:
-            at = mine[-1].end
-        elif not where and len(blocks) > 1:
-            at = blocks[0].end if blocks[0].rows else 0
-        else:
-            at = len(text)
         body = "\n".join(new_blocks)
-        edits.append(_insert(text, at, body) if at else (0, 0, body + "\n"))
+        if not where and len(blocks) > 1 and not blocks[0].rows:
+            # Above the first table and its banner, below the file's own directives (#:schema).
+            at = _banner_start(text, blocks[1].start)
+            edits.append((at, at, body + "\n"))
+        else:
+            at = mine[-1].end if where and mine else blocks[0].end if not where and len(blocks) > 1 else len(text)
+            edits.append(_insert(text, at, body))
     return apply(text, edits)
+
+
+def _banner_start(text: str, header: int) -> int:
+    """Where the comment lines directly above a header begin; at the file's start, past its
+    `#:` directive lines, which editors read only there."""
+    at = header
+    while at > 0:
+        previous = line_start(text, at - 1)
+        if not text[previous:at].lstrip().startswith("#"):
+            break
+        at = previous
+    if at == 0:
+        while at < header and text.startswith("#:", at):
+            at = line_end(text, at) + 1
+    return at

@@ -12,6 +12,7 @@ the data came from (`wrangler_config._parse` has already refused a broken file) 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 JSONC, TOML = "jsonc", "toml"
@@ -258,3 +259,35 @@ class Scanner:
         if j < self.n and self.text[j] != "\n":
             raise self.fail(j, "the end of the line expected")
         return min(j + 1, self.n)
+
+
+def strip_jsonc(text: str) -> str:
+    """JSONC -> JSON: drop // and /* */ comments and trailing commas, leaving strings intact."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    in_string = False
+    while i < n:
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if ch == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                in_string = False
+            i += 1
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+            i += 1
+        elif text.startswith("//", i):
+            while i < n and text[i] != "\n":
+                i += 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r",(\s*[}\]])", r"\1", "".join(out))

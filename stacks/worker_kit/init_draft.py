@@ -393,8 +393,9 @@ def draft(configs: list[Path], stacks: list[str], base: Path) -> tuple[str, list
     bare = [stack for stack in stacks if rule_of[stack] == "{name}"]
     keeper = next((stack for stack in bare if stack in PROD_NAMES), bare[-1] if bare else None)
     for stack in bare:
-        # A stack whose configs bind store secrets already keeps their names (a new rule would move them).
-        if stack != keeper and secrets and not store_ids.get(stack) and re.fullmatch(r"\w+", stack):
+        # A stack whose configs bind store secrets already keeps their names (a new rule would move them);
+        # said for a draft of no secret too: the first one added would collide.
+        if stack != keeper and not store_ids.get(stack) and re.fullmatch(r"\w+", stack):
             notes.append(f"stack {stack}: if it shares an account with stack {keeper}, its store secret names must "
                          f"differ: set `secrets-plane:secretName: '{{name}}_{stack.upper()}'` in Pulumi.{stack}.yaml")
     for stack in fitted.held_stacks:

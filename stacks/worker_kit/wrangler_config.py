@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from ..core.estate import MANIFEST_FILE, Estate
 from ..core.json_source import load_json_text
 from ..files import write_text
 from .config_edit import KEY, REQUIRED, SECRETS, ListPlan, edit_json, edit_toml, plan_list
-from .config_scan import ScanError
+from .config_scan import ScanError, strip_jsonc
 
 
 @dataclass(frozen=True)
@@ -157,10 +156,15 @@ def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> 
     hint = ("write the env's secrets_store_secrets and secrets.required as wrangler's docs do (a table or an "
             "array under the env), or apply the entries by hand")
     try:
+        # A file whose every line ends in CRLF is edited as LF and written back as CRLF, so the
+        # lines sync adds end as the file's do (a file of mixed endings is edited as it is).
+        crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
+        lf = text.replace("\r\n", "\n") if crlf else text
         if suffix == ".toml":
-            after = edit_toml(text, env, _plan_of(entries), data)
+            after = edit_toml(lf, env, _plan_of(entries), data)
         else:
-            after = edit_json(text, env, _plan_of(entries))
+            after = edit_json(lf, env, _plan_of(entries))
+        after = after.replace("\n", "\r\n") if crlf else after
         read = _parse(path, after)
     except (ScanError, PlaneError) as exc:
         why = str(exc) if isinstance(exc, ScanError) else "the edit would not parse"
@@ -169,38 +173,6 @@ def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> 
         raise PlaneError.at(str(path), where, "sync cannot edit this layout in place (the edit would not read back "
                             "as the entries wanted)", hint)
     return after
-
-
-def strip_jsonc(text: str) -> str:
-    """JSONC -> JSON: drop // and /* */ comments and trailing commas, leaving strings intact."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    in_string = False
-    while i < n:
-        ch = text[i]
-        if in_string:
-            out.append(ch)
-            if ch == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 2
-                continue
-            if ch == '"':
-                in_string = False
-            i += 1
-        elif ch == '"':
-            in_string = True
-            out.append(ch)
-            i += 1
-        elif text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                i += 1
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            out.append(ch)
-            i += 1
-    return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
 
 
 def _parse_toml(path: Path, text: str) -> tomlkit.TOMLDocument:
@@ -258,7 +230,7 @@ def sync(path: Path, env: str | None, entries: WranglerEntries, write: bool) -> 
     if not path.exists():
         raise PlaneError.at(str(path), "", "wrangler config not found",
                             "pass --config, or record it under workers.<name>.wrangler.config in the manifest")
-    before = path.read_text()
+    before = path.read_bytes().decode("utf-8")  # as it is: read_text would turn CRLF into LF
     after = render(path, before, env, entries)
     result = SyncResult(path, before, after)
     if write and result.changed:
