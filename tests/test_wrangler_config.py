@@ -7,6 +7,7 @@ the tests that run the real wrangler.)"""
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -679,6 +680,8 @@ def test_any_layout_of_the_list_keeps_each_kept_entrys_comment(dialect: str, dat
     path = Path("wrangler." + dialect)
     after = render(path, text, None, entries)  # a refusal fails the test: every layout here is editable
     assert after.startswith(head) and after.endswith(tail), (text, after)
+    if dialect == "toml":
+        tomllib.loads(after)  # TOML 1.0 as strict parsers read it
     for i, name in enumerate(names):
         if f"c{i}" in text and (name not in MANAGED or name in wanted):
             assert f"c{i}" in after, (text, wanted, after)
@@ -727,8 +730,98 @@ def test_any_layout_of_the_store_bindings_keeps_each_kept_entrys_comment(dialect
     path = Path("wrangler." + dialect)
     after = render(path, text, None, entries)
     assert after.startswith(head.rstrip("\n")) and after.endswith(tail), (text, after)
+    if dialect == "toml":
+        tomllib.loads(after)
     for i, name in enumerate(names):
         for mark in (f"c{i}", f"d{i}"):
             if mark in text and (name not in MANAGED or name in wanted):
                 assert mark in after, (text, store, after)
     assert render(path, after, None, entries) == after
+
+
+# ---- from a review: shapes wrangler reads, each edited in place or refused with its place ------
+
+S1 = {"binding": "API_KEY", "store_id": "s1", "secret_name": "api_key"}
+STORE_AND_TOKEN = WranglerEntries(store=[S1], required=["TOKEN"], managed=frozenset({"API_KEY", "TOKEN", "OLD"}))
+TOKEN_ONLY = WranglerEntries(store=[], required=["TOKEN"], managed=frozenset({"API_KEY", "TOKEN", "OLD"}))
+STORE_ONLY = WranglerEntries(store=[S1], required=[], managed=frozenset({"API_KEY", "TOKEN", "OLD"}))
+NOTHING = WranglerEntries(store=[], required=[], managed=frozenset({"API_KEY", "TOKEN", "OLD"}))
+
+IN_PLACE = {
+    # an empty inline table: TOML 1.0 keeps an inline table on one line
+    "empty-inline.toml": ("staging", STORE_AND_TOKEN, '[env.staging]\nname = "x"\nsecrets = {}\n',
+                          '[env.staging]\nname = "x"\nsecrets = { required = ["TOKEN"] }\n\n'
+                          '[[env.staging.secrets_store_secrets]]\nbinding = "API_KEY"\nstore_id = "s1"\n'
+                          'secret_name = "api_key"\n'),
+    # lists and tables the file holds empty are its own: filled, or left as they are
+    "empty-lists.toml": (None, TOKEN_ONLY, 'name = "x"\nsecrets_store_secrets = []\n\n[secrets]\nrequired = ["OLD"]\n',
+                         'name = "x"\nsecrets_store_secrets = []\n\n[secrets]\nrequired = ["TOKEN"]\n'),
+    "empty-required.jsonc": (None, STORE_ONLY, '{\n  "name": "x",\n  "secrets": { "required": [] }\n}\n',
+                             '{\n  "name": "x",\n  "secrets": { "required": [] },\n  "secrets_store_secrets": [\n'
+                             '    {\n      "binding": "API_KEY",\n      "store_id": "s1",\n      "secret_name": "api_key"\n'
+                             '    }\n  ]\n}\n'),
+    "empty-secrets.jsonc": (None, STORE_ONLY, '{ "name": "x", "secrets": {} }\n',
+                            '{ "name": "x", "secrets": {}, "secrets_store_secrets": [{ "binding": "API_KEY", '
+                            '"store_id": "s1", "secret_name": "api_key" }] }\n'),
+    "empty-store.json": (None, NOTHING, '{"name": "x", "secrets_store_secrets": [], "secrets": {"required": ["OLD"]}}\n',
+                         '{"name": "x", "secrets_store_secrets": []}\n'),
+    # a binding moving from a Worker secret to the store, its env followed by another
+    "retyped-env.toml": ("staging", STORE_ONLY, '[env.staging]\nname = "api-staging"\n\n[env.staging.secrets]\n'
+                         'required = ["OLD"]\n\n[env.production]\nname = "api"\n',
+                         '[env.staging]\nname = "api-staging"\n\n[[env.staging.secrets_store_secrets]]\n'
+                         'binding = "API_KEY"\nstore_id = "s1"\nsecret_name = "api_key"\n\n[env.production]\nname = "api"\n'),
+    "retyped-env-back.toml": ("staging", TOKEN_ONLY, '[env.staging]\nname = "api-staging"\n\n'
+                              '[[env.staging.secrets_store_secrets]]\nbinding = "OLD"\nstore_id = "s1"\n'
+                              'secret_name = "OLD"\n\n[env.production]\nname = "api"\n',
+                              '[env.staging]\nname = "api-staging"\n\n[env.staging.secrets]\nrequired = ["TOKEN"]\n\n'
+                              '[env.production]\nname = "api"\n'),
+    # both of the env's store tables go, the secret that replaces them comes where they were
+    "retyped-env-two.toml": ("staging", TOKEN_ONLY, '[env.staging]\nname = "api-staging"\n\n'
+                             '[[env.staging.secrets_store_secrets]]\nbinding = "OLD"\nstore_id = "s1"\nsecret_name = "OLD"\n\n'
+                             '[[env.staging.secrets_store_secrets]]\nbinding = "API_KEY"\nstore_id = "s1"\n'
+                             'secret_name = "api_key"\n\n# routes\n[[routes]]\npattern = "x"\n',
+                             '[env.staging]\nname = "api-staging"\n\n[env.staging.secrets]\nrequired = ["TOKEN"]\n\n'
+                             '# routes\n[[routes]]\npattern = "x"\n'),
+    # a lone store table becomes one of an array, its comment kept
+    "lone-table.toml": (None, STORE_ONLY, '[secrets_store_secrets] # ours\nbinding = "API_KEY"\nstore_id = "s1"\n'
+                        'secret_name = "old"\n',
+                        '[[secrets_store_secrets]] # ours\nbinding = "API_KEY"\nstore_id = "s1"\nsecret_name = "api_key"\n'),
+    # a byte-order mark (what some Windows editors write): wrangler reads it, and it stays
+    "bom.jsonc": (None, TOKEN_ONLY, '\ufeff{ "name": "x" }\n', '\ufeff{ "name": "x", "secrets": { "required": ["TOKEN"] } }\n'),
+    "bom.toml": (None, TOKEN_ONLY, '\ufeffname = "x"\n', '\ufeffname = "x"\n\n[secrets]\nrequired = ["TOKEN"]\n'),
+    # the indent of a /** */ banner's lines is not the file's
+    "banner-indent.jsonc": (None, TOKEN_ONLY, '/**\n * The API.\n */\n{\n    "name": "x"\n}\n',
+                            '/**\n * The API.\n */\n{\n    "name": "x",\n    "secrets": {\n        "required": ["TOKEN"]\n'
+                            '    }\n}\n'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE))
+def test_sync_edits_these_layouts_in_place(name: str) -> None:
+    env, entries, before, expected = IN_PLACE[name]
+    path = Path("wrangler." + name.rsplit(".", 1)[1])
+    after = render(path, before, env, entries)
+    assert after == expected
+    if path.suffix == ".toml":
+        tomllib.loads(after.removeprefix("\ufeff"))  # TOML 1.0 as strict parsers read it
+    assert render(path, after, env, entries) == after
+
+
+@pytest.mark.parametrize("suffix, text, where", [
+    (".toml", 'name = "x"\nenv.staging.secrets.required = ["OLD"]\n', ""),
+    (".toml", '[secrets]\nrequired = ["OLD", 1]\n', "secrets.required"),
+    (".toml", 'secrets = "x"\n', "secrets"),
+    (".toml", 'secrets = ["A"]\n', "secrets"),
+    (".json", '{"secrets": []}', "secrets"),
+    (".json", '{"secrets_store_secrets": ["A"]}', "secrets_store_secrets"),
+    (".toml", 'env = "x"\n', "env"),
+    (".toml", '[env]\nstaging = "x"\n', "env.staging"),
+    (".json", '{"env": []}', "env"),
+    (".json", '{"env": {"staging": null}}', "env.staging"),
+    (".json", '{"env": {"staging": {"secrets": null}}}', "env.staging.secrets"),
+])
+def test_a_shape_wrangler_does_not_read_is_a_located_error(suffix: str, text: str, where: str) -> None:
+    env = "staging" if "env" in text else None
+    with pytest.raises(PlaneError) as caught:
+        render(Path("wrangler" + suffix), text, env, STORE_AND_TOKEN)
+    assert caught.value.problems[0].render().startswith(f"wrangler{suffix}: {where}" + (":" if where else ""))

@@ -35,13 +35,7 @@ Edit = tuple[int, int, str]  # replace text[start:end] with the string
 def apply(text: str, edits: list[Edit]) -> str:
     """The text with the edits made: removals that touch are one removal; an insertion stands
     before a removal at the same place; anything else overlapping is refused."""
-    removals = sorted((s, e) for s, e, t in edits if not t and e > s)
-    merged: list[list[int]] = []
-    for start, end in removals:
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
+    merged = removed(edits)
     others = [(s, e, t) for s, e, t in edits if t or e == s]
     ordered = sorted([(s, e, "") for s, e in merged] + others, key=lambda edit: (edit[0], edit[1] > edit[0]))
     out, pos = [], 0
@@ -51,6 +45,17 @@ def apply(text: str, edits: list[Edit]) -> str:
         out += [text[pos:start], new]
         pos = end
     return "".join(out) + text[pos:]
+
+
+def removed(edits: list[Edit]) -> list[list[int]]:
+    """The spans the edits remove, those that touch made one."""
+    merged: list[list[int]] = []
+    for start, end in sorted((s, e) for s, e, t in edits if not t and e > s):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
 
 
 @dataclass
@@ -105,7 +110,8 @@ def indent_at(text: str, i: int) -> str:
 
 def indent_unit(text: str) -> str:
     """The file's indentation step: a tab, or the fewest spaces a line is indented by."""
-    widths = [len(m.group(1)) for m in re.finditer(r"^( +)\S", text, re.MULTILINE)]
+    # Not a comment's continuation lines (` * ` in a /** */ banner).
+    widths = [len(m.group(1)) for m in re.finditer(r"^( +)[^\s*/#]", text, re.MULTILINE)]
     if re.search(r"^\t+\S", text, re.MULTILINE) and not widths:
         return "\t"
     return " " * (min(widths) if widths else 2)
@@ -123,7 +129,8 @@ class Layout:
             self.multiline = not text[line_start(text, first):first].strip()
             self.indent = indent_at(text, first) if self.multiline else self.base
         else:
-            self.multiline = node.kind == "object" or "\n" in text[node.start:node.end]
+            # An empty JSON object opens over lines; a TOML inline table is one line by definition.
+            self.multiline = (node.kind == "object" and scanner.dialect != TOML) or "\n" in text[node.start:node.end]
             self.indent = self.base + indent_unit(text)
 
     def isolated(self, item: Item) -> bool:
@@ -203,6 +210,8 @@ def sequence_edits(scanner: Scanner, node: Node, drops: set[int], replaces: dict
             close = "" if "\n" in text[node.start:node.end] else "\n" + layout.base
             edits.append((inner, inner, "".join(("," if k else "") + "\n" + layout.indent + a
                                                 for k, a in enumerate(appends)) + close))
+        elif node.kind == "object" and not text[inner:node.end - 1].strip():
+            edits.append((inner, node.end - 1, " " + ", ".join(appends) + " "))  # `{ a = 1 }`, as written by hand
         else:
             edits.append((inner, inner, ", ".join(appends)))
     return edits
@@ -388,7 +397,9 @@ def _toml_value(value: Any) -> str:
         return toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return "{ " + ", ".join(f"{toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return str(tomlkit.item(value).as_string())  # a number or boolean kept in a list sync does not own
 
 
 def _path(parts: Sequence[str]) -> str:
@@ -433,6 +444,18 @@ def _table_edits(text: str, table: _Block, want: dict[str, Any], indent: str,
     if missing:
         edits.append((table.end, table.end, ("" if text[table.end - 1:table.end] in ("\n", "") else "\n") + missing))
     return edits
+
+
+def _to_array_header(text: str, header: Statement, path: str) -> list[Edit]:
+    """`[a.b]` -> `[[a.b]]` in place, its indentation and comment kept."""
+    line = text[header.line_start:header.end]
+    found = re.match(r"[ \t]*\[", line)
+    close = line.find("]", found.end()) if found else -1
+    if not found or close < 0 or line.startswith("[[", found.end() - 1):
+        return [(header.line_start, header.end, f"[[{path}]]\n")]
+    # Replacements, not insertions: anything inserted where the header starts stands before it.
+    at = header.line_start
+    return [(at + found.end() - 1, at + found.end(), "[["), (at + close, at + close + 1, "]]")]
 
 
 def _blocks(statements: list[Statement]) -> list[_Block]:
@@ -504,10 +527,11 @@ def edit_toml(text: str, env: str | None, plan_of: Callable[[str, list[Any]], Li
         for i, table in enumerate(tables):
             if i in plan.drops:
                 edits.append((table.start, _through_blank_lines(text, table.end), ""))
-            elif i in plan.replaces:
+                continue
+            if i in plan.replaces:
                 edits += _table_edits(text, table, plan.replaces[i], key_indent, value_of)
-            elif table.header and not table.header.aot:  # a lone [table] becomes one of an array
-                edits.append((table.header.line_start, table.header.end, f"[[{_path((*where, KEY))}]]\n"))
+            if table.header and not table.header.aot:  # a lone [table] becomes one of an array
+                edits += _to_array_header(text, table.header, _path((*where, KEY)))
         body = "\n".join(block_of(e) for e in plan.appends)
         if body and kept:
             edits.append(_insert(text, tables[kept[-1]].end, body))
@@ -559,7 +583,12 @@ def edit_toml(text: str, env: str | None, plan_of: Callable[[str, list[Any]], Li
             edits.append((at, at, body + "\n"))
         else:
             at = mine[-1].end if where and mine else blocks[0].end if not where and len(blocks) > 1 else len(text)
-            edits.append(_insert(text, at, body))
+            gone = next(((s, e) for s, e in removed(edits) if s < at < e), None)
+            if gone:
+                # The env's last table is going: the new one takes its place, before what follows.
+                edits.append((gone[0], gone[0], body + ("\n" if gone[1] < len(text) else "")))
+            else:
+                edits.append(_insert(text, at, body))
     return apply(text, edits)
 
 

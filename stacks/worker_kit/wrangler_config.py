@@ -29,6 +29,8 @@ from ..files import write_text
 from .config_edit import KEY, REQUIRED, SECRETS, ListPlan, edit_json, edit_toml, plan_list
 from .config_scan import ScanError, strip_jsonc
 
+BOM = "\ufeff"
+
 
 @dataclass(frozen=True)
 class WranglerEntries:
@@ -111,17 +113,22 @@ def _wanted(data: dict[str, Any], env: str | None, entries: WranglerEntries) -> 
     section = wanted.setdefault("env", {}).setdefault(env, {}) if env else wanted
     plan_of = _plan_of(entries)
     current = section.get(KEY)
-    store = plan_of(KEY, (current if isinstance(current, list) else [current]) if current is not None else []).final
+    store_plan = plan_of(KEY, (current if isinstance(current, list) else [current]) if current is not None else [])
+    store = store_plan.final
     secrets = section.get(SECRETS)
     required = plan_of(REQUIRED, list(secrets.get(REQUIRED) or []) if isinstance(secrets, dict) else []).final
-    if store:
+    # A list left empty goes with its key (and a secrets table it empties); one the file already
+    # holds empty, or an empty secrets table, is the file's own and stays.
+    if not store_plan.changed:
+        pass  # as written (a lone [table] of someone else's binding included)
+    elif store:
         section[KEY] = store
-    else:
-        section.pop(KEY, None)
+    elif current:
+        del section[KEY]
     if required:
         section.setdefault(SECRETS, {})[REQUIRED] = required
-    elif isinstance(secrets, dict):
-        secrets.pop(REQUIRED, None)
+    elif isinstance(secrets, dict) and secrets.get(REQUIRED):
+        del secrets[REQUIRED]
         if not secrets:
             del section[SECRETS]
     if env and not section and env not in (data.get("env") or {}):
@@ -135,6 +142,7 @@ def unmanaged_required(path: Path, text: str, env: str | None, entries: Wrangler
     """The names in the env's `secrets.required` the manifest does not give this Worker: kept
     as they are, and said so."""
     data = _parse(path, text)
+    _check_shape(path, data, env)
     section = (data.get("env") or {}).get(env) if env else data
     secrets = section.get(SECRETS) if isinstance(section, dict) else None
     required = secrets.get(REQUIRED) if isinstance(secrets, dict) else None
@@ -149,6 +157,7 @@ def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> 
     if suffix not in (".toml", ".json", ".jsonc"):
         raise PlaneError.at(str(path), "", "not a wrangler config", "use wrangler.toml, wrangler.json or wrangler.jsonc")
     data = _parse(path, text)
+    _check_shape(path, data, env)
     wanted = _wanted(data, env, entries)
     if wanted == data:
         return text  # already right: leave the bytes alone
@@ -158,13 +167,15 @@ def render(path: Path, text: str, env: str | None, entries: WranglerEntries) -> 
     try:
         # A file whose every line ends in CRLF is edited as LF and written back as CRLF, so the
         # lines sync adds end as the file's do (a file of mixed endings is edited as it is).
+        # A byte-order mark is put back as it was.
         crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
-        lf = text.replace("\r\n", "\n") if crlf else text
+        bom = BOM if text.startswith(BOM) else ""
+        lf = (text.replace("\r\n", "\n") if crlf else text).removeprefix(bom)
         if suffix == ".toml":
             after = edit_toml(lf, env, _plan_of(entries), data)
         else:
             after = edit_json(lf, env, _plan_of(entries))
-        after = after.replace("\n", "\r\n") if crlf else after
+        after = bom + (after.replace("\n", "\r\n") if crlf else after)
         read = _parse(path, after)
     except (ScanError, PlaneError) as exc:
         why = str(exc) if isinstance(exc, ScanError) else "the edit would not parse"
@@ -190,10 +201,45 @@ def _parse_toml(path: Path, text: str) -> tomlkit.TOMLDocument:
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
+    text = text.removeprefix(BOM)  # wrangler reads a file that starts with one
     if path.suffix.lower() == ".toml":
-        return dict(_parse_toml(path, text).unwrap())
+        document = _parse_toml(path, text)
+        try:
+            return dict(document.unwrap())
+        except tomlkit.exceptions.TOMLKitError as exc:  # a table defined twice shows only here
+            raise PlaneError.at(str(path), "", f"TOML error ({type(exc).__name__})",
+                                "fix the file: a table is defined twice (wrangler cannot read it either)") from None
     data = load_json_text(strip_jsonc(text), str(path), "fix the file's syntax")
     return data if isinstance(data, dict) else {}
+
+
+def _check_shape(path: Path, data: dict[str, Any], env: str | None) -> None:
+    """What sync edits must have the shape wrangler reads: else a located error, before any edit."""
+    where = f"env.{env}." if env else ""
+    section: Any = data
+    if env:
+        envs = data.get("env", {})
+        if not isinstance(envs, dict):
+            raise PlaneError.at(str(path), "env", "env is not a table", "write env as a table of envs, as wrangler's docs do")
+        if env not in envs:
+            return
+        section = envs[env]
+        if not isinstance(section, dict):
+            raise PlaneError.at(str(path), f"env.{env}", f"env.{env} is not a table", "write the env as a table")
+    store = section.get(KEY, [])
+    if not (isinstance(store, dict) or isinstance(store, list) and all(isinstance(e, dict) for e in store)):
+        raise PlaneError.at(str(path), where + KEY, f"{KEY} is not a list of tables",
+                            "write each store binding as a table: binding, store_id, secret_name")
+    if SECRETS not in section:
+        return
+    secrets = section[SECRETS]
+    if not isinstance(secrets, dict):
+        raise PlaneError.at(str(path), where + SECRETS, "secrets is not a table", "write secrets as a table: "
+                            "secrets.required, a list of names")
+    required = secrets.get(REQUIRED, [])
+    if not (isinstance(required, list) and all(isinstance(n, str) for n in required)):
+        raise PlaneError.at(str(path), f"{where}{SECRETS}.{REQUIRED}", "secrets.required is not a list of names",
+                            "write it as a list of strings, each a secret's binding name")
 
 
 def deployed_names(path: Path, text: str) -> dict[str | None, str | None]:
