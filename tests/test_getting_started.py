@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import CANARY_PREFIX, ROOT, canary, leak_scan
 from fake_cloudflare import FakeCloudflare
@@ -145,3 +146,24 @@ def test_replace_sample_replaces_the_unedited_sample_only(tmp_path: Path) -> Non
     replaced = subprocess.run([*init, "--replace-sample"], cwd=project, capture_output=True, text=True, timeout=120)
     assert replaced.returncode == 0, replaced.stderr
     assert "shop-api-staging" in manifest.read_text()
+
+
+def test_replace_sample_checks_again_just_before_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The sample edited while the draft is made (an editor saving it): never replaced."""
+    from stacks.cli import main
+    from stacks.worker_kit import init_draft
+
+    project = fresh_copy(tmp_path / "project")
+    manifest = project / "secrets_manifest.yaml"
+    real = init_draft.draft
+
+    def draft_while_someone_edits(*args: object, **kwargs: object) -> object:
+        manifest.write_text(manifest.read_text() + "# my note\n")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(init_draft, "draft", draft_while_someone_edits)
+    monkeypatch.chdir(project)
+    code = main(["init", "--from-wrangler", "workers/api/wrangler.toml", "--output", "secrets_manifest.yaml",
+                 "--replace-sample"])
+    assert code == 1 and "not the shipped sample's manifest" in capsys.readouterr().err
+    assert manifest.read_text().endswith("# my note\n")
