@@ -80,7 +80,7 @@ def write_text(path: Path, text: str, mode: int = PUBLIC, overwrite: bool = True
 def _write_new(path: Path, text: str, mode: int) -> None:
     # Created with its mode (the umask can only take bits off): never readable by others first.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:  # every "\r\n" as given
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:  # no newline translation, whatever the platform
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())

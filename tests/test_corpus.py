@@ -125,17 +125,18 @@ def _project(tmp_path: Path, name: str) -> Path:
     return folder / ("wrangler" + suffix)
 
 
-ACCOUNTS = {"staging": ACCOUNT, "prod": ACCOUNT}  # both stacks on one account, as most teams run them
+SHARED = {"staging": ACCOUNT, "prod": ACCOUNT}  # both stacks on one account, as most teams run them
+APART = {"staging": "0123456789abcdef" * 2, "prod": ACCOUNT}
 
 
-def _stack_files(project: Path, notes: list[str]) -> None:
+def _stack_files(project: Path, notes: list[str], accounts: dict[str, str] = SHARED) -> None:
     """Pulumi.<stack>.yaml as the draft's notes say to write them (a note that holds only if the
     stack shares an account with another is followed only when it does)."""
     for stack in ("staging", "prod"):
-        lines = [f"  secrets-plane:accountId: {ACCOUNTS[stack]}"]
+        lines = [f"  secrets-plane:accountId: {accounts[stack]}"]
         for note in notes:
             shares = re.search(r"if it shares an account with stack (\w+)", note)
-            if shares and ACCOUNTS[shares.group(1)] != ACCOUNTS[stack]:
+            if shares and accounts[shares.group(1)] != accounts[stack]:
                 continue
             if note.startswith(f"# stack {stack}:"):
                 adopt = re.search(r"store: \{adopt: (\w+)\}", note)
@@ -226,3 +227,19 @@ def test_a_binding_of_some_envs_only_is_left_out_and_said(tmp_path: Path) -> Non
     text, notes = draft([config], ["staging", "prod"], tmp_path)
     assert "# left out, unmanaged (never touched): MY_DEV_VAR_C: bound in stack(s) prod only, not in staging" in text
     assert any("MY_DEV_VAR_C" in n and "left out of the draft" in n for n in notes)
+
+
+def test_stacks_on_their_own_accounts_keep_the_bare_names(tmp_path: Path) -> None:
+    """The note on distinct store names holds only for stacks sharing an account: not followed, the
+    draft of two stacks on two accounts validates with every secret under its own name."""
+    config = _project(tmp_path, "mcp-dex-analysis.wrangler.jsonc")
+    text, notes = draft([config], ["staging", "prod"], tmp_path)
+    assert any("if it shares an account with stack prod" in n for n in notes)
+    (tmp_path / "secrets_manifest.yaml").write_text(fill_todos(text))
+    _stack_files(tmp_path, ["# " + n for n in notes], APART)
+    assert "secretName" not in (tmp_path / "Pulumi.staging.yaml").read_text()
+    estate = load_estate(tmp_path)
+    for stack in ("staging", "prod"):
+        names = {b.store_secret_name for w in estate.desired_state(stack).workers for b in w.bindings}
+        assert names and all(n is None or not n.endswith("_STAGING") for n in names)
+        assert {b.name for w in estate.desired_state(stack).workers for b in w.bindings} == set(MCP_LOCAL)

@@ -578,6 +578,17 @@ required = [
 """, """\
 { "secrets": { "required": ["TOKEN" /* ours */ ] } }
 """),
+    # ... and with an entry to add on the line: after the comment, which stays beside its entry
+    "add-after-block-comment.jsonc": (ADD_NEW, """\
+{ "secrets": { "required": ["TOKEN", /* ours */ "OLD"] } }
+""", """\
+{ "secrets": { "required": ["TOKEN", /* ours */ "NEW"] } }
+"""),
+    "add-after-block-comment-no-comma.jsonc": (ADD_NEW, """\
+{ "secrets": { "required": ["TOKEN" /* ours */] } }
+""", """\
+{ "secrets": { "required": ["TOKEN", /* ours */ "NEW"] } }
+"""),
     # a block comment over several lines after the last entry: the addition goes after it
     "add-after-long-comment.jsonc": (ADD_NEW, """\
 {
@@ -782,6 +793,20 @@ IN_PLACE = {
                              'secret_name = "api_key"\n\n# routes\n[[routes]]\npattern = "x"\n',
                              '[env.staging]\nname = "api-staging"\n\n[env.staging.secrets]\nrequired = ["TOKEN"]\n\n'
                              '# routes\n[[routes]]\npattern = "x"\n'),
+    # ... the env's last table at the file's end, or a header straight after it: the blank lines as they were
+    "retyped-at-end.toml": ("staging", TOKEN_ONLY, '[env.staging]\nname = "a"\n\n[[env.staging.secrets_store_secrets]]\n'
+                            'binding = "OLD"\nstore_id = "s1"\nsecret_name = "OLD"\n',
+                            '[env.staging]\nname = "a"\n\n[env.staging.secrets]\nrequired = ["TOKEN"]\n'),
+    "retyped-before-header.toml": ("staging", TOKEN_ONLY, '[env.staging]\nname = "a"\n\n'
+                                   '[[env.staging.secrets_store_secrets]]\nbinding = "OLD"\nstore_id = "s1"\n'
+                                   'secret_name = "OLD"\n[env.production]\nname = "b"\n',
+                                   '[env.staging]\nname = "a"\n\n[env.staging.secrets]\nrequired = ["TOKEN"]\n'
+                                   '[env.production]\nname = "b"\n'),
+    # valid TOML 1.0 the document model cannot unwrap (a sub-table of an [[array]] entry given later)
+    "late-sub-table.toml": ("staging", TOKEN_ONLY, 'name = "x"\n[[env.staging.routes]]\npattern = "p"\n[vars]\nA = "v"\n'
+                            '[env.staging.routes.zone]\nid = "z"\n',
+                            'name = "x"\n[[env.staging.routes]]\npattern = "p"\n[vars]\nA = "v"\n'
+                            '[env.staging.routes.zone]\nid = "z"\n\n[env.staging.secrets]\nrequired = ["TOKEN"]\n'),
     # a lone store table becomes one of an array, its comment kept
     "lone-table.toml": (None, STORE_ONLY, '[secrets_store_secrets] # ours\nbinding = "API_KEY"\nstore_id = "s1"\n'
                         'secret_name = "old"\n',
@@ -808,7 +833,7 @@ def test_sync_edits_these_layouts_in_place(name: str) -> None:
 
 
 @pytest.mark.parametrize("suffix, text, where", [
-    (".toml", 'name = "x"\nenv.staging.secrets.required = ["OLD"]\n', ""),
+    (".json", '{"secrets_store_secrets": {"binding": "X", "store_id": "s1", "secret_name": "X"}}', "secrets_store_secrets"),
     (".toml", '[secrets]\nrequired = ["OLD", 1]\n', "secrets.required"),
     (".toml", 'secrets = "x"\n', "secrets"),
     (".toml", 'secrets = ["A"]\n', "secrets"),
@@ -825,3 +850,12 @@ def test_a_shape_wrangler_does_not_read_is_a_located_error(suffix: str, text: st
     with pytest.raises(PlaneError) as caught:
         render(Path("wrangler" + suffix), text, env, STORE_AND_TOKEN)
     assert caught.value.problems[0].render().startswith(f"wrangler{suffix}: {where}" + (":" if where else ""))
+
+
+def test_a_root_level_dotted_env_key_is_valid_but_not_edited_in_place() -> None:
+    text = 'name = "x"\nenv.staging.secrets.required = ["OLD"]\n'  # valid TOML: wrangler reads it
+    assert tomllib.loads(text)["env"]["staging"]["secrets"]["required"] == ["OLD"]
+    with pytest.raises(PlaneError) as caught:
+        render(Path("wrangler.toml"), text, "staging", STORE_AND_TOKEN)
+    assert caught.value.problems[0].render().startswith("wrangler.toml: env.staging: error: sync cannot edit this "
+                                                         "layout in place")

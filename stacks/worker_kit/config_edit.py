@@ -194,6 +194,11 @@ def sequence_edits(scanner: Scanner, node: Node, drops: set[int], replaces: dict
         else:
             at = anchor.tail if anchor.comma is not None else anchor.value.end
             sep = " "
+            past = scanner.skip(at, newlines=False)
+            if text[at:past].strip() and past < len(text) and text[past] != "\n":
+                # The entry's /* */ comment stays beside it: the new one goes after (a line
+                # comment ends the line, so the new one goes before it).
+                at, sep = past, "" if text[past - 1] in " \t" else " "
         new = "".join(sep + a + ("," if k < len(appends) - 1 or trailing else "") for k, a in enumerate(appends))
         edits.append((at, at, new + tail))
     elif items:
@@ -583,10 +588,11 @@ def edit_toml(text: str, env: str | None, plan_of: Callable[[str, list[Any]], Li
             edits.append((at, at, body + "\n"))
         else:
             at = mine[-1].end if where and mine else blocks[0].end if not where and len(blocks) > 1 else len(text)
-            gone = next(((s, e) for s, e in removed(edits) if s < at < e), None)
+            gone = next(((s, e) for s, e in removed(edits)
+                         if s < at <= e and line_start(text, s) == s and (e == len(text) or text[e - 1] == "\n")), None)
             if gone:
                 # The env's last table is going: the new one takes its place, before what follows.
-                edits.append((gone[0], gone[0], body + ("\n" if gone[1] < len(text) else "")))
+                edits.append((gone[0], gone[0], body + ("\n" if text[gone[0]:gone[1]].endswith("\n\n") else "")))
             else:
                 edits.append(_insert(text, at, body))
     return apply(text, edits)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,9 +207,14 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
         document = _parse_toml(path, text)
         try:
             return dict(document.unwrap())
-        except tomlkit.exceptions.TOMLKitError as exc:  # a table defined twice shows only here
-            raise PlaneError.at(str(path), "", f"TOML error ({type(exc).__name__})",
-                                "fix the file: a table is defined twice (wrangler cannot read it either)") from None
+        except tomlkit.exceptions.TOMLKitError:
+            # Valid TOML 1.0 tomlkit's document cannot unwrap (a sub-table of an [[array]] entry
+            # given after another table): the strict reader gives the data.
+            try:
+                return tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise PlaneError.at(str(path), "", f"TOML error ({type(exc).__name__})",
+                                    "fix the file's syntax (wrangler cannot read it either)") from None
     data = load_json_text(strip_jsonc(text), str(path), "fix the file's syntax")
     return data if isinstance(data, dict) else {}
 
@@ -227,7 +233,8 @@ def _check_shape(path: Path, data: dict[str, Any], env: str | None) -> None:
         if not isinstance(section, dict):
             raise PlaneError.at(str(path), f"env.{env}", f"env.{env} is not a table", "write the env as a table")
     store = section.get(KEY, [])
-    if not (isinstance(store, dict) or isinstance(store, list) and all(isinstance(e, dict) for e in store)):
+    lone = isinstance(store, dict) and path.suffix.lower() == ".toml"  # a [table]: one binding
+    if not (lone or isinstance(store, list) and all(isinstance(e, dict) for e in store)):
         raise PlaneError.at(str(path), where + KEY, f"{KEY} is not a list of tables",
                             "write each store binding as a table: binding, store_id, secret_name")
     if SECRETS not in section:
