@@ -553,8 +553,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def _refuse_unless_sample(output: Path) -> None:
     from .core.sample_ids import is_sample_manifest
+
+    if output.is_symlink() or not output.is_file() or not is_sample_manifest(output.read_bytes()):
+        raise PlaneError.at(str(output), "", "not the shipped sample's manifest (it has been edited, or is no "
+                            "regular file): init replaces the sample only, never a manifest of yours",
+                            "pass another --output, or move the file away")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
     from .files import write_text
     from .worker_kit.init_draft import draft
 
@@ -570,19 +578,11 @@ def cmd_init(args: argparse.Namespace) -> int:
             raise PlaneError.at(str(output), "", "the file exists already (or a link by that name does): init never "
                                 "overwrites a manifest", "pass another --output, or move the file away (or, for the "
                                 "shipped sample's manifest, --replace-sample)")
+        _refuse_unless_sample(output)
         replace = True
-
-    def refuse_unless_sample() -> None:
-        assert output is not None
-        if output.is_symlink() or not output.is_file() or not is_sample_manifest(output.read_bytes()):
-            raise PlaneError.at(str(output), "", "not the shipped sample's manifest (it has been edited, or is no "
-                                "regular file): init replaces the sample only, never a manifest of yours",
-                                "pass another --output, or move the file away")
-    if replace:
-        refuse_unless_sample()
     text, notes = draft([Path(c) for c in args.from_wrangler], stacks, (output or Path("x")).absolute().parent)
-    if replace:
-        refuse_unless_sample()  # again, just before the write: an edit made while drafting is never lost
+    if replace and output is not None:
+        _refuse_unless_sample(output)  # again, just before the write: an edit made while drafting is never lost
     for note in notes:
         print(f"# {note}", file=sys.stderr)
     if output is None:

@@ -492,14 +492,19 @@ pattern = "x"
 }
 
 
+def assert_synced(name: str, before: str, env: str | None, entries: WranglerEntries, expected: str) -> str:
+    """Sync gives exactly `expected`; what check then reads is in step, and a second sync changes nothing."""
+    path = Path("wrangler." + name.rsplit(".", 1)[1])
+    after = render(path, before, env, entries)
+    assert after == expected
+    assert render(path, after, env, entries) == after
+    return after
+
+
 @pytest.mark.parametrize("name", sorted(SPAN_CASES))
 def test_sync_changes_only_the_spans_of_its_lists(name: str) -> None:
     env, before, expected = SPAN_CASES[name]
-    path = Path("wrangler." + name.split(".", 1)[1])
-    after = render(path, before, env, SPAN_ENTRIES)
-    assert after == expected
-    # What check then reads is in step, and a second sync changes nothing.
-    assert render(path, after, env, SPAN_ENTRIES) == after
+    assert_synced(name, before, env, SPAN_ENTRIES, expected)
 
 
 def test_a_list_left_empty_goes_with_its_key_and_only_its_lines() -> None:
@@ -633,10 +638,7 @@ MODE = "x"
 @pytest.mark.parametrize("name", sorted(NEIGHBOUR_CASES))
 def test_sync_keeps_the_bytes_beside_its_edits(name: str) -> None:
     entries, before, expected = NEIGHBOUR_CASES[name]
-    path = Path("wrangler." + name.rsplit(".", 1)[1])
-    after = render(path, before, None, entries)
-    assert after == expected
-    assert render(path, after, None, entries) == after
+    assert_synced(name, before, None, entries, expected)
 
 
 @pytest.mark.parametrize("name", ["comments.jsonc", "banners.toml", "lines.jsonc", "strict.json"])
@@ -824,12 +826,9 @@ IN_PLACE = {
 @pytest.mark.parametrize("name", sorted(IN_PLACE))
 def test_sync_edits_these_layouts_in_place(name: str) -> None:
     env, entries, before, expected = IN_PLACE[name]
-    path = Path("wrangler." + name.rsplit(".", 1)[1])
-    after = render(path, before, env, entries)
-    assert after == expected
-    if path.suffix == ".toml":
+    after = assert_synced(name, before, env, entries, expected)
+    if name.endswith(".toml"):
         tomllib.loads(after.removeprefix("\ufeff"))  # TOML 1.0 as strict parsers read it
-    assert render(path, after, env, entries) == after
 
 
 @pytest.mark.parametrize("suffix, text, where", [

@@ -309,6 +309,10 @@ class _JsonContainer:
         return self.edits + sequence_edits(self.scanner, self.node, self.drops, {}, self.appends)
 
 
+def _json_value(text: str, node: Node) -> Any:
+    return json.loads(strip_jsonc(text[node.start:node.end]))
+
+
 def _json_list(scanner: Scanner, array: Node, plan: ListPlan, entry_style: bool) -> list[Edit]:
     layout = Layout(scanner, array)
     unit = indent_unit(scanner.text)
@@ -318,7 +322,7 @@ def _json_list(scanner: Scanner, array: Node, plan: ListPlan, entry_style: bool)
     def text_of(entry: Any, indent: str) -> str:
         return render_json(entry, indent, unit, inline or not entry_style or not layout.multiline)
     def value_of(node: Node) -> Any:
-        return json.loads(strip_jsonc(scanner.text[node.start:node.end]))
+        return _json_value(scanner.text, node)
     edits, replaces = in_place(scanner, array, plan.replaces, value_of, lambda v: render_json(v, "", unit, True),
                                lambda k, v: f"{json_string(k)}: {render_json(v, '', unit, True)}",
                                lambda i, e: text_of(e, indent_at(scanner.text, array.items[i].start)))
@@ -333,7 +337,7 @@ def edit_json(text: str, env: str | None, plan_of: Callable[[str, list[Any]], Li
         raise scanner.fail(root.start, "the config is not an object")
 
     def values(node: Node | None) -> list[Any]:
-        return [json.loads(strip_jsonc(text[i.value.start:i.value.end])) for i in node.items] if node else []
+        return [_json_value(text, i.value) for i in node.items] if node else []
 
     holders: list[_JsonContainer] = []
     top = _JsonContainer(scanner, root)

@@ -120,12 +120,11 @@ def _wanted(data: dict[str, Any], env: str | None, entries: WranglerEntries) -> 
     required = plan_of(REQUIRED, list(secrets.get(REQUIRED) or []) if isinstance(secrets, dict) else []).final
     # A list left empty goes with its key (and a secrets table it empties); one the file already
     # holds empty, or an empty secrets table, is the file's own and stays.
-    if not store_plan.changed:
-        pass  # as written (a lone [table] of someone else's binding included)
-    elif store:
-        section[KEY] = store
-    elif current:
-        del section[KEY]
+    if store_plan.changed:  # else as written (a lone [table] of someone else's binding included)
+        if store:
+            section[KEY] = store
+        elif current:
+            del section[KEY]
     if required:
         section.setdefault(SECRETS, {})[REQUIRED] = required
     elif isinstance(secrets, dict) and secrets.get(REQUIRED):
