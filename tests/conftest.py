@@ -171,3 +171,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"leaks: {f['leak_paths_scanned']} outputs of real leak paths and {f['leak_dumps_scanned']} per-resource "
         f"dumps scanned for canary values, {f['leaks_found']} leaks found")
+
+
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection from this process to an address that is not loopback fails before it is
+    made: for tests over public files that name public addresses (as text, never reached)."""
+    import ipaddress
+    import socket
+
+    def allowed(address: object) -> bool:
+        if not isinstance(address, tuple):
+            return True  # a Unix socket
+        host = str(address[0])
+        try:
+            return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    for name in ("connect", "connect_ex"):
+        real = getattr(socket.socket, name)
+
+        def guarded(self: socket.socket, address: object, _real: Any = real) -> Any:
+            if not allowed(address):
+                raise OSError(f"a test reached for {address!r}: only loopback is allowed")
+            return _real(self, address)
+        monkeypatch.setattr(socket.socket, name, guarded)

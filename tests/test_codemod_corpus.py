@@ -25,6 +25,8 @@ from conftest import NODE_BIN, NODE_ENV, ROOT, need_node
 from stacks.cli import main
 
 SOURCES = ROOT / "tests" / "fixtures" / "corpus" / "sources"
+# The corpus names public addresses (links in comments, URLs as vars): text only, never reached.
+pytestmark = pytest.mark.usefixtures("loopback_only")
 DUAL = "string | SecretsStoreSecret"
 
 

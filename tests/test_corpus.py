@@ -25,6 +25,8 @@ from stacks.worker_kit.init_draft import draft
 from stacks.worker_kit.wrangler_config import entries_for, render
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus" / "configs"
+# The corpus names public addresses (links in comments, URLs as vars): text only, never reached.
+pytestmark = pytest.mark.usefixtures("loopback_only")
 T = ("secret_text", None)
 
 
@@ -243,3 +245,12 @@ def test_stacks_on_their_own_accounts_keep_the_bare_names(tmp_path: Path) -> Non
         names = {b.store_secret_name for w in estate.desired_state(stack).workers for b in w.bindings}
         assert names and all(n is None or not n.endswith("_STAGING") for n in names)
         assert {b.name for w in estate.desired_state(stack).workers for b in w.bindings} == set(MCP_LOCAL)
+
+
+def test_the_guard_refuses_a_public_address_and_lets_loopback_through() -> None:
+    import socket
+
+    with socket.socket() as sock, pytest.raises(OSError, match="only loopback is allowed"):
+        sock.connect(("192.0.2.1", 443))  # TEST-NET-1 (RFC 5737), never routed: refused before any packet
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", 9)) != 0  # loopback reaches the real call (a closed port)
